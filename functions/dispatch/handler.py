@@ -1,0 +1,32 @@
+"""SQS campaign-dispatch queue: page through a campaign's recipients into send batches."""
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from beacon.composition import send_deps
+from beacon.observability import logger, metrics
+from beacon.sending import dispatch
+
+processor = BatchProcessor(event_type=EventType.SQS)
+_context: LambdaContext | None = None
+
+
+def _time_left() -> float:
+    return _context.get_remaining_time_in_millis() / 1000 if _context else 60.0
+
+
+def record_handler(record: SQSRecord) -> str:
+    return dispatch(json.loads(record.body), send_deps(), _time_left)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    global _context
+    _context = context
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

@@ -1,0 +1,70 @@
+"""Request bodies of the /v1 API. Unknown fields are refused (extra="forbid")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TEMPLATE = 2_000_000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_TEMPLATE)
+
+
+class SignupIn(Strict):
+    company: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class ListIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ContactEntry(Strict):
+    email: str = Field(max_length=254)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class Tracking(Strict):
+    opens: bool = True
+    clicks: bool = True
+
+
+class CampaignIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    subject: str = Field(min_length=1, max_length=998)
+    from_email: str = Field(min_length=3, max_length=254)
+    from_name: str = Field(default="", max_length=200)
+    reply_to: str | None = Field(default=None, max_length=254)
+    list_ids: list[str] = Field(default_factory=list, max_length=20)
+    html: str = Field(min_length=1, max_length=MAX_TEMPLATE)
+    text: str = Field(default="", max_length=MAX_TEMPLATE)
+    tracking: Tracking = Field(default_factory=Tracking)
+
+
+class CampaignPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    subject: str | None = Field(default=None, min_length=1, max_length=998)
+    from_email: str | None = Field(default=None, min_length=3, max_length=254)
+    from_name: str | None = Field(default=None, max_length=200)
+    reply_to: str | None = Field(default=None, max_length=254)
+    list_ids: list[str] | None = Field(default=None, max_length=20)
+    html: str | None = Field(default=None, min_length=1, max_length=MAX_TEMPLATE)
+    text: str | None = Field(default=None, max_length=MAX_TEMPLATE)
+    tracking: Tracking | None = None
+
+
+class PreviewContact(Strict):
+    email: str = Field(max_length=254)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class PreviewIn(Strict):
+    contact: PreviewContact
+
+
+class SendIn(Strict):
+    send_at: str | None = None

@@ -1,0 +1,85 @@
+"""One email for one recipient: render, track links, add the pixel and footer, build the MIME.
+
+Used by the send path, by previews and by test sends, so all three show the same email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from beacon import links, mime, rendering
+from beacon.tokens import TokenSigner
+
+
+@dataclass(frozen=True)
+class CampaignContent:
+    account_id: str
+    campaign_id: str
+    company: str
+    name: str
+    subject: str
+    from_email: str
+    from_name: str
+    reply_to: str
+    html: str
+    text: str
+    track_opens: bool
+    track_clicks: bool
+    base_url: str
+
+
+@dataclass(frozen=True)
+class Composed:
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str]
+    raw: bytes
+
+
+def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipient_id: str,
+            attributes: dict[str, Any], issued_at: int) -> Composed:
+    base = content.base_url
+    ids = (content.account_id, content.campaign_id, recipient_id)
+    unsubscribe_url = f"{base}/u/{signer.unsubscribe_token(*ids, issued_at)}"
+    compiled = rendering.compile_campaign(content.subject, content.html, content.text)
+    rendered = rendering.render(
+        compiled,
+        rendering.context_for(email, attributes, content.company, content.name, unsubscribe_url),
+    )
+    html = rendered.html
+    text = rendered.text
+    if content.track_clicks:
+        html = links.rewrite_links(
+            html,
+            lambda index, url: f"{base}/c/{signer.click_token(*ids, issued_at, index, url)}",
+            skip=unsubscribe_url,
+        )
+    if not compiled.html_mentions_unsubscribe:
+        html = links.insert_before_body_end(html, links.footer_html(content.company, unsubscribe_url))
+    if not compiled.text_mentions_unsubscribe:
+        text = text + links.footer_text(content.company, unsubscribe_url)
+    if content.track_opens:
+        html = links.insert_before_body_end(
+            html, links.pixel_html(f"{base}/o/{signer.open_token(*ids, issued_at)}")
+        )
+    if not text.strip():
+        text = links.footer_text(content.company, unsubscribe_url).strip()
+    msg_id = mime.message_id(content.from_email.rpartition("@")[2])
+    raw = mime.build(
+        from_name=content.from_name, from_email=content.from_email, to_email=email,
+        subject=rendered.subject, html=html, text=text, unsubscribe_url=unsubscribe_url,
+        reply_to=content.reply_to, msg_id=msg_id,
+    )
+    headers = {
+        "From": mime.mailbox(content.from_name, content.from_email),
+        "To": email,
+        "Subject": rendered.subject,
+        "Message-ID": msg_id,
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    if content.reply_to:
+        headers["Reply-To"] = content.reply_to
+    return Composed(rendered.subject, html, text, headers, raw)

@@ -1,0 +1,133 @@
+"""The one place that builds the real repositories and ports (cached per container).
+
+Handlers ask for what they need; tests build the same objects over moto or pass fakes.
+Nothing here is imported by the tracking handlers except through `tracking_deps`, which avoids
+PynamoDB, Jinja2 and pydantic.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from beacon.config import Settings, get_settings
+from beacon.tokens import TokenSigner
+
+if TYPE_CHECKING:
+    from beacon.db.counters import Counters
+    from beacon.db.engagement import Engagement
+    from beacon.db.ledger import Ledger
+    from beacon.ports.queue import SqsQueue
+    from beacon.ports.ses import SesV2Sender
+    from beacon.sending import SendDeps
+    from beacon.ses_events import SesEventDeps
+    from beacon.subscriptions import SubscriptionDeps
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return get_settings()
+
+
+@lru_cache(maxsize=1)
+def signer() -> TokenSigner:
+    return TokenSigner(settings().token_secret)
+
+
+@lru_cache(maxsize=1)
+def bound() -> Settings:
+    """Settings, after binding the PynamoDB models to the template's tables."""
+    from beacon import db
+
+    s = settings()
+    db.bind(s)
+    return s
+
+
+def _raw_dynamodb() -> Any:
+    from beacon.db import raw_client
+
+    s = settings()
+    return raw_client(s.region, s.endpoint_url)
+
+
+@lru_cache(maxsize=1)
+def tracking_deps() -> tuple[Engagement, Counters]:
+    from beacon.db.counters import Counters
+    from beacon.db.engagement import Engagement
+
+    s = settings()
+    client = _raw_dynamodb()
+    return Engagement(client, s.messages_table), Counters(client, s.stats_table)
+
+
+@lru_cache(maxsize=1)
+def counters() -> Counters:
+    return tracking_deps()[1]
+
+
+@lru_cache(maxsize=1)
+def ledger() -> Ledger:
+    from beacon.db.ledger import Ledger
+
+    s = settings()
+    return Ledger(_raw_dynamodb(), s.messages_table, s.stats_table)
+
+
+@lru_cache(maxsize=1)
+def queue() -> SqsQueue:
+    from beacon.aws import client
+    from beacon.ports.queue import SqsQueue
+
+    s = settings()
+    return SqsQueue(client("sqs", s.region, s.endpoint_url))
+
+
+@lru_cache(maxsize=1)
+def ses() -> SesV2Sender:
+    from beacon.aws import client
+    from beacon.ports.ses import SesV2Sender
+    from beacon.sending import SEND_WORKERS
+
+    s = settings()
+    return SesV2Sender(client("sesv2", s.region, s.endpoint_url, SEND_WORKERS * 2), s.configuration_set)
+
+
+@lru_cache(maxsize=1)
+def send_deps() -> SendDeps:
+    from beacon.db.accounts import AccountRepo
+    from beacon.db.campaigns import CampaignRepo
+    from beacon.db.contacts import ContactRepo
+    from beacon.db.suppressions import SuppressionRepo
+    from beacon.sending import SendDeps
+
+    s = bound()
+    return SendDeps(
+        campaigns=CampaignRepo(), accounts=AccountRepo(), contacts=ContactRepo(),
+        suppressions=SuppressionRepo(), ledger=ledger(), counters=counters(),
+        queue=queue(), ses=ses(), signer=signer(),
+        send_queue_url=s.send_queue_url, dispatch_queue_url=s.dispatch_queue_url,
+    )
+
+
+@lru_cache(maxsize=1)
+def subscription_deps() -> SubscriptionDeps:
+    from beacon.db.contacts import ContactRepo
+    from beacon.db.events import EventRepo
+    from beacon.db.suppressions import SuppressionRepo
+    from beacon.subscriptions import SubscriptionDeps
+
+    s = bound()
+    return SubscriptionDeps(SuppressionRepo(), ContactRepo(), ledger(), EventRepo(s.event_retention_days))
+
+
+@lru_cache(maxsize=1)
+def ses_event_deps() -> SesEventDeps:
+    from beacon.db.contacts import ContactRepo
+    from beacon.db.events import EventRepo
+    from beacon.db.suppressions import SuppressionRepo
+    from beacon.ses_events import SesEventDeps
+
+    s = bound()
+    return SesEventDeps(ledger(), counters(), SuppressionRepo(), ContactRepo(),
+                        EventRepo(s.event_retention_days))

@@ -1,0 +1,63 @@
+"""Settings read once from the environment (set by template.yaml, or by the local stack)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    token_secret: bytes
+    public_base_url: str
+    sender_email: str
+    configuration_set: str
+    send_rate: int
+    event_retention_days: int
+    accounts_table: str
+    contacts_table: str
+    campaigns_table: str
+    messages_table: str
+    suppressions_table: str
+    stats_table: str
+    events_table: str
+    dispatch_queue_url: str
+    send_queue_url: str
+    region: str
+    endpoint_url: str | None
+
+
+def _env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise RuntimeError(f"environment variable {name} is not set")
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    secret = _env("BEACON_TOKEN_SECRET")
+    if len(secret) < 16:
+        raise RuntimeError("BEACON_TOKEN_SECRET must be at least 16 characters")
+    return Settings(
+        stage=_env("BEACON_STAGE", "dev"),
+        token_secret=secret.encode(),
+        public_base_url=_env("BEACON_PUBLIC_BASE_URL", "").rstrip("/"),
+        sender_email=_env("BEACON_SENDER_EMAIL", "no-reply@example.com"),
+        configuration_set=_env("BEACON_CONFIGURATION_SET", ""),
+        send_rate=int(_env("BEACON_SEND_RATE", "14")),
+        event_retention_days=int(_env("BEACON_EVENT_RETENTION_DAYS", "400")),
+        accounts_table=_env("ACCOUNTS_TABLE"),
+        contacts_table=_env("CONTACTS_TABLE"),
+        campaigns_table=_env("CAMPAIGNS_TABLE"),
+        messages_table=_env("MESSAGES_TABLE"),
+        suppressions_table=_env("SUPPRESSIONS_TABLE"),
+        stats_table=_env("STATS_TABLE"),
+        events_table=_env("EVENTS_TABLE"),
+        dispatch_queue_url=_env("DISPATCH_QUEUE_URL", ""),
+        send_queue_url=_env("SEND_QUEUE_URL", ""),
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+    )

@@ -1,0 +1,25 @@
+"""The only code that touches DynamoDB: PynamoDB models, repositories and the raw counter client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beacon.config import Settings
+
+
+def bind(settings: Settings) -> None:
+    """Point every model at its table (names come from template.yaml via the environment)."""
+    from beacon.db.models import TABLE_OF_MODEL
+
+    for model, field in TABLE_OF_MODEL.items():
+        model.Meta.table_name = getattr(settings, field)
+        model.Meta.region = settings.region
+        model.Meta.host = settings.endpoint_url
+        model._connection = None
+
+
+def raw_client(region: str, endpoint_url: str | None) -> Any:
+    """A plain botocore DynamoDB client for the hot paths (counters, tracking): no PynamoDB import."""
+    from beacon.aws import client
+
+    return client("dynamodb", region, endpoint_url, 32)

@@ -1,0 +1,111 @@
+"""HTML rewriting for tracking: tracked links, the open pixel and the unsubscribe footer.
+
+A small tokenizer (regular expressions that understand quoted attributes and skip comments)
+finds `<a ...>` start tags; only their href values change, the rest of the HTML is kept byte for
+byte. A link is tracked when it is http(s), is not the unsubscribe link and its tag has no
+`data-beacon-notrack` attribute.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from collections.abc import Callable
+
+_TOKENS = re.compile(
+    r"(?P<comment><!--.*?(?:-->|\Z))"
+    r"|(?P<a><a\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>)",
+    re.IGNORECASE | re.DOTALL,
+)
+_ATTR = re.compile(r"""([^\s"'=<>/]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+def _inspect(tag: str) -> tuple[tuple[int, int] | None, str, bool]:
+    """(span of the href value incl. quotes, the unescaped href, has data-beacon-notrack)."""
+    span: tuple[int, int] | None = None
+    url = ""
+    notrack = False
+    for m in _ATTR.finditer(tag, 2, len(tag) - 1):
+        name = m.group(1).lower()
+        if name == "data-beacon-notrack":
+            notrack = True
+        elif name == "href" and span is None:
+            for group in (2, 3, 4):
+                if m.group(group) is not None:
+                    start, end = m.span(group)
+                    if group != 4:
+                        start, end = start - 1, end + 1
+                    span = (start, end)
+                    url = htmllib.unescape(m.group(group)).strip()
+                    break
+    return span, url, notrack
+
+
+def is_trackable(url: str, skip: str) -> bool:
+    low = url[:8].lower()
+    return (low.startswith("http://") or low.startswith("https://")) and url != skip
+
+
+def find_links(html: str, skip: str = "") -> list[str]:
+    """The distinct trackable destinations in order of first appearance; a link's index is its
+    destination's position here, so two links to one URL count as one link in the stats."""
+    found: dict[str, None] = {}
+    for m in _TOKENS.finditer(html):
+        tag = m.group("a")
+        if tag is None:
+            continue
+        span, url, notrack = _inspect(tag)
+        if span is not None and not notrack and is_trackable(url, skip):
+            found.setdefault(url)
+    return list(found)
+
+
+def rewrite_links(html: str, tracked_url: Callable[[int, str], str], skip: str = "") -> str:
+    """Replace each trackable href with tracked_url(index, destination), index as in find_links."""
+    out: list[str] = []
+    last = 0
+    indexes: dict[str, int] = {}
+    for m in _TOKENS.finditer(html):
+        tag = m.group("a")
+        if tag is None:
+            continue
+        span, url, notrack = _inspect(tag)
+        if span is None or notrack or not is_trackable(url, skip):
+            continue
+        index = indexes.setdefault(url, len(indexes))
+        new_tag = tag[: span[0]] + '"' + htmllib.escape(tracked_url(index, url)) + '"' + tag[span[1] :]
+        out.append(html[last : m.start()])
+        out.append(new_tag)
+        last = m.end()
+    if not out:
+        return html
+    out.append(html[last:])
+    return "".join(out)
+
+
+def insert_before_body_end(html: str, snippet: str) -> str:
+    ends = list(_BODY_END.finditer(html))
+    if not ends:
+        return html + snippet
+    at = ends[-1].start()
+    return html[:at] + snippet + html[at:]
+
+
+def pixel_html(url: str) -> str:
+    return (
+        f'<img src="{htmllib.escape(url)}" width="1" height="1" alt="" '
+        'style="display:block;width:1px;height:1px;border:0" />'
+    )
+
+
+def footer_html(company: str, unsubscribe_url: str) -> str:
+    return (
+        '<p style="font-size:12px;color:#666;text-align:center;margin:24px 0">'
+        f"You receive this email from {htmllib.escape(company)}. "
+        f'<a href="{htmllib.escape(unsubscribe_url)}" style="color:#666">Unsubscribe</a></p>'
+    )
+
+
+def footer_text(company: str, unsubscribe_url: str) -> str:
+    return f"\n\n--\nYou receive this email from {company}.\nUnsubscribe: {unsubscribe_url}\n"

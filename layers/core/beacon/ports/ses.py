@@ -1,0 +1,81 @@
+"""The SES port: send one raw MIME message, tagged so SES events map back to tenant and campaign."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+THROTTLE_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException"}
+)
+
+
+class SesThrottled(Exception):
+    """SES asked us to slow down; the message was not sent and must be retried later."""
+
+
+class SesRejected(Exception):
+    """SES refused this message for good (bad address, not verified, too large)."""
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    from_address: str
+    to_address: str
+    raw: bytes
+    tags: dict[str, str]
+
+
+class EmailSender(Protocol):
+    def send(self, email: OutgoingEmail) -> str:
+        """Send it; return SES's message id. Raises SesThrottled or SesRejected."""
+        ...
+
+
+class SesV2Sender:
+    def __init__(self, client: Any, configuration_set: str = "") -> None:
+        self._client = client
+        self._configuration_set = configuration_set
+
+    def send(self, email: OutgoingEmail) -> str:
+        from botocore.exceptions import ClientError
+
+        kwargs: dict[str, Any] = {
+            "FromEmailAddress": email.from_address,
+            "Destination": {"ToAddresses": [email.to_address]},
+            "Content": {"Raw": {"Data": email.raw}},
+            "EmailTags": [{"Name": k, "Value": v} for k, v in email.tags.items()],
+        }
+        if self._configuration_set:
+            kwargs["ConfigurationSetName"] = self._configuration_set
+        try:
+            return str(self._client.send_email(**kwargs)["MessageId"])
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in THROTTLE_CODES:
+                raise SesThrottled(code) from exc
+            if code in {"MessageRejected", "BadRequestException", "MailFromDomainNotVerifiedException",
+                        "InvalidParameterValue", "AccountSuspendedException", "SendingPausedException"}:
+                raise SesRejected(f"{code}: {exc.response.get('Error', {}).get('Message', '')}") from exc
+            raise
+
+
+@dataclass
+class FakeSender:
+    """In-memory SES: records every accepted email; can be told to throttle or reject."""
+
+    sent: list[OutgoingEmail] = field(default_factory=list)
+    throttle_next: int = 0
+    reject_addresses: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, email: OutgoingEmail) -> str:
+        with self._lock:
+            if self.throttle_next > 0:
+                self.throttle_next -= 1
+                raise SesThrottled("Throttling")
+            if email.to_address in self.reject_addresses:
+                raise SesRejected("MessageRejected: fake rejection")
+            self.sent.append(email)
+            return f"fake-{len(self.sent):06d}"

@@ -1,0 +1,126 @@
+"""Campaign templates: Jinja2 in a sandbox, compiled once per content, rendered per recipient.
+
+A template cannot reach Python internals, files or the environment (SandboxedEnvironment);
+a missing contact attribute renders empty (ChainableUndefined); HTML output is autoescaped so a
+contact's attribute cannot inject markup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+MAX_TEMPLATE_CHARS = 2_000_000
+UNSUBSCRIBE_VAR = "unsubscribe_url"
+
+class _StrictSandbox(SandboxedEnvironment):
+    """A sandbox that refuses, loudly, what Jinja's would quietly render as empty: reaching for an
+    unsafe attribute (`__class__`, `mro`, `func_globals`...) is an error the author sees at save."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        raise SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__} is not allowed")
+
+
+_html_env = _StrictSandbox(autoescape=True, undefined=ChainableUndefined, auto_reload=False)
+_text_env = _StrictSandbox(autoescape=False, undefined=ChainableUndefined, auto_reload=False)
+
+
+class TemplateProblem(ValueError):
+    """A template does not compile or does something the sandbox forbids."""
+
+    def __init__(self, field: str, message: str, line: int | None = None) -> None:
+        where = f" (line {line})" if line else ""
+        super().__init__(f"{field}{where}: {message}")
+        self.field = field
+        self.line = line
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Compiled:
+    subject: Any
+    html: Any
+    text: Any | None
+    mentions_unsubscribe: bool  # the HTML (or text) already places {{ unsubscribe_url }}
+    html_mentions_unsubscribe: bool
+    text_mentions_unsubscribe: bool
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+def _compile_one(env: SandboxedEnvironment, field: str, source: str) -> tuple[Any, bool]:
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise TemplateProblem(field, f"is longer than {MAX_TEMPLATE_CHARS} characters")
+    try:
+        ast = env.parse(source)
+        names = meta.find_undeclared_variables(ast)
+        return env.from_string(source), UNSUBSCRIBE_VAR in names
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(field, exc.message or "syntax error", exc.lineno) from exc
+    except TemplateError as exc:
+        raise TemplateProblem(field, str(exc)) from exc
+
+
+_cache: OrderedDict[str, Compiled] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def compile_campaign(subject: str, html: str, text: str | None) -> Compiled:
+    key = hashlib.sha256("\x00".join((subject, html, text or "\x01")).encode()).hexdigest()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    subj, _ = _compile_one(_text_env, "subject", subject)
+    html_t, html_unsub = _compile_one(_html_env, "html", html)
+    text_t, text_unsub = _compile_one(_text_env, "text", text) if text else (None, False)
+    compiled = Compiled(subj, html_t, text_t, html_unsub or text_unsub, html_unsub, text_unsub)
+    with _cache_lock:
+        _cache[key] = compiled
+        while len(_cache) > 64:
+            _cache.popitem(last=False)
+    return compiled
+
+
+def render(compiled: Compiled, context: dict[str, Any]) -> Rendered:
+    """Render all parts. Raises TemplateProblem when the sandbox stops the template."""
+    field = "subject"
+    try:
+        subject = compiled.subject.render(context)
+        field = "html"
+        html = compiled.html.render(context)
+        field = "text"
+        text = compiled.text.render(context) if compiled.text is not None else ""
+    except SecurityError as exc:
+        raise TemplateProblem(field, f"not allowed in a template: {exc}") from exc
+    except TemplateError as exc:
+        raise TemplateProblem(field, str(exc), getattr(exc, "lineno", None)) from exc
+    except (ArithmeticError, ValueError, TypeError, LookupError, OverflowError, RecursionError) as exc:
+        raise TemplateProblem(field, f"{type(exc).__name__}: {exc}") from exc
+    # a subject is one line, whatever a contact's attributes hold
+    subject = " ".join(subject.split())
+    return Rendered(subject, html, text)
+
+
+def context_for(email: str, attributes: dict[str, Any], company: str, campaign_name: str,
+                unsubscribe_url: str) -> dict[str, Any]:
+    contact = {str(k): v for k, v in attributes.items()}
+    contact["email"] = email
+    return {
+        "contact": contact,
+        "account": {"company": company},
+        "campaign": {"name": campaign_name},
+        UNSUBSCRIBE_VAR: unsubscribe_url,
+    }

@@ -1,0 +1,214 @@
+"""The send pipeline: dispatch pages through a campaign's recipients into send batches; send
+renders and sends each batch through SES exactly once per recipient (see beacon.db.ledger).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from beacon import rendering
+from beacon.campaigns import content_of
+from beacon.clock import epoch, now_iso
+from beacon.composer import CampaignContent, compose
+from beacon.db.accounts import AccountRepo
+from beacon.db.campaigns import CampaignRepo
+from beacon.db.contacts import ContactRepo, decode_cursor, encode_cursor
+from beacon.db.counters import Counters
+from beacon.db.ledger import Ledger, Outcome
+from beacon.db.models import CampaignItem
+from beacon.db.suppressions import SuppressionRepo
+from beacon.observability import logger
+from beacon.ports.queue import Queue
+from beacon.ports.ses import EmailSender, OutgoingEmail, SesRejected, SesThrottled
+from beacon.tokens import TokenSigner
+
+BATCH_SIZE = 50
+MAX_MESSAGE_BYTES = 240 * 1024
+SEND_WORKERS = 16
+
+
+@dataclass
+class SendDeps:
+    campaigns: CampaignRepo
+    accounts: AccountRepo
+    contacts: ContactRepo
+    suppressions: SuppressionRepo
+    ledger: Ledger
+    counters: Counters
+    queue: Queue
+    ses: EmailSender
+    signer: TokenSigner
+    send_queue_url: str
+    dispatch_queue_url: str
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(SEND_WORKERS))
+
+
+# ------------------------------------------------------------------------------------- dispatch
+def _split(recipients: list[dict[str, Any]], head: dict[str, Any]) -> list[dict[str, Any]]:
+    """One message per batch, halved until each fits SQS's 256 KB."""
+    body = {**head, "recipients": recipients}
+    if len(recipients) <= 1 or len(json.dumps(body, separators=(",", ":"))) <= MAX_MESSAGE_BYTES:
+        return [body]
+    mid = len(recipients) // 2
+    return _split(recipients[:mid], head) + _split(recipients[mid:], head)
+
+
+def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]) -> str:
+    """Enqueue the campaign's recipients from its checkpoint on; continue in a new job if time runs out.
+
+    The checkpoint (list index, cursor, recipients so far) is written only after a page's messages
+    are enqueued, conditional on the sequence number it started from, so a redelivered or
+    duplicated job can re-enqueue at most one page (which the ledger then deduplicates) and never
+    counts a recipient twice.
+    """
+    account_id, campaign_id = str(job["account_id"]), str(job["campaign_id"])
+    item = deps.campaigns.get(account_id, campaign_id, consistent=True)
+    if item is None or item.status not in ("sending",):
+        logger.info("dispatch dropped", extra={"campaign_id": campaign_id,
+                                               "status": item.status if item else None})
+        return "dropped"
+    list_ids = list(item.list_ids or [])
+    head = {"account_id": account_id, "campaign_id": campaign_id}
+    while not item.dispatched_at:
+        seq = int(item.dispatch_seq or 0)
+        index = int(item.dispatch_list_index or 0)
+        recipients: list[dict[str, Any]] = []
+        next_key = None
+        if index < len(list_ids):
+            members, next_key = deps.contacts.members_page(
+                account_id, list_ids[index], BATCH_SIZE, decode_cursor(item.dispatch_cursor)
+            )
+            found = deps.contacts.get_many(account_id, [m.sk for m in members])
+            earlier = set(list_ids[:index])
+            for m in members:
+                contact = found.get(m.sk)
+                if contact is None or (set(contact.list_ids or ()) & earlier):
+                    continue  # erased meanwhile, or already a recipient through an earlier list
+                recipients.append({"rid": m.sk, "email": contact.email, "attributes": contact.attributes or {}})
+            if recipients:
+                deps.queue.send(deps.send_queue_url, _split(recipients, head))
+        new_index = index if next_key else index + 1
+        done = next_key is None and new_index >= len(list_ids)
+        if not deps.campaigns.checkpoint(item, seq, new_index, encode_cursor(next_key), len(recipients),
+                                         done, now_iso()):
+            logger.info("dispatch superseded by another job", extra={"campaign_id": campaign_id})
+            return "superseded"
+        if done:
+            logger.info("dispatch complete", extra={"campaign_id": campaign_id,
+                                                    "recipients": int(item.recipients or 0)})
+            maybe_finish(deps, account_id, campaign_id)
+            return "done"
+        if time_left() < 10.0:
+            deps.queue.send(deps.dispatch_queue_url, [head])
+            return "continued"
+    maybe_finish(deps, account_id, campaign_id)
+    return "done"
+
+
+def maybe_finish(deps: SendDeps, account_id: str, campaign_id: str) -> bool:
+    """Mark the campaign sent once dispatch is complete and every recipient is settled."""
+    item = deps.campaigns.get(account_id, campaign_id, consistent=True)
+    if item is None or item.status != "sending" or not item.dispatched_at:
+        return False
+    c = deps.counters.read(account_id, campaign_id)
+    settled = c.get("sent", 0) + c.get("failed", 0) + c.get("skipped_suppressed", 0)
+    if settled < int(item.recipients or 0):
+        return False
+    now = now_iso()
+    return deps.campaigns.transition(item, "sending", "sent", now, extra=[CampaignItem.finished_at.set(now)])
+
+
+# ------------------------------------------------------------------------------------- send
+_company_cache: dict[str, tuple[float, str]] = {}
+
+
+def _company(deps: SendDeps, account_id: str) -> str:
+    hit = _company_cache.get(account_id)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    account = deps.accounts.get(account_id)
+    company = account.company if account else ""
+    _company_cache[account_id] = (time.monotonic() + 300, company)
+    return company
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    sent: int
+    failed: int
+    suppressed: int
+    already: int
+    deferred: int
+    dropped: bool = False
+
+
+def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
+    account_id, campaign_id = str(body["account_id"]), str(body["campaign_id"])
+    recipients: list[dict[str, Any]] = list(body["recipients"])
+    item = deps.campaigns.get(account_id, campaign_id)
+    if item is None or item.status in ("draft", "cancelled"):
+        logger.info("send batch dropped", extra={"campaign_id": campaign_id,
+                                                 "status": item.status if item else None})
+        return BatchResult(0, 0, 0, 0, 0, dropped=True)
+    content = content_of(item, _company(deps, account_id))
+    suppressed = deps.suppressions.suppressed(account_id, [r["rid"] for r in recipients])
+    outcomes: list[Outcome] = [
+        Outcome(r["rid"], r["email"], "suppressed") for r in recipients if r["rid"] in suppressed
+    ]
+    todo = [r for r in recipients if r["rid"] not in suppressed]
+    issued = epoch()
+    results = list(deps.pool.map(lambda r: _send_one(deps, content, r, issued), todo))
+    deferred = [r for r, res in zip(todo, results, strict=True) if res == "deferred"]
+    already = sum(1 for res in results if res is None)
+    outcomes += [res for res in results if isinstance(res, Outcome)]
+    deps.ledger.settle(account_id, campaign_id, outcomes, now_iso())
+    if deferred:
+        attempt = int(body.get("attempt", 0)) + 1
+        delay = min(900, int(2 ** min(attempt, 9) + random.uniform(0, 2 ** min(attempt, 9))))
+        deps.queue.send(deps.send_queue_url, _split(deferred, {
+            "account_id": account_id, "campaign_id": campaign_id, "attempt": attempt,
+        }), delay_seconds=delay)
+        logger.warning("recipients deferred", extra={"campaign_id": campaign_id, "count": len(deferred),
+                                                     "delay": delay})
+    result = BatchResult(
+        sent=sum(1 for o in outcomes if o.status == "sent"),
+        failed=sum(1 for o in outcomes if o.status == "failed"),
+        suppressed=sum(1 for o in outcomes if o.status == "suppressed"),
+        already=already, deferred=len(deferred),
+    )
+    if item.dispatched_at or result.sent + result.failed + result.suppressed:
+        maybe_finish(deps, account_id, campaign_id)
+    return result
+
+
+def _send_one(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issued: int) -> Outcome | str | None:
+    """Claim, compose, send. None: someone else has it; "deferred": try again later."""
+    claim = deps.ledger.claim(content.account_id, content.campaign_id, r["rid"], r["email"])
+    if not claim.won:
+        return None
+    try:
+        composed = compose(content, deps.signer, email=r["email"], recipient_id=r["rid"],
+                           attributes=r.get("attributes") or {}, issued_at=issued)
+    except (rendering.TemplateProblem, ValueError) as exc:
+        return Outcome(r["rid"], r["email"], "failed", claim.claim_id, error=f"render: {exc}")
+    try:
+        message_id = deps.ses.send(OutgoingEmail(
+            from_address=content.from_email, to_address=r["email"], raw=composed.raw,
+            tags={"account": content.account_id, "campaign": content.campaign_id, "recipient": r["rid"]},
+        ))
+    except SesThrottled:
+        deps.ledger.release(content.account_id, content.campaign_id, r["rid"], claim.claim_id)
+        return "deferred"
+    except SesRejected as exc:
+        return Outcome(r["rid"], r["email"], "failed", claim.claim_id, error=str(exc))
+    except Exception:
+        logger.exception("SES call failed; the recipient will be retried", extra={"recipient": r["rid"]})
+        deps.ledger.release(content.account_id, content.campaign_id, r["rid"], claim.claim_id)
+        return "deferred"
+    return Outcome(r["rid"], r["email"], "sent", claim.claim_id, ses_message_id=message_id)

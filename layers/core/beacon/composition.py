@@ -131,3 +131,15 @@ def ses_event_deps() -> SesEventDeps:
     s = bound()
     return SesEventDeps(ledger(), counters(), SuppressionRepo(), ContactRepo(),
                         EventRepo(s.event_retention_days))
+
+
+def reset() -> None:
+    """Forget every cached setting, client and repository (tests that change the environment)."""
+    import beacon.aws
+    import beacon.config
+
+    beacon.config.get_settings.cache_clear()
+    beacon.aws.client.cache_clear()
+    for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, send_deps,
+                   subscription_deps, ses_event_deps):
+        cached.cache_clear()

@@ -61,7 +61,7 @@ def parse(message: str) -> SesEvent | None:
     mail = doc.get("mail")
     if not isinstance(kind, str) or not isinstance(mail, dict):
         raise BadNotification("notification has no eventType/mail")
-    tags = mail.get("tags") or {}
+    tags = mail.get("tags", {})
     if not isinstance(tags, dict):
         raise BadNotification("mail.tags is not an object")
 

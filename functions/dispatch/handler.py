@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from beacon.composition import send_deps
-from beacon.observability import logger, metrics
+from beacon.observability import logger
 from beacon.sending import dispatch
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -24,7 +24,6 @@ def record_handler(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _context
     _context = context

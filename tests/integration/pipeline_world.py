@@ -36,6 +36,7 @@ class World:
     queue: FakeQueue
     ses: FakeSender
     lists: list[str] = field(default_factory=list)
+    finalize_jobs: list[dict[str, Any]] = field(default_factory=list)
 
     def new_list(self, emails: list[str]) -> str:
         list_id = new_id()
@@ -56,9 +57,24 @@ class World:
         return str(view["id"])
 
     def run_dispatch(self, time_left: float = 60.0) -> None:
-        while jobs := self.queue.drain(DISPATCH_Q):
+        """Run dispatch jobs (continuations too); finalize jobs wait for finalize()."""
+        while jobs := [j for j in self.queue.drain(DISPATCH_Q) if not self._park(j)]:
             for job in jobs:
                 dispatch(job, self.deps, lambda: time_left)
+
+    def _park(self, job: dict[str, Any]) -> bool:
+        if job.get("kind") == "finalize":
+            self.finalize_jobs.append(job)
+            return True
+        return False
+
+    def finalize(self) -> None:
+        """Deliver the waiting finalize jobs, as SQS does once their delay has passed."""
+        self.run_dispatch()
+        jobs, self.finalize_jobs = self.finalize_jobs, []
+        for job in jobs:
+            dispatch(job, self.deps, lambda: 60.0)
+        self.run_dispatch()  # parks the next check of a campaign that is not settled yet
 
     def send_messages(self) -> list[dict[str, Any]]:
         return self.queue.drain(SEND_Q)
@@ -71,11 +87,13 @@ class World:
         self.run_dispatch()
         while bodies := self.send_messages():
             self.deliver(bodies)
+        self.finalize()
 
     def recipients_sent(self) -> list[str]:
         return [e.to_address for e in self.ses.sent]
 
     def stats(self, campaign_id: str) -> dict[str, Any]:
+        self.finalize()
         item = campaigns.require(CampaignRepo(), self.account_id, campaign_id, consistent=True)
         return campaigns.stats(item, composition.counters())
 

@@ -32,6 +32,8 @@ def normalize(raw: object) -> str:
     if any(c in value for c in "\r\n\x00"):
         raise InvalidAddress("email contains a control character")
     local, sep, _ = value.rpartition("@")
+    if sep and len(local) > 64:
+        raise InvalidAddress("the part before @ is longer than 64 characters")
     if sep and not local.isascii():
         raise InvalidAddress("the part before @ is not ASCII, which SES cannot send to (no SMTPUTF8)")
     try:

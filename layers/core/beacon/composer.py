@@ -56,9 +56,11 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
             lambda index, url: f"{base}/c/{signer.click_token(*ids, issued_at, index, url)}",
             skip=unsubscribe_url,
         )
-    if not compiled.html_mentions_unsubscribe:
+    # The footer is decided on what was rendered, not on the template's source: a
+    # {{ unsubscribe_url }} inside a false {% if %} or an HTML comment is no working link.
+    if not links.has_link(rendered.html, unsubscribe_url):
         html = links.insert_before_body_end(html, links.footer_html(content.company, unsubscribe_url))
-    if not compiled.text_mentions_unsubscribe:
+    if unsubscribe_url not in text:
         text = text + links.footer_text(content.company, unsubscribe_url)
     if content.track_opens:
         html = links.insert_before_body_end(

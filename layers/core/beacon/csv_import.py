@@ -16,7 +16,8 @@ from beacon.attributes import attribute_name
 
 MAX_BYTES = 9 * 1024 * 1024
 MAX_ROWS = 100_000
-EMAIL_HEADERS = ("email", "e-mail", "email address", "e-mail address", "email_address", "mail")
+EMAIL_HEADERS = ("email", "e-mail", "email address", "e-mail address", "email_address", "mail",
+                 "e-mail 1 - value", "email 1 - value")  # the last two: Google Contacts exports
 
 csv.field_size_limit(64 * 1024)
 
@@ -46,6 +47,10 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")  # what Excel on Windows writes: curly quotes, €
+    except UnicodeDecodeError:
         return data.decode("latin-1")
 
 
@@ -71,17 +76,15 @@ def parse(data: bytes) -> ParsedCsv:
         raise CsvProblem("the header row has no 'email' column")
     columns = [(i, attribute_name(h)) for i, h in enumerate(header) if i != email_col and h.strip()]
     parsed = ParsedCsv()
-    row_number = 1
     while True:
+        row_number = reader.line_num + 1  # the physical line where this record starts
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            row_number += 1
             parsed.skipped.append({"row": row_number, "email": None, "reason": f"row does not parse: {exc}"})
             continue
-        row_number = reader.line_num if reader.line_num > row_number else row_number + 1
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(parsed.rows) + len(parsed.skipped) >= MAX_ROWS:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 _TOKENS = re.compile(
     r"(?P<comment><!--.*?(?:-->|\Z))"
-    r"|(?P<a><a\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>)",
+    r"|(?P<a><a\b(?:[^>\"']++|\"[^\"]*+(?:\"|\Z)|'[^']*+(?:'|\Z))*+(?:>|\Z))",
     re.IGNORECASE | re.DOTALL,
 )
 _ATTR = re.compile(r"""([^\s"'=<>/]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
@@ -53,12 +53,23 @@ def find_links(html: str, skip: str = "") -> list[str]:
     found: dict[str, None] = {}
     for m in _TOKENS.finditer(html):
         tag = m.group("a")
-        if tag is None:
+        if tag is None or not tag.endswith(">"):
             continue
         span, url, notrack = _inspect(tag)
         if span is not None and not notrack and is_trackable(url, skip):
             found.setdefault(url)
     return list(found)
+
+
+def has_link(html: str, url: str) -> bool:
+    """Is `url` the href of an <a> tag (outside comments)? Cheap when it is not in the text at all."""
+    if url not in html:
+        return False
+    for m in _TOKENS.finditer(html):
+        tag = m.group("a")
+        if tag is not None and tag.endswith(">") and _inspect(tag)[1] == url:
+            return True
+    return False
 
 
 def rewrite_links(html: str, tracked_url: Callable[[int, str], str], skip: str = "") -> str:
@@ -68,7 +79,7 @@ def rewrite_links(html: str, tracked_url: Callable[[int, str], str], skip: str =
     indexes: dict[str, int] = {}
     for m in _TOKENS.finditer(html):
         tag = m.group("a")
-        if tag is None:
+        if tag is None or not tag.endswith(">"):
             continue
         span, url, notrack = _inspect(tag)
         if span is None or notrack or not is_trackable(url, skip):

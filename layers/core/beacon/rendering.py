@@ -13,18 +13,41 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 MAX_TEMPLATE_CHARS = 2_000_000
 UNSUBSCRIBE_VAR = "unsubscribe_url"
 
+MAX_POWER_EXPONENT = 100
+MAX_PRODUCT_CHARS = 100_000
+
+
 class _StrictSandbox(SandboxedEnvironment):
-    """A sandbox that refuses, loudly, what Jinja's would quietly render as empty: reaching for an
-    unsafe attribute (`__class__`, `mro`, `func_globals`...) is an error the author sees at save."""
+    """Jinja's sandbox, stricter:
+    - reaching for an unsafe attribute (`__class__`, `mro`, `func_globals`...) is an error the author
+      sees at save, not a quiet empty string;
+    - `**` and `*` are bounded (they are also evaluated at compile time for constants), so a
+      template cannot spend minutes of CPU or build a 100 MB string.
+    """
+
+    intercepted_binops = frozenset({"**", "*"})
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         raise SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__} is not allowed")
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_POWER_EXPONENT:
+                raise SecurityError(f"exponent larger than {MAX_POWER_EXPONENT}")
+            return left**right
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(times, int) \
+                        and len(seq) * times > MAX_PRODUCT_CHARS:
+                    raise SecurityError(f"a repeated value longer than {MAX_PRODUCT_CHARS}")
+            return left * right
+        return super().call_binop(context, operator, left, right)
 
 
 _html_env = _StrictSandbox(autoescape=True, undefined=ChainableUndefined, auto_reload=False)
@@ -47,9 +70,6 @@ class Compiled:
     subject: Any
     html: Any
     text: Any | None
-    mentions_unsubscribe: bool  # the HTML (or text) already places {{ unsubscribe_url }}
-    html_mentions_unsubscribe: bool
-    text_mentions_unsubscribe: bool
 
 
 @dataclass(frozen=True)
@@ -59,17 +79,19 @@ class Rendered:
     text: str
 
 
-def _compile_one(env: SandboxedEnvironment, field: str, source: str) -> tuple[Any, bool]:
+def _compile_one(env: SandboxedEnvironment, field: str, source: str) -> Any:
     if len(source) > MAX_TEMPLATE_CHARS:
         raise TemplateProblem(field, f"is longer than {MAX_TEMPLATE_CHARS} characters")
     try:
-        ast = env.parse(source)
-        names = meta.find_undeclared_variables(ast)
-        return env.from_string(source), UNSUBSCRIBE_VAR in names
+        return env.from_string(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(field, exc.message or "syntax error", exc.lineno) from exc
+    except SecurityError as exc:
+        raise TemplateProblem(field, f"not allowed in a template: {exc}") from exc
     except TemplateError as exc:
         raise TemplateProblem(field, str(exc)) from exc
+    except (ArithmeticError, ValueError, TypeError, MemoryError, RecursionError) as exc:
+        raise TemplateProblem(field, f"{type(exc).__name__}: {exc}") from exc
 
 
 _cache: OrderedDict[str, Compiled] = OrderedDict()
@@ -83,10 +105,11 @@ def compile_campaign(subject: str, html: str, text: str | None) -> Compiled:
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    subj, _ = _compile_one(_text_env, "subject", subject)
-    html_t, html_unsub = _compile_one(_html_env, "html", html)
-    text_t, text_unsub = _compile_one(_text_env, "text", text) if text else (None, False)
-    compiled = Compiled(subj, html_t, text_t, html_unsub or text_unsub, html_unsub, text_unsub)
+    compiled = Compiled(
+        _compile_one(_text_env, "subject", subject),
+        _compile_one(_html_env, "html", html),
+        _compile_one(_text_env, "text", text) if text else None,
+    )
     with _cache_lock:
         _cache[key] = compiled
         while len(_cache) > 64:
@@ -107,7 +130,7 @@ def render(compiled: Compiled, context: dict[str, Any]) -> Rendered:
         raise TemplateProblem(field, f"not allowed in a template: {exc}") from exc
     except TemplateError as exc:
         raise TemplateProblem(field, str(exc), getattr(exc, "lineno", None)) from exc
-    except (ArithmeticError, ValueError, TypeError, LookupError, OverflowError, RecursionError) as exc:
+    except (ArithmeticError, ValueError, TypeError, LookupError, MemoryError, RecursionError) as exc:
         raise TemplateProblem(field, f"{type(exc).__name__}: {exc}") from exc
     # a subject is one line, whatever a contact's attributes hold
     subject = " ".join(subject.split())

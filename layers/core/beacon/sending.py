@@ -28,7 +28,9 @@ from beacon.ports.queue import Queue
 from beacon.ports.ses import EmailSender, OutgoingEmail, SesRejected, SesThrottled
 from beacon.tokens import TokenSigner
 
-BATCH_SIZE = 50
+BATCH_SIZE = 50  # recipients per send message
+PAGE_SIZE = 100  # recipients read per dispatch step (one Query, one BatchGetItem, one SendMessageBatch)
+FINALIZE_DELAYS = (2, 5, 10, 30, 60)  # seconds between checks for "every recipient settled"
 MAX_MESSAGE_BYTES = 240 * 1024
 SEND_WORKERS = 16
 
@@ -51,7 +53,9 @@ class SendDeps:
 
 # ------------------------------------------------------------------------------------- dispatch
 def _split(recipients: list[dict[str, Any]], head: dict[str, Any]) -> list[dict[str, Any]]:
-    """One message per batch, halved until each fits SQS's 256 KB."""
+    """Messages of at most BATCH_SIZE recipients, each halved until it fits SQS's 256 KB."""
+    if len(recipients) > BATCH_SIZE:
+        return [m for i in range(0, len(recipients), BATCH_SIZE) for m in _split(recipients[i:i + BATCH_SIZE], head)]
     body = {**head, "recipients": recipients}
     if len(recipients) <= 1 or len(json.dumps(body, separators=(",", ":"))) <= MAX_MESSAGE_BYTES:
         return [body]
@@ -68,6 +72,8 @@ def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]
     counts a recipient twice.
     """
     account_id, campaign_id = str(job["account_id"]), str(job["campaign_id"])
+    if job.get("kind") == "finalize":
+        return finalize(job, deps)
     item = deps.campaigns.get(account_id, campaign_id, consistent=True)
     if item is None or item.status not in ("sending",):
         logger.info("dispatch dropped", extra={"campaign_id": campaign_id,
@@ -82,7 +88,7 @@ def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]
         next_key = None
         if index < len(list_ids):
             members, next_key = deps.contacts.members_page(
-                account_id, list_ids[index], BATCH_SIZE, decode_cursor(item.dispatch_cursor)
+                account_id, list_ids[index], PAGE_SIZE, decode_cursor(item.dispatch_cursor)
             )
             found = deps.contacts.get_many(account_id, [m.sk for m in members])
             earlier = set(list_ids[:index])
@@ -102,13 +108,31 @@ def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]
         if done:
             logger.info("dispatch complete", extra={"campaign_id": campaign_id,
                                                     "recipients": int(item.recipients or 0)})
-            maybe_finish(deps, account_id, campaign_id)
+            _schedule_finalize(deps, head, 0)
             return "done"
         if time_left() < 10.0:
             deps.queue.send(deps.dispatch_queue_url, [head])
             return "continued"
-    maybe_finish(deps, account_id, campaign_id)
+    _schedule_finalize(deps, head, 0)
     return "done"
+
+
+def _schedule_finalize(deps: SendDeps, head: dict[str, Any], check: int) -> None:
+    delay = FINALIZE_DELAYS[min(check, len(FINALIZE_DELAYS) - 1)]
+    deps.queue.send(deps.dispatch_queue_url, [{**head, "kind": "finalize", "check": check}], delay_seconds=delay)
+
+
+def finalize(job: dict[str, Any], deps: SendDeps) -> str:
+    """A delayed job that marks the campaign sent once every recipient is settled, and otherwise
+    looks again later (so send batches never have to read the counters)."""
+    account_id, campaign_id = str(job["account_id"]), str(job["campaign_id"])
+    if maybe_finish(deps, account_id, campaign_id):
+        return "finished"
+    item = deps.campaigns.get(account_id, campaign_id, consistent=True)
+    if item is None or item.status != "sending":
+        return "dropped"
+    _schedule_finalize(deps, {"account_id": account_id, "campaign_id": campaign_id}, int(job.get("check", 0)) + 1)
+    return "waiting"
 
 
 def maybe_finish(deps: SendDeps, account_id: str, campaign_id: str) -> bool:
@@ -176,15 +200,12 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
         }), delay_seconds=delay)
         logger.warning("recipients deferred", extra={"campaign_id": campaign_id, "count": len(deferred),
                                                      "delay": delay})
-    result = BatchResult(
+    return BatchResult(
         sent=sum(1 for o in outcomes if o.status == "sent"),
         failed=sum(1 for o in outcomes if o.status == "failed"),
         suppressed=sum(1 for o in outcomes if o.status == "suppressed"),
         already=already, deferred=len(deferred),
     )
-    if item.dispatched_at or result.sent + result.failed + result.suppressed:
-        maybe_finish(deps, account_id, campaign_id)
-    return result
 
 
 def _send_one(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issued: int) -> Outcome | str | None:

@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 OPEN = b"o"
@@ -24,6 +25,7 @@ _KINDS = {OPEN, CLICK, UNSUBSCRIBE}
 _MAC_LEN = 16
 _HEAD_LEN = 1 + 16 * 3 + 4
 MAX_TOKEN_LEN = 4096
+_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class InvalidToken(ValueError):
@@ -89,14 +91,16 @@ class TokenSigner:
 
     # ------------------------------------------------------------------ decoding
     def verify(self, token: str, kind: bytes) -> TokenData:
-        if not token or len(token) > MAX_TOKEN_LEN:
-            raise InvalidToken("token length")
+        if not token or len(token) > MAX_TOKEN_LEN or not _ALPHABET.fullmatch(token):
+            raise InvalidToken("not a token")
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError) as exc:
             raise InvalidToken("not base64url") from exc
         if len(raw) < _HEAD_LEN + _MAC_LEN:
             raise InvalidToken("too short")
+        if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != token:
+            raise InvalidToken("not the canonical spelling")  # one token, one spelling
         data, mac = raw[:-_MAC_LEN], raw[-_MAC_LEN:]
         if not hmac.compare_digest(mac, self._mac(data)):
             raise InvalidToken("bad signature")

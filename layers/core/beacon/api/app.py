@@ -8,7 +8,10 @@ import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from beacon import accounts, campaigns, contacts
@@ -27,7 +30,7 @@ from beacon.db.campaigns import CampaignRepo
 from beacon.db.contacts import ContactRepo
 from beacon.db.models import ListItem
 from beacon.db.suppressions import SuppressionRepo
-from beacon.errors import BeaconError, NotFound, Unprocessable
+from beacon.errors import BadRequest, BeaconError, NotFound, Unprocessable
 from beacon.ids import is_id, new_id
 from beacon.observability import logger
 
@@ -35,7 +38,7 @@ app = APIGatewayHttpResolver(enable_validation=True)
 app.enable_swagger(path="/v1/docs", title="Beacon API", version="1",
                    description="Email marketing on AWS: lists, contacts, campaigns and honest stats.")
 
-ID = Annotated[str, Path(min_length=1, max_length=64)]
+ID = Annotated[str, Path(min_length=1)]  # any other shape is simply not found (404, see _id)
 
 
 # ----------------------------------------------------------------------------- plumbing
@@ -55,8 +58,16 @@ def _domain_error(exc: BeaconError) -> Response[Any]:
     return error(exc.status, exc.code, exc.message, exc.details)
 
 
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_type(_exc: RequestUnsupportedContentType) -> Response[Any]:
+    return error(415, "unsupported_media_type", "send the body as application/json")
+
+
 @app.exception_handler(RequestValidationError)
 def _validation_error(exc: RequestValidationError) -> Response[Any]:
+    if not (app.current_event.body or "").strip() and any(
+            e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in exc.errors()):
+        return error(422, "missing_body", "the request needs a JSON body")
     details = []
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
@@ -168,12 +179,17 @@ def put_contacts(list_id: ID, body: Annotated[list[ContactEntry | Any], Body()])
 def import_contacts(list_id: ID) -> Response[Any]:
     who = _principal()
     event = app.current_event
-    data = event.decoded_body or ""
-    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
-    if event.is_base64_encoded and event.body:
+    body = event.body or ""
+    if event.is_base64_encoded:
         import base64
+        import binascii
 
-        raw = base64.b64decode(event.body)
+        try:
+            raw = base64.b64decode(body, validate=False)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest("the body is not valid base64") from exc
+    else:
+        raw = body.encode("utf-8", "surrogatepass")
     result = contacts.import_csv(ContactRepo(), ListRepo(), SuppressionRepo(), who.account_id,
                                  _id(list_id, "list"), raw)
     return reply(200, result)

@@ -1,0 +1,117 @@
+"""`beacon dev` runs the local stack; `beacon demo` runs it and walks through a campaign over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from beacon_local.stack import DEFAULT_OUTBOX, LocalStack
+
+log = logging.getLogger("beacon_local.cli")
+
+_NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "werkzeug", "moto", "pynamodb", "aws_xray_sdk")
+
+
+def say(text: str = "") -> None:
+    """User-facing output of the CLI (logs go to stderr)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _configure_logging(level: int) -> None:
+    layout = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    logging.basicConfig(level=level, stream=sys.stderr, format=layout)
+    # Powertools' Logger(service="beacon") puts a filter on the root handlers that drops every
+    # record whose logger name contains "beacon": the local stack logs through its own handler.
+    own = logging.StreamHandler(sys.stderr)
+    own.setFormatter(logging.Formatter(layout))
+    package = logging.getLogger("beacon_local")
+    package.handlers[:] = [own]
+    package.setLevel(level)
+    package.propagate = False
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def _stack(args: argparse.Namespace, **environment: str) -> LocalStack:
+    return LocalStack(
+        host=args.host,
+        port=args.port,
+        outbox=args.outbox,
+        template=args.template,
+        code_root=args.code_root,
+        stage=args.stage,
+        environment={"POWERTOOLS_METRICS_DISABLED": "true", **environment},
+    )
+
+
+def dev(args: argparse.Namespace) -> int:
+    _configure_logging(logging.DEBUG if args.verbose else logging.INFO)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stack = _stack(args).start()
+    try:
+        say(f"Beacon local stack at {stack.base_url}")
+        routes = stack.http.router.routes if stack.http else []
+        say(f"  Routes: {', '.join(r.route_key for r in routes)}")
+        say(f"  AWS:    moto at {stack.moto.endpoint_url if stack.moto else '?'}")
+        say(f"  Outbox: {stack.outbox}")
+        say("Press Ctrl-C to stop.")
+        stop.wait()
+    finally:
+        stack.stop()
+        say("stopped")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from beacon_local.demo import run_demo
+
+    _configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
+    if not args.verbose:  # keep the demo's output readable
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+    env = {} if args.verbose else {"POWERTOOLS_LOG_LEVEL": "WARNING"}
+    with _stack(args, **env) as stack:
+        return run_demo(stack, say)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="beacon", description="Beacon's local stack.")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser, port: int) -> None:
+        sub.add_argument("--port", type=int, default=port, help=f"HTTP port (default {port}; 0 picks a free one)")
+        sub.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+        sub.add_argument("--outbox", type=Path, default=DEFAULT_OUTBOX, help="where .eml files go")
+        sub.add_argument("--template", type=Path, default=None, help="template.yaml (default: found from cwd)")
+        sub.add_argument("--code-root", type=Path, default=None, help="base of CodeUri (default: template dir)")
+        sub.add_argument("--stage", default="local", help="Stage parameter (default local)")
+        sub.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    common(commands.add_parser("dev", help="run the local stack until Ctrl-C"), 3000)
+    common(commands.add_parser("demo", help="start the stack and send a demo campaign"), 0)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "dev":
+        return dev(args)
+    return demo(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""Event source mappings: SQS queues and SNS topics that invoke the template's functions.
+
+SQS: for each `Type: SQS` event, `ScalingConfig.MaximumConcurrency` threads (2 if unset)
+long-poll the queue (WaitTimeSeconds=1), receive up to BatchSize messages and invoke the
+function with a Lambda SQS event. With `ReportBatchItemFailures` exactly the records not named
+in `batchItemFailures` are deleted (all if the answer names none; none if the handler raised;
+the whole batch is failed if an item identifier is empty or unknown, like Lambda).
+Failed records become visible again after 2 s: **the local stack shortens the visibility
+timeout** (ChangeMessageVisibility) instead of waiting out the queue's VisibilityTimeout, so a
+retry happens at once; receive counts, maxReceiveCount and the DLQ still behave as in AWS.
+
+SNS: for each `Type: SNS` event, a local SQS queue is subscribed to the topic in moto and
+polled; each notification invokes the function with a Lambda SNS event (one record). A failed
+invocation is retried twice (Lambda's asynchronous retries), then dropped with an error log.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from beacon_local.resources import Queue, Resources
+from beacon_local.template import SnsEventSource, SqsEventSource
+
+log = logging.getLogger(__name__)
+
+RETRY_VISIBILITY_SECONDS = 2
+WAIT_SECONDS = 1
+DEFAULT_CONCURRENCY = 2
+SNS_MAX_ATTEMPTS = 3
+
+Invoke = Callable[[str, dict[str, Any]], Any]
+
+
+def lambda_message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """SQS API message attributes -> the Lambda event's camelCase shape."""
+    out = {}
+    for name, value in attributes.items():
+        item: dict[str, Any] = {
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value.get("DataType", "String"),
+        }
+        if "StringValue" in value:
+            item["stringValue"] = value["StringValue"]
+        if "BinaryValue" in value:
+            raw = value["BinaryValue"]
+            item["binaryValue"] = base64.b64encode(raw).decode() if isinstance(raw, bytes) else raw
+        out[name] = item
+    return out
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": dict(message.get("Attributes") or {}),
+        "messageAttributes": lambda_message_attributes(message.get("MessageAttributes") or {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if message.get("MD5OfMessageAttributes"):
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def sns_record(envelope: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
+    """An SNS->SQS envelope (moto's JSON) -> a Lambda SNS event record."""
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": subscription_arn,
+        "Sns": {
+            "Type": envelope.get("Type", "Notification"),
+            "MessageId": envelope.get("MessageId", ""),
+            "TopicArn": envelope.get("TopicArn", ""),
+            "Subject": envelope.get("Subject"),
+            "Message": envelope.get("Message", ""),
+            "Timestamp": envelope.get("Timestamp", ""),
+            "SignatureVersion": envelope.get("SignatureVersion", "1"),
+            "Signature": envelope.get("Signature", ""),
+            "SigningCertUrl": envelope.get("SigningCertURL", ""),
+            "UnsubscribeUrl": envelope.get("UnsubscribeURL", ""),
+            "MessageAttributes": envelope.get("MessageAttributes") or {},
+        },
+    }
+
+
+def failed_ids(answer: Any, message_ids: list[str]) -> set[str]:
+    """Which records failed, by the ReportBatchItemFailures rules."""
+    if not isinstance(answer, dict):
+        return set()
+    failures = answer.get("batchItemFailures")
+    if not failures:
+        return set()
+    failed = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not identifier or identifier not in message_ids:
+            log.warning("batchItemFailures names %r, not a record of the batch: the whole batch fails", identifier)
+            return set(message_ids)
+        failed.add(identifier)
+    return failed
+
+
+class _Poller:
+    def __init__(self, name: str, resources: Resources, invoke: Invoke, stop: threading.Event) -> None:
+        self.name = name
+        self.resources = resources
+        self.invoke = invoke
+        self.stop = stop
+        self.sqs = resources.client("sqs")
+
+    def receive(self, queue: Queue, count: int) -> list[dict[str, Any]]:
+        answer = self.sqs.receive_message(
+            QueueUrl=queue.url,
+            MaxNumberOfMessages=max(1, min(count, 10)),
+            WaitTimeSeconds=WAIT_SECONDS,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(answer.get("Messages", []))
+
+    def delete(self, queue: Queue, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            answer = self.sqs.delete_message_batch(
+                QueueUrl=queue.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+            for failure in answer.get("Failed", []):
+                log.warning("%s: could not delete a message: %s", self.name, failure)
+
+    def retry_soon(self, queue: Queue, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            try:
+                self.sqs.change_message_visibility(
+                    QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=RETRY_VISIBILITY_SECONDS,
+                )
+            except Exception:
+                log.debug("%s: could not shorten the visibility of %s", self.name, message["MessageId"], exc_info=True)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                if self.stop.is_set():
+                    return
+                log.exception("%s: polling failed; retrying", self.name)
+                self.stop.wait(1)
+
+    def poll_once(self) -> int:
+        raise NotImplementedError
+
+
+class SqsPoller(_Poller):
+    def __init__(self, source: SqsEventSource, resources: Resources, invoke: Invoke, stop: threading.Event) -> None:
+        super().__init__(f"{source.queue}->{source.function}", resources, invoke, stop)
+        self.source = source
+        self.queue = resources.queues[source.queue]
+
+    def poll_once(self) -> int:
+        """One receive (or several, for a BatchSize above 10) and one invocation."""
+        messages = self.receive(self.queue, self.source.batch_size)
+        while messages and len(messages) < self.source.batch_size and len(messages) % 10 == 0:
+            more = self.receive(self.queue, self.source.batch_size - len(messages))
+            if not more:
+                break
+            messages.extend(more)
+        if not messages:
+            return 0
+        event = {"Records": [sqs_record(m, self.queue.arn, self.resources.region) for m in messages]}
+        ids = [m["MessageId"] for m in messages]
+        try:
+            answer = self.invoke(self.source.function, event)
+        except Exception:
+            log.exception("%s: the handler raised; %d record(s) will be retried", self.name, len(messages))
+            self.retry_soon(self.queue, messages)
+            return len(messages)
+        failed = failed_ids(answer, ids) if self.source.reports_batch_item_failures else set()
+        self.delete(self.queue, [m for m in messages if m["MessageId"] not in failed])
+        if failed:
+            log.info("%s: %d of %d record(s) reported as failed; retrying", self.name, len(failed), len(ids))
+            self.retry_soon(self.queue, [m for m in messages if m["MessageId"] in failed])
+        return len(messages)
+
+
+class SnsPoller(_Poller):
+    def __init__(
+        self,
+        source: SnsEventSource,
+        resources: Resources,
+        invoke: Invoke,
+        stop: threading.Event,
+        queue: Queue,
+        subscription_arn: str,
+    ) -> None:
+        super().__init__(f"{source.topic}->{source.function}", resources, invoke, stop)
+        self.source = source
+        self.queue = queue
+        self.subscription_arn = subscription_arn
+
+    def poll_once(self) -> int:
+        messages = self.receive(self.queue, 10)
+        for message in messages:
+            try:
+                envelope = json.loads(message.get("Body") or "{}")
+            except ValueError:
+                log.error("%s: not an SNS envelope: %.200s", self.name, message.get("Body"))
+                self.delete(self.queue, [message])
+                continue
+            event = {"Records": [sns_record(envelope, self.subscription_arn)]}
+            try:
+                self.invoke(self.source.function, event)
+            except Exception:
+                attempts = int((message.get("Attributes") or {}).get("ApproximateReceiveCount", "1"))
+                if attempts >= SNS_MAX_ATTEMPTS:
+                    log.exception("%s: failed %d times; dropping notification %s",
+                                  self.name, attempts, envelope.get("MessageId"))
+                    self.delete(self.queue, [message])
+                else:
+                    log.exception("%s: failed; notification %s will be retried", self.name, envelope.get("MessageId"))
+                    self.retry_soon(self.queue, [message])
+                continue
+            self.delete(self.queue, [message])
+        return len(messages)
+
+
+def _concurrency(source: SqsEventSource, resources: Resources) -> int:
+    if source.maximum_concurrency is None:
+        return DEFAULT_CONCURRENCY
+    return max(1, int(resources.resolve(source.maximum_concurrency)))
+
+
+class Pollers:
+    """Every event source mapping of the template, as threads."""
+
+    def __init__(self, resources: Resources, invoke: Invoke) -> None:
+        self.resources = resources
+        self.invoke = invoke
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.pollers: list[_Poller] = []
+
+    def _subscribe(self, source: SnsEventSource) -> tuple[Queue, str]:
+        """A local queue subscribed to the topic: how SNS reaches a function in the local stack."""
+        topic_arn = self.resources.topics[source.topic]
+        name = f"beacon-{self.resources.stage}-local-{source.function}"[:80]
+        sqs = self.resources.client("sqs")
+        url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue = Queue(name=name, url=url, arn=arn)
+        self.resources.local_queues[f"{source.function}:{source.topic}"] = queue
+        subscription = self.resources.client("sns").subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True
+        )["SubscriptionArn"]
+        return queue, str(subscription)
+
+    def start(self) -> None:
+        for sqs_source in self.resources.template.sqs_event_sources:
+            if not sqs_source.enabled:
+                continue
+            for index in range(_concurrency(sqs_source, self.resources)):
+                self._spawn(SqsPoller(sqs_source, self.resources, self.invoke, self._stop), index)
+        for sns_source in self.resources.template.sns_event_sources:
+            queue, subscription = self._subscribe(sns_source)
+            for index in range(DEFAULT_CONCURRENCY):
+                poller = SnsPoller(sns_source, self.resources, self.invoke, self._stop, queue, subscription)
+                self._spawn(poller, index)
+
+    def _spawn(self, poller: _Poller, index: int) -> None:
+        thread = threading.Thread(target=poller.run, name=f"poll {poller.name} #{index}", daemon=True)
+        self.pollers.append(poller)
+        self._threads.append(thread)
+        thread.start()
+        if index == 0:
+            log.info("polling %s", poller.name)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()

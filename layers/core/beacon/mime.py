@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.header import Header
 from email.utils import format_datetime, formataddr, formatdate
 
 # The body: quoted-printable lines of at most 76 characters (RFC 2045), 7-bit on the wire.

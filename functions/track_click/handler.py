@@ -1,11 +1,16 @@
-"""GET /c/{token}: redirect to the link that was in the campaign (the token carries it)."""
+"""GET /c/{token}: redirect to the link that was in the campaign (the token carries it, encrypted).
+
+Zero database reads; one write per click (beacon.tracking). The redirect never waits on the
+database's health: a storage fault is logged and counted, and the 302 still goes out. The hidden
+honeypot link (only machines follow it) answers with a blank page and is recorded as a machine.
+"""
 
 from typing import Any
 
-from beacon.composition import signer, tracking_deps
-from beacon.observability import logger
-from beacon.pages import not_found_page
-from beacon.tracking import record_click, verify_click
+from beacon.composition import engagement, signer
+from beacon.observability import count_fault, logger
+from beacon.pages import not_found_page, page
+from beacon.tracking import is_honeypot, record_click, verify_click
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -15,13 +20,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:
         logger.exception("click token could not be checked")
         data = None
-    if data is None or not data.url.lower().startswith(("http://", "https://")):
+    if data is None:
+        return not_found_page()
+    honeypot = is_honeypot(data)
+    if not honeypot and not data.url.lower().startswith(("http://", "https://")):
         return not_found_page()
     try:
         http = (event.get("requestContext") or {}).get("http") or {}
         headers = event.get("headers") or {}
-        record_click(*tracking_deps(), data, http.get("method", "GET"), headers.get("user-agent", ""),
-                     http.get("sourceIp", ""), headers.get("sec-purpose") or headers.get("purpose", ""))
+        purpose = headers.get("sec-purpose") or headers.get("purpose") or headers.get("x-purpose") or ""
+        record_click(engagement(), data, http.get("method") or "GET", headers.get("user-agent") or "",
+                     http.get("sourceIp") or "", purpose or headers.get("x-moz") or "")
     except Exception:
         logger.exception("click not recorded")
+        count_fault("click")
+    if honeypot:
+        return page("Nothing here", "<p>Nothing here.</p>")
     return {"statusCode": 302, "headers": {"location": data.url, "cache-control": "no-store"}, "body": ""}

@@ -1,10 +1,13 @@
-"""GET /o/{token}: the open pixel. Always the 43-byte GIF, whatever the token or the database."""
+"""GET /o/{token}: the open pixel. Always the 43-byte GIF, whatever the token or the database.
+
+One DynamoDB write per open (first or repeat) and no read: beacon.tracking / beacon.db.engagement.
+"""
 
 import base64
 from typing import Any
 
-from beacon.composition import signer, tracking_deps
-from beacon.observability import logger
+from beacon.composition import engagement, signer
+from beacon.observability import count_fault, logger
 from beacon.tracking import GIF, record_open, verify_open
 
 _BODY = base64.b64encode(GIF).decode()
@@ -18,8 +21,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if data is not None:
             http = (event.get("requestContext") or {}).get("http") or {}
             headers = event.get("headers") or {}
-            record_open(*tracking_deps(), data, http.get("method", "GET"), headers.get("user-agent", ""),
-                        http.get("sourceIp", ""), headers.get("sec-purpose") or headers.get("purpose", ""))
+            purpose = headers.get("sec-purpose") or headers.get("purpose") or headers.get("x-purpose") or ""
+            record_open(engagement(), data, http.get("method") or "GET", headers.get("user-agent") or "",
+                        http.get("sourceIp") or "", purpose or headers.get("x-moz") or "")
     except Exception:
         logger.exception("open not recorded")
+        count_fault("open")
     return {"statusCode": 200, "headers": _HEADERS, "body": _BODY, "isBase64Encoded": True}

@@ -43,8 +43,13 @@ def html_of(message: EmailMessage) -> str:
     return str(part.get_content()) if part is not None else ""
 
 
+_HIDDEN_A = re.compile(r"""<a\b[^>]*\baria-hidden\s*=\s*["']true["'][^>]*>""", re.IGNORECASE)
+
+
 def tracked_links(html_text: str) -> list[str]:
-    return [html.unescape(u) for u in _HREF.findall(html_text) if "/c/" in u]
+    """The tracked links a person sees (not the hidden honeypot link that only machines follow)."""
+    visible = _HIDDEN_A.sub("", html_text)
+    return [html.unescape(u) for u in _HREF.findall(visible) if "/c/" in u]
 
 
 def open_pixels(html_text: str) -> list[str]:
@@ -101,7 +106,9 @@ def _run(stack: LocalStack, say: Say) -> int:
     say(f"Beacon local stack at {base} (outbox {stack.outbox})")
     api = Client(base)
 
-    email_address = f"owner-{secrets.token_hex(4)}@demo.beacon.test"
+    run = secrets.token_hex(4)
+    email_address = f"owner-{run}@demo.beacon.test"
+    sender_domain = f"news-{run}.demo.beacon.test"  # a domain belongs to one account: one per demo run
     signup = api.expect(201, "POST", "/v1/accounts", json_body={
         "company": "Demo Coffee Roasters", "email": email_address, "password": secrets.token_urlsafe(16),
     })
@@ -115,10 +122,14 @@ def _run(stack: LocalStack, say: Say) -> int:
     say(f"3. imported the sample CSV: {summary.get('created')} created, {summary.get('updated')} updated, "
         f"{len(summary.get('skipped') or [])} skipped")
 
+    domain = api.expect(201, "POST", "/v1/domains", json_body={"domain": sender_domain})
+    say(f"3b. registered the sender domain {sender_domain} ({domain.get('status')}; in AWS, publish its "
+        f"{len(domain.get('dkim_records') or [])} DKIM CNAME records)")
+
     campaign = api.expect(201, "POST", "/v1/campaigns", json_body={
         "name": "Demo newsletter",
         "subject": "What is new at Demo Coffee Roasters",
-        "from_email": "news@demo.beacon.test",
+        "from_email": f"news@{sender_domain}",
         "from_name": "Demo Coffee Roasters",
         "list_ids": [the_list["id"]],
         "html": package_text("newsletter.html"),

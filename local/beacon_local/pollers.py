@@ -19,13 +19,14 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from beacon_local.resources import Queue, Resources
-from beacon_local.template import SnsEventSource, SqsEventSource
+from beacon_local.template import QueueSchedule, SnsEventSource, SqsEventSource
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,30 @@ def _concurrency(source: SqsEventSource, resources: Resources) -> int:
     return max(1, int(resources.resolve(source.maximum_concurrency)))
 
 
+class ScheduleTimer:
+    """An EventBridge rate() rule whose target is a queue: its Input is sent to the queue on every
+    tick, as EventBridge does. Locally the period is BEACON_LOCAL_SCHEDULE_SECONDS (default 10 s)
+    if that is shorter than the rule's rate, so a scheduled campaign starts soon after its time."""
+
+    def __init__(self, schedule: QueueSchedule, resources: Resources, stop: threading.Event) -> None:
+        self.schedule = schedule
+        self.resources = resources
+        self.stop = stop
+        local = float(os.environ.get("BEACON_LOCAL_SCHEDULE_SECONDS", "10"))
+        self.period = max(0.5, min(float(schedule.seconds), local))
+
+    def tick(self) -> None:
+        self.resources.client("sqs").send_message(
+            QueueUrl=self.resources.queues[self.schedule.queue].url, MessageBody=self.schedule.body)
+
+    def run(self) -> None:
+        while not self.stop.wait(self.period):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("schedule %s failed", self.schedule.rule)
+
+
 class Pollers:
     """Every event source mapping of the template, as threads."""
 
@@ -277,6 +302,13 @@ class Pollers:
             for index in range(DEFAULT_CONCURRENCY):
                 poller = SnsPoller(sns_source, self.resources, self.invoke, self._stop, queue, subscription)
                 self._spawn(poller, index)
+        for schedule in self.resources.template.queue_schedules:
+            timer = ScheduleTimer(schedule, self.resources, self._stop)
+            thread = threading.Thread(target=timer.run, name=f"schedule {schedule.rule}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+            log.info("schedule %s every %ss locally (rate %ss deployed)", schedule.rule, timer.period,
+                     schedule.seconds)
 
     def _spawn(self, poller: _Poller, index: int) -> None:
         thread = threading.Thread(target=poller.run, name=f"poll {poller.name} #{index}", daemon=True)

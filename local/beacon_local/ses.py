@@ -11,6 +11,9 @@ event handlers on that session (before any client exists), so every `sesv2.send_
   mailbox-simulator addresses (bounce@, complaint@, suppressionlist@simulator.amazonses.com).
 
 Publishing runs on a worker thread so a send is not slowed down.
+
+It also verifies sender domains at once: every `sesv2` CreateEmailIdentity/GetEmailIdentity answer
+for a domain reads as verified, with three Easy DKIM tokens (`verify_identities_at_once`).
 """
 
 from __future__ import annotations
@@ -89,6 +92,45 @@ def _simple_message(request: Mapping[str, Any]) -> bytes:
     return msg.as_bytes()
 
 
+_IDENTITY_CALLS = ("CreateEmailIdentity", "GetEmailIdentity")
+
+
+_IDENTITY_KEY = "beacon_local.identity"
+
+
+def _remember_identity(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    context[_IDENTITY_KEY] = str(params.get("EmailIdentity") or "")
+
+
+def _verified_at_once(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """Rewrite SES's answer for a domain identity as verified, with its three Easy DKIM tokens
+    (moto reports new identities as not verified for sending and gives no tokens)."""
+    if not isinstance(parsed, dict) or parsed.get("IdentityType") != "DOMAIN":
+        return
+    name = str(context.get(_IDENTITY_KEY) or "")
+    parsed["VerifiedForSendingStatus"] = True
+    parsed["VerificationStatus"] = "SUCCESS"
+    dkim = parsed.setdefault("DkimAttributes", {})
+    dkim.update(SigningEnabled=True, Status="SUCCESS")
+    if not dkim.get("Tokens"):
+        dkim["Tokens"] = [uuid.uuid5(uuid.NAMESPACE_DNS, f"{i}.{name}").hex for i in range(3)]
+
+
+def verify_identities_at_once(events: Any) -> None:
+    """The local stack verifies at once: every domain identity created in SES reads as verified.
+    `events` is a botocore session (before it creates its sesv2 client) or a client's meta.events."""
+    for call in _IDENTITY_CALLS:
+        events.register(f"before-parameter-build.sesv2.{call}", _remember_identity,
+                        unique_id=f"beacon-local-verify-b-{call}")
+        events.register(f"after-call.sesv2.{call}", _verified_at_once, unique_id=f"beacon-local-verify-a-{call}")
+
+
+def stop_verifying_identities(events: Any) -> None:
+    for call in _IDENTITY_CALLS:
+        events.unregister(f"before-parameter-build.sesv2.{call}", unique_id=f"beacon-local-verify-b-{call}")
+        events.unregister(f"after-call.sesv2.{call}", unique_id=f"beacon-local-verify-a-{call}")
+
+
 class SesSimulator:
     def __init__(
         self,
@@ -123,6 +165,7 @@ class SesSimulator:
         self._session = session
         session.register("before-call.sesv2.SendEmail", self._before_send, unique_id="beacon-local-ses-before")
         session.register("after-call.sesv2.SendEmail", self._after_send, unique_id="beacon-local-ses-after")
+        verify_identities_at_once(session)
         self._worker = threading.Thread(target=self._publish_loop, name="ses-events", daemon=True)
         self._worker.start()
         log.info("SES simulator: outbox %s, events to %s", self.outbox, self.topic_arn)
@@ -132,6 +175,7 @@ class SesSimulator:
         if self._session is not None:
             self._session.unregister("before-call.sesv2.SendEmail", unique_id="beacon-local-ses-before")
             self._session.unregister("after-call.sesv2.SendEmail", unique_id="beacon-local-ses-after")
+            stop_verifying_identities(self._session)
             self._session = None
         if self._worker is not None:
             self._events.put(None)

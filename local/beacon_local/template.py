@@ -154,6 +154,30 @@ class SnsEventSource:
 
 
 @dataclass(frozen=True)
+class QueueSchedule:
+    """An AWS::Events::Rule with a rate() schedule whose target is one of the template's queues."""
+
+    rule: str
+    queue: str  # logical id of the AWS::SQS::Queue
+    seconds: int  # the rate, in seconds
+    body: str  # the target's Input
+
+
+_RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+
+
+def parse_rate(expression: str) -> int:
+    """`rate(1 minute)` -> 60 (seconds)."""
+    text = expression.strip()
+    if not (text.startswith("rate(") and text.endswith(")")):
+        raise TemplateError(f"the local stack runs rate() schedules only, got {expression!r}")
+    value, _, unit = text[5:-1].strip().partition(" ")
+    if not value.isdigit() or int(value) < 1 or unit.strip() not in _RATE_UNITS:
+        raise TemplateError(f"bad schedule expression {expression!r}")
+    return int(value) * _RATE_UNITS[unit.strip()]
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     code_uri: str
@@ -277,6 +301,20 @@ class Template:
         return out
 
     # ------------------------------------------------------------ event sources
+    @property
+    def queue_schedules(self) -> list[QueueSchedule]:
+        """EventBridge rules that put a fixed message on one of the template's queues on a rate."""
+        found: list[QueueSchedule] = []
+        for lid, props in self.of_type("AWS::Events::Rule").items():
+            if not props.get("ScheduleExpression") or props.get("State", "ENABLED") != "ENABLED":
+                continue
+            seconds = parse_rate(str(props["ScheduleExpression"]))
+            for target in props.get("Targets") or []:
+                queue = _logical_id(target.get("Arn"), f"{lid} target")
+                if queue in self.queues:
+                    found.append(QueueSchedule(lid, queue, seconds, str(target.get("Input") or "{}")))
+        return found
+
     def _events(self, event_type: str) -> list[tuple[str, str, dict[str, Any]]]:
         found = []
         for lid, spec in self.functions.items():

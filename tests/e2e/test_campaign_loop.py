@@ -128,6 +128,9 @@ def world(dev_stack_factory: Callable[..., Any]) -> World:
     stack = dev_stack_factory()
     world = World(stack=stack, a=signup(stack.base_url, "Alpha"), b=signup(stack.base_url, "Beta"))
     world.list_id = world.a.expect(201, "POST", "/v1/lists", json_body={"name": "Customers"})["id"]
+    # campaigns send only from a verified sender domain of the tenant; the local stack verifies at once
+    domain = world.a.expect(201, "POST", "/v1/domains", json_body={"domain": "demo.beacon.test"})
+    assert domain["status"] == "verified" and len(domain["dkim_records"]) == 3, domain
     reply = world.a.request("POST", f"/v1/lists/{world.list_id}/imports", data=CSV.encode(),
                             headers={"Content-Type": "text/csv"})
     assert reply.status in (200, 201), f"{reply}\n{stack.output()}"

@@ -7,14 +7,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from beacon import accounts, campaigns, composition, contacts
+from beacon import accounts, campaigns, composition, contacts, domains
 from beacon.clock import now_iso
 from beacon.db.accounts import AccountRepo, ListRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.contacts import ContactRepo
+from beacon.db.domains import DomainRepo
 from beacon.db.models import ListItem
 from beacon.db.suppressions import SuppressionRepo
 from beacon.ids import new_id
+from beacon.ports.identities import FakeIdentities
 from beacon.ports.queue import FakeQueue
 from beacon.ports.ses import FakeSender
 from beacon.sending import SendDeps, dispatch, send_batch
@@ -36,6 +38,7 @@ class World:
     queue: FakeQueue
     ses: FakeSender
     lists: list[str] = field(default_factory=list)
+    sender_domain: str = "acme.test"  # a verified sender domain of this tenant (make_world registers one)
     finalize_jobs: list[dict[str, Any]] = field(default_factory=list)
 
     def new_list(self, emails: list[str]) -> str:
@@ -51,7 +54,7 @@ class World:
     def campaign(self, list_ids: list[str], html: str = HTML) -> str:
         view = campaigns.create(CampaignRepo(), ListRepo(), composition.signer(), self.account_id, "Acme",
                                 {"name": "Nov", "subject": "Hi {{ contact.first_name }}",
-                                 "from_email": "news@acme.test", "from_name": "Acme", "list_ids": list_ids,
+                                 "from_email": f"news@{self.sender_domain}", "from_name": "Acme", "list_ids": list_ids,
                                  "html": html, "text": "Hi {{ contact.first_name }}"}, BASE)
         campaigns.start_send(CampaignRepo(), self.queue, DISPATCH_Q, self.account_id, view["id"], BASE)
         return str(view["id"])
@@ -95,7 +98,7 @@ class World:
     def stats(self, campaign_id: str) -> dict[str, Any]:
         self.finalize()
         item = campaigns.require(CampaignRepo(), self.account_id, campaign_id, consistent=True)
-        return campaigns.stats(item, composition.counters())
+        return campaigns.stats(item, composition.counters(), composition.engagement())
 
 
 def make_world() -> World:
@@ -109,5 +112,9 @@ def make_world() -> World:
         ledger=composition.ledger(), counters=composition.counters(), queue=queue, ses=ses,
         signer=composition.signer(), send_queue_url=SEND_Q, dispatch_queue_url=DISPATCH_Q,
         pool=ThreadPoolExecutor(8),
+        throttle_sleep=lambda _seconds: None,  # SES backoff inside an invocation: no real waiting in tests
     )
-    return World(str(account["id"]), deps, queue, ses)
+    # campaigns send only from a verified domain of their tenant; each world has its own
+    sender_domain = f"w{str(account['id'])[:12]}.acme.test"
+    domains.add(DomainRepo(), FakeIdentities(verify_at_once=True), str(account["id"]), sender_domain)
+    return World(str(account["id"]), deps, queue, ses, sender_domain=sender_domain)

@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
+from beacon_local.ses import stop_verifying_identities, verify_identities_at_once
+
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,9 +31,10 @@ HANDLER = ROOT / "functions" / "account" / "handler.py"
 PASSWORD = "correct horse battery"  # >= 10 characters
 
 STATS_KEYS = {"status", "recipients", "sent", "failed", "skipped_suppressed", "delivered", "bounced",
-              "complained", "unsubscribed", "opens", "clicks"}
-OPENS_KEYS = {"total", "unique", "human_unique", "machine"}
-CLICKS_KEYS = {"total", "unique", "human_unique", "machine", "links"}
+              "complained", "unsubscribed", "opens", "clicks",
+              "not_sent", "rejected", "rendering_failed"}  # issue 4: cancelled sends, SES reject/render failures
+OPENS_KEYS = {"total", "unique", "human_unique", "machine", "proxied"}  # proxied: webmail image proxies
+CLICKS_KEYS = {"total", "unique", "human_unique", "machine", "honeypot", "links"}  # honeypot: hidden-link hits
 
 
 # ---------------------------------------------------------------------------- event plumbing
@@ -198,11 +201,14 @@ def _load_handler() -> ModuleType:
 
 @pytest.fixture(scope="module", autouse=True)
 def api(aws: Any) -> Iterator[Client]:
+    import beacon.aws
     import beacon.composition
 
     beacon.composition.reset()
     aws.clean()
+    verify_identities_at_once(beacon.aws.SESSION)  # as the local stack does: sender domains verify at once
     yield Client(_load_handler().handler)
+    stop_verifying_identities(beacon.aws.SESSION)
     beacon.composition.reset()
 
 
@@ -223,14 +229,23 @@ def _sign_up(api: Client, company: str) -> Tenant:
     return Tenant(api.as_(body["api_key"]), body["account"], body["api_key"])
 
 
+def _add_domain(tenant: Tenant, domain: str) -> None:
+    status, body = tenant.client.post("/v1/domains", {"domain": domain})
+    assert status == 201 and body["status"] == "verified", body
+
+
 @pytest.fixture(scope="module")
 def tenant_a(api: Client) -> Tenant:
-    return _sign_up(api, "Alpha")
+    tenant = _sign_up(api, "Alpha")
+    _add_domain(tenant, "alpha.example.com")  # campaigns send only from a verified domain of the tenant
+    return tenant
 
 
 @pytest.fixture(scope="module")
 def tenant_b(api: Client) -> Tenant:
-    return _sign_up(api, "Bravo")
+    tenant = _sign_up(api, "Bravo")
+    _add_domain(tenant, "bravo.example.com")
+    return tenant
 
 
 @pytest.fixture
@@ -1001,7 +1016,8 @@ def test_stats_shape(a: Client) -> None:
         assert stats[key] == 0, key
     assert all(stats["opens"][k] == 0 for k in OPENS_KEYS)
     assert all(stats["clicks"][k] == 0 for k in CLICKS_KEYS - {"links"})
-    assert stats["clicks"]["links"] == [{"url": "https://alpha.example.com/offer", "total": 0, "unique": 0}]
+    assert stats["clicks"]["links"] == [{"url": "https://alpha.example.com/offer", "total": 0, "unique": 0,
+                                         "human_unique": 0, "machine": 0}]
 
 
 def test_delete_a_draft(a: Client) -> None:

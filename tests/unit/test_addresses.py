@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -127,4 +128,43 @@ def test_normalize_is_idempotent_on_what_it_accepts(raw: str) -> None:
 @given(st.text(max_size=80))
 def test_normalize_only_ever_raises_invalid_address(raw: str) -> None:
     with contextlib.suppress(InvalidAddress):
+        normalize(raw)
+
+
+
+def _ascii_case(change: str) -> Callable[[str], str]:
+    def apply(value: str) -> str:
+        return "".join(getattr(c, change)() if c.isascii() else c for c in value)
+
+    return apply
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.one_of(_ADDRESS, st.emails()), st.sampled_from(["upper", "lower", "swapcase"]))
+def test_normalize_folds_ascii_case(raw: str, change: str) -> None:
+    """Any ASCII case of an address is the same address (or refused alike). Non-ASCII letters are
+    left alone: IDNA maps `Ü` to `ü`, but `ß` and `SS` are different domains."""
+    try:
+        expected: str | None = normalize(raw)
+    except InvalidAddress:
+        expected = None
+    try:
+        got: str | None = normalize(_ascii_case(change)(raw))
+    except InvalidAddress:
+        got = None
+    assert got == expected
+
+
+_NON_ASCII = st.characters(min_codepoint=0x80, max_codepoint=0x10FFFF, blacklist_categories=("Cs",))
+_ASCII_LOCAL = st.text(alphabet=st.sampled_from("abcXYZ019.+-_"), max_size=10)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(_ASCII_LOCAL, _NON_ASCII, _ASCII_LOCAL, st.sampled_from(["example.com", "bücher.de", "例え.jp", "EXAMPLE.org"]))
+def test_non_ascii_local_part_is_never_accepted(before: str, odd: str, after: str, domain: str) -> None:
+    raw = f"{before}{odd}{after}@{domain}"
+    local = raw.strip().rpartition("@")[0]
+    if local.isascii():  # the odd character was surrounding whitespace, trimmed like any other
+        return
+    with pytest.raises(InvalidAddress):
         normalize(raw)

@@ -6,7 +6,18 @@ from typing import NamedTuple
 
 import pytest
 
-from beacon.classify import CLICK, OPEN, RULES, Signal, classify
+from beacon.classify import (
+    CLICK,
+    OPEN,
+    REQUEST_RULES,
+    SWEEP_RULES,
+    ClickFacts,
+    Signal,
+    classify,
+    classify_click,
+    client_class,
+    image_proxy,
+)
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/124.0.0.0 Safari/537.36")
@@ -37,6 +48,7 @@ APPLEBOT_IP = "17.22.237.10"
 GOOGLE_PROXY_IP = "66.249.84.23"
 YAHOO_IP = "98.136.96.12"
 MICROSOFT_IP = "40.92.18.5"
+MICROSOFT_IP6 = "2a01:111:f400:7e1b::5"
 
 
 class Row(NamedTuple):
@@ -45,14 +57,12 @@ class Row(NamedTuple):
     expected: str | None
 
 
-def open_(ua: str, ip: str = HOME_IP, *, method: str = "GET", purpose: str = "",
-          seconds_since_send: float | None = None) -> Signal:
-    return Signal(OPEN, method, ua, ip, purpose, seconds_since_send)
+def open_(ua: str, ip: str = HOME_IP, *, method: str = "GET", purpose: str = "") -> Signal:
+    return Signal(OPEN, method, ua, ip, purpose)
 
 
-def click(ua: str, ip: str = HOME_IP, seconds: float | None = 3600, *, method: str = "GET",
-          purpose: str = "") -> Signal:
-    return Signal(CLICK, method, ua, ip, purpose, seconds)
+def click(ua: str, ip: str = HOME_IP, *, method: str = "GET", purpose: str = "") -> Signal:
+    return Signal(CLICK, method, ua, ip, purpose)
 
 
 TABLE = [
@@ -89,7 +99,10 @@ TABLE = [
     Row("Microsoft 40.107.x.x open", open_(EDGE, ip="40.107.22.93"), "scanner_network"),
     Row("Microsoft 104.47.x.x", click(CHROME, ip="104.47.58.110"), "scanner_network"),
     Row("Microsoft 52.100.x.x", click(FIREFOX, ip="52.101.4.1"), "scanner_network"),
+    Row("Microsoft 365 IPv6", click(EDGE, ip=MICROSOFT_IP6), "scanner_network"),
     Row("Barracuda 209.222.82.x", click(CHROME, ip="209.222.82.250"), "scanner_network"),
+    Row("Microsoft's other IPv6 space is people (Outlook.com proxies opens)", open_(EDGE, ip="2a01:111:e400::1"),
+        None),
     # apple_mpp (opens only)
     Row("Apple MPP bare WebKit from 17.58", open_(APPLE_MAIL_BARE, ip=APPLE_MPP_IP), "apple_mpp"),
     Row("Apple MPP bare Mozilla/5.0 from 17.x", open_("Mozilla/5.0", ip="17.123.4.5"), "apple_mpp"),
@@ -99,15 +112,8 @@ TABLE = [
     Row("bare UA from Applebot's range", open_(APPLE_MAIL_BARE, ip=APPLEBOT_IP), None),
     Row("Safari from Apple's network is a person", open_(SAFARI, ip=APPLE_MPP_IP), None),
     Row("bare UA from 17.x clicking is a person", click(APPLE_MAIL_BARE, ip=APPLE_MPP_IP), None),
-    # within_seconds_of_send (clicks only)
-    Row("click 2 s after send", click(CHROME, seconds=2), "within_seconds_of_send"),
-    Row("click 0 s after send", click(SAFARI, seconds=0), "within_seconds_of_send"),
-    Row("click 4.9 s after send", click(FIREFOX, seconds=4.9), "within_seconds_of_send"),
-    Row("click 5 s after send", click(FIREFOX, seconds=5), None),
-    Row("click 60 s after send", click(CHROME, seconds=60), None),
-    Row("click with unknown send time", click(CHROME, seconds=None), None),
-    Row("open 2 s after send", open_(CHROME, seconds_since_send=2), None),
-    # image proxies open on a person's behalf: human
+    Row("iOS Mail UA (Mobile token) from 17.x is not MPP", open_(IOS_MAIL, ip=APPLE_MPP_IP), None),
+    # image proxies open on a person's behalf: not machine (flagged "proxied", see test_image_proxy)
     Row("Gmail image proxy", open_(GMAIL_PROXY, ip=GOOGLE_PROXY_IP), None),
     Row("Yahoo mail proxy", open_(YAHOO_PROXY, ip=YAHOO_IP), None),
     # people
@@ -123,6 +129,7 @@ TABLE = [
     Row("Thunderbird open", open_(THUNDERBIRD), None),
     Row("unparsable IP", click(CHROME, ip="not-an-ip"), None),
     Row("empty IP", open_(CHROME, ip=""), None),
+    Row("hostile IP text", click(CHROME, ip="17.58.101.23/8\x00" + "9" * 5000), None),
 ]
 
 
@@ -131,8 +138,8 @@ def test_classify(row: Row) -> None:
     assert classify(row.signal) == row.expected
 
 
-def test_every_rule_has_a_row() -> None:
-    names = {name for name, _, _ in RULES}
+def test_every_request_rule_has_a_row() -> None:
+    names = {name for name, _, _ in REQUEST_RULES}
     assert names == {r.expected for r in TABLE if r.expected is not None}
 
 
@@ -145,3 +152,91 @@ def test_every_rule_has_a_human_counterpart_for_each_kind() -> None:
 def test_user_agent_matching_ignores_case(ua: str) -> None:
     expected = None if ua == CHROME.upper() else "scanner_user_agent"
     assert classify(click(ua)) == expected
+
+
+# ------------------------------------------------------------------ stage 2: sweep rules
+
+DELIVERED = 1_800_000_000
+
+
+class SweepRow(NamedTuple):
+    id: str
+    facts: ClickFacts
+    expected: str | None
+
+
+SWEEP_TABLE = [
+    # click_before_open_after_delivery: inside 60 s of the Delivery event and no human open before
+    SweepRow("click 2 s after delivery, no open", ClickFacts(DELIVERED + 2, DELIVERED, None),
+             "click_before_open_after_delivery"),
+    SweepRow("click 59 s after delivery, no open", ClickFacts(DELIVERED + 59, DELIVERED, None),
+             "click_before_open_after_delivery"),
+    SweepRow("click before the Delivery event arrived", ClickFacts(DELIVERED - 3, DELIVERED, None),
+             "click_before_open_after_delivery"),
+    SweepRow("click 60 s after delivery", ClickFacts(DELIVERED + 60, DELIVERED, None), None),
+    SweepRow("click an hour later", ClickFacts(DELIVERED + 3600, DELIVERED, None), None),
+    SweepRow("opened, then clicked 10 s after delivery", ClickFacts(DELIVERED + 10, DELIVERED, DELIVERED + 5), None),
+    SweepRow("opened only after the click", ClickFacts(DELIVERED + 10, DELIVERED, DELIVERED + 30),
+             "click_before_open_after_delivery"),
+    SweepRow("no delivery or send time known", ClickFacts(DELIVERED + 1, None, None), None),
+    # honeypot_sweep: within 120 s of a honeypot hit, either side
+    SweepRow("click 1 s before the honeypot", ClickFacts(DELIVERED + 7200, DELIVERED, None, [DELIVERED + 7201]),
+             "honeypot_sweep"),
+    SweepRow("click 120 s after the honeypot", ClickFacts(DELIVERED + 7320, DELIVERED, None, [DELIVERED + 7200]),
+             "honeypot_sweep"),
+    SweepRow("honeypot wins even after an open", ClickFacts(DELIVERED + 30, DELIVERED, DELIVERED + 1,
+                                                            [DELIVERED + 31]), "honeypot_sweep"),
+    SweepRow("click a day after the honeypot", ClickFacts(DELIVERED + 86400, DELIVERED, None, [DELIVERED + 7200]),
+             None),
+    SweepRow("one of several honeypot hits is near", ClickFacts(DELIVERED + 9000, DELIVERED, None,
+                                                                [DELIVERED + 100, DELIVERED + 9050]),
+             "honeypot_sweep"),
+]
+
+
+@pytest.mark.parametrize("row", SWEEP_TABLE, ids=[r.id for r in SWEEP_TABLE])
+def test_sweep_rules(row: SweepRow) -> None:
+    assert classify_click(row.facts) == row.expected
+
+
+def test_every_sweep_rule_has_a_row() -> None:
+    assert {name for name, _ in SWEEP_RULES} == {r.expected for r in SWEEP_TABLE if r.expected is not None}
+
+
+# ------------------------------------------------------------------ what is stored instead of a user agent
+
+CLASS_TABLE = [
+    (open_(APPLE_MAIL_BARE, ip=APPLE_MPP_IP), "apple_mpp"),
+    (open_(GMAIL_PROXY, ip=GOOGLE_PROXY_IP), "gmail_proxy"),
+    (open_(YAHOO_PROXY, ip=YAHOO_IP), "yahoo_proxy"),
+    (click("Mozilla/5.0 (compatible; Proofpoint URL Defense)"), "scanner:proofpoint"),
+    (click("python-requests/2.31.0"), "scanner:python"),
+    (click(CHROME, ip=MICROSOFT_IP), "scanner:microsoft365"),
+    (click(CHROME, ip="209.222.82.250"), "scanner:barracuda"),
+    (click(CHROME, method="HEAD"), "head_request"),
+    (click(CHROME, purpose="prefetch"), "prefetch_header"),
+    (open_(""), "no_user_agent"),
+    (click(CHROME), "desktop_browser"),
+    (click(SAFARI), "desktop_browser"),
+    (click(FIREFOX), "desktop_browser"),
+    (click(IPHONE_SAFARI), "mobile_browser"),
+    (click(ANDROID_CHROME), "mobile_browser"),
+    (open_(IOS_MAIL), "mobile_browser"),
+    (open_(OUTLOOK_DESKTOP), "mail_client"),
+    (open_(THUNDERBIRD), "mail_client"),
+    (click("SomethingElse/1.0"), "other"),
+]
+
+
+@pytest.mark.parametrize(("signal", "expected"), CLASS_TABLE, ids=[c for _, c in CLASS_TABLE])
+def test_client_class(signal: Signal, expected: str) -> None:
+    cls = client_class(signal, classify(signal))
+    assert cls == expected
+    assert signal.user_agent.strip() == "" or signal.user_agent not in cls
+
+
+def test_image_proxy_is_for_opens_only() -> None:
+    assert image_proxy(open_(GMAIL_PROXY)) == "gmail_proxy"
+    assert image_proxy(open_(YAHOO_PROXY)) == "yahoo_proxy"
+    assert image_proxy(click(GMAIL_PROXY)) is None
+    assert image_proxy(open_(CHROME)) is None

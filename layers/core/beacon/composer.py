@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from beacon import links, mime, rendering
-from beacon.tokens import TokenSigner
+from beacon.tokens import HONEYPOT_LINK, TokenSigner
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,11 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
         html = links.insert_before_body_end(html, links.footer_html(content.company, unsubscribe_url))
     if unsubscribe_url not in text:
         text = text + links.footer_text(content.company, unsubscribe_url)
+    if content.track_clicks:
+        # the honeypot: only machines follow it (beacon.classify, sweep rule "honeypot_sweep")
+        html = links.insert_before_body_end(
+            html, links.honeypot_html(f"{base}/c/{signer.click_token(*ids, issued_at, HONEYPOT_LINK, '')}")
+        )
     if content.track_opens:
         html = links.insert_before_body_end(
             html, links.pixel_html(f"{base}/o/{signer.open_token(*ids, issued_at)}")

@@ -14,9 +14,15 @@ from beacon.config import Settings, get_settings
 from beacon.tokens import TokenSigner
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from beacon.db.counters import Counters
     from beacon.db.engagement import Engagement
+    from beacon.db.erasure import TenantEraser
     from beacon.db.ledger import Ledger
+    from beacon.db.recipient_ledger import RecipientLedger
+    from beacon.db.unsubscribe_view import UnsubscribeView
+    from beacon.ports.identities import SesV2Identities
     from beacon.ports.queue import SqsQueue
     from beacon.ports.ses import SesV2Sender
     from beacon.sending import SendDeps
@@ -66,6 +72,20 @@ def counters() -> Counters:
     return tracking_deps()[1]
 
 
+def engagement() -> Engagement:
+    """Opens and clicks on the ledger items (the tracking handlers' one dependency)."""
+    return tracking_deps()[0]
+
+
+@lru_cache(maxsize=1)
+def unsubscribe_view() -> UnsubscribeView:
+    """The unsubscribe page's reads, on the raw client (no PynamoDB on the page's cold start)."""
+    from beacon.db.unsubscribe_view import UnsubscribeView
+
+    s = settings()
+    return UnsubscribeView(_raw_dynamodb(), s.accounts_table, s.suppressions_table)
+
+
 @lru_cache(maxsize=1)
 def ledger() -> Ledger:
     from beacon.db.ledger import Ledger
@@ -90,7 +110,7 @@ def ses() -> SesV2Sender:
     from beacon.sending import SEND_WORKERS
 
     s = settings()
-    return SesV2Sender(client("sesv2", s.region, s.endpoint_url, SEND_WORKERS * 2), s.configuration_set)
+    return SesV2Sender(client("sesv2", s.region, s.endpoint_url, SEND_WORKERS), s.configuration_set)
 
 
 @lru_cache(maxsize=1)
@@ -99,7 +119,7 @@ def send_deps() -> SendDeps:
     from beacon.db.campaigns import CampaignRepo
     from beacon.db.contacts import ContactRepo
     from beacon.db.suppressions import SuppressionRepo
-    from beacon.sending import SendDeps
+    from beacon.sending import Pacer, SendDeps
 
     s = bound()
     return SendDeps(
@@ -107,6 +127,8 @@ def send_deps() -> SendDeps:
         suppressions=SuppressionRepo(), ledger=ledger(), counters=counters(),
         queue=queue(), ses=ses(), signer=signer(),
         send_queue_url=s.send_queue_url, dispatch_queue_url=s.dispatch_queue_url,
+        # BEACON_SEND_RATE over the event source mapping's MaximumConcurrency: see sending.Pacer
+        pacer=Pacer(s.send_rate / s.send_max_concurrency),
     )
 
 
@@ -129,8 +151,35 @@ def ses_event_deps() -> SesEventDeps:
     from beacon.ses_events import SesEventDeps
 
     s = bound()
+    from beacon.db.campaigns import CampaignRepo
+
     return SesEventDeps(ledger(), counters(), SuppressionRepo(), ContactRepo(),
-                        EventRepo(s.event_retention_days))
+                        EventRepo(s.event_retention_days), campaigns=CampaignRepo(),
+                        pause_bounce_rate=s.auto_pause_bounce_rate, pause_complaint_rate=s.auto_pause_complaint_rate,
+                        pause_min_sends=s.auto_pause_min_sends)
+
+
+@lru_cache(maxsize=1)
+def recipient_ledger() -> RecipientLedger:
+    """One person's ledger items across campaigns (contact export and erasure)."""
+    from beacon.db.recipient_ledger import RecipientLedger
+
+    return RecipientLedger(_raw_dynamodb(), settings().messages_table)
+
+
+@lru_cache(maxsize=1)
+def identities() -> SesV2Identities:
+    from beacon.aws import client
+    from beacon.ports.identities import SesV2Identities
+
+    s = settings()
+    return SesV2Identities(client("sesv2", s.region, s.endpoint_url))
+
+
+def eraser(time_left: Callable[[], float]) -> TenantEraser:
+    from beacon.db.erasure import TenantEraser
+
+    return TenantEraser(_raw_dynamodb(), bound(), time_left)
 
 
 def reset() -> None:
@@ -141,5 +190,7 @@ def reset() -> None:
     beacon.config.get_settings.cache_clear()
     beacon.aws.client.cache_clear()
     for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, send_deps,
-                   subscription_deps, ses_event_deps):
+                   subscription_deps, ses_event_deps, identities):
         cached.cache_clear()
+    recipient_ledger.cache_clear()
+    unsubscribe_view.cache_clear()

@@ -7,13 +7,17 @@ person's own action.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from beacon import addresses, attributes, csv_import
 from beacon.clock import now_iso
 from beacon.db.accounts import ListRepo
 from beacon.db.contacts import ContactRepo, decode_cursor, encode_cursor
-from beacon.db.models import ContactItem
+from beacon.db.events import EventRepo
+from beacon.db.models import ContactItem, ListItem
+from beacon.db.recipient_ledger import RecipientLedger
 from beacon.db.suppressions import SuppressionRepo
 from beacon.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from beacon.ids import recipient_id
@@ -53,6 +57,7 @@ def upsert(
     _require_list(lists, account_id, list_id)
     skipped = list(skipped or [])
     clean: dict[str, tuple[str, dict[str, Any]]] = {}
+    first_seen: dict[str, dict[str, int]] = {}
     for where, raw_email, raw_attrs in entries:
         try:
             email = addresses.normalize(raw_email)
@@ -67,9 +72,11 @@ def upsert(
             continue
         rid = recipient_id(account_id, email)
         if rid in clean:
-            skipped.append({**where, "email": email, "reason": "duplicate of an earlier row"})
+            first = ", ".join(f"{k} {v}" for k, v in first_seen[rid].items())
+            skipped.append({**where, "email": email, "reason": f"duplicate of {first} (same address)"})
             continue
         clean[rid] = (email, attrs)
+        first_seen[rid] = where
 
     existing = contacts.get_many(account_id, clean)
     new_ids = [rid for rid in clean if rid not in existing]
@@ -90,14 +97,17 @@ def upsert(
             created += 1
             joined.add(rid)
         else:
+            updated += 1
             merged = dict(item.attributes or {})
             merged.update(attrs)
+            on_list = list_id in (item.list_ids or set())
+            if on_list and merged == (item.attributes or {}):
+                continue  # nothing new: no write (a re-import of the same file costs reads only)
             item.attributes = merged
-            if list_id not in (item.list_ids or set()):
+            if not on_list:
                 joined.add(rid)
             item.list_ids = set(item.list_ids or set()) | {list_id}
             item.updated_at = now
-            updated += 1
         to_save.append(item)
     contacts.save_many(to_save, joined, list_id, now)
     lists.add_count(account_id, list_id, len(joined))
@@ -153,3 +163,148 @@ def list_members(contacts: ContactRepo, lists: ListRepo, account_id: str, list_i
     found = contacts.get_many(account_id, [m.sk for m in members])
     items = [contact_view(found[m.sk]) for m in members if m.sk in found]
     return {"items": items, "next_cursor": encode_cursor(next_key)}
+
+
+# ----------------------------------------------------------------------------- lists
+def rename_list(lists: ListRepo, account_id: str, list_id: str, name: Any) -> ListItem:
+    if not isinstance(name, str) or not name.strip():
+        raise Unprocessable("name: must not be empty", details=[{"field": "name"}])
+    item = lists.rename(account_id, list_id, name.strip())
+    if item is None:
+        raise NotFound("list not found")
+    return item
+
+
+def delete_list(contacts: ContactRepo, lists: ListRepo, account_id: str, list_id: str) -> None:
+    """Delete the list and its memberships, and take it out of each member's list_ids. The contacts
+    stay (with their other lists, status and attributes). The list is gone first, so it cannot be
+    imported into or sent to while its memberships are being removed."""
+    if not lists.delete(account_id, list_id):
+        raise NotFound("list not found")
+    for page in contacts.member_ids(account_id, list_id):
+        contacts.drop_list(account_id, page, list_id)
+        contacts.delete_memberships(account_id, list_id, page)
+
+
+# ----------------------------------------------------------------------------- one person
+@dataclass
+class PersonDeps:
+    contacts: ContactRepo
+    lists: ListRepo
+    suppressions: SuppressionRepo
+    events: EventRepo
+    ledger: RecipientLedger
+
+
+def email_from_path(raw: str, what: str = "contact") -> str:
+    """The address in a URL path segment (percent-encoded), normalised; a non-address is not found."""
+    try:
+        return addresses.normalize(unquote(raw))
+    except addresses.InvalidAddress as exc:
+        raise NotFound(f"{what} not found") from exc
+
+
+def _iso(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+_INTERNAL = {"pk", "sk", "recipient_key", "claim_id", "claimed_at", "email"}
+
+
+def _message_view(item: dict[str, Any]) -> dict[str, Any]:
+    """One send-ledger item: the summary fields, and under `stored` every attribute kept on it
+    (engagement counters by kind, per-link clicks, client classes, timestamps)."""
+    pk = str(item.get("pk", ""))
+    return {
+        "campaign_id": pk.split("#", 1)[1] if "#" in pk else None,
+        "status": item.get("status"),
+        "sent_at": _iso(item.get("sent_at")),
+        "opens": int(item.get("opens") or 0),
+        "last_open_at": _iso(item.get("last_open_at")),
+        "clicks": int(item.get("clicks") or 0),
+        "last_click_at": _iso(item.get("last_click_at")),
+        "delivered": bool(item.get("delivered_at")),
+        "bounced": bool(item.get("bounced_at")),
+        "complained": bool(item.get("complained_at")),
+        "unsubscribed": bool(item.get("unsubscribed_at")),
+        "stored": {k: v for k, v in sorted(item.items()) if k not in _INTERNAL},
+    }
+
+
+def _engagement(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    moments = [m[k] for m in messages for k in ("sent_at", "last_open_at", "last_click_at") if m.get(k)]
+    return {
+        "sends": sum(1 for m in messages if m["status"] == "sent"),
+        "opens": sum(m["opens"] for m in messages),
+        "clicks": sum(m["clicks"] for m in messages),
+        "last_activity_at": max(moments) if moments else None,
+    }
+
+
+def _lists_of(lists: ListRepo, account_id: str, list_ids: set[str]) -> list[dict[str, str]]:
+    if not list_ids:
+        return []
+    return [{"id": i.list_id, "name": i.name} for i in lists.all(account_id) if i.list_id in list_ids]
+
+
+def contact_detail(deps: PersonDeps, account_id: str, raw_email: str) -> dict[str, Any]:
+    """Status, lists, attributes and an engagement summary (sends, opens, clicks, last activity)."""
+    email = email_from_path(raw_email)
+    rid = recipient_id(account_id, email)
+    item = deps.contacts.get(account_id, rid)
+    if item is None:
+        raise NotFound("contact not found")
+    messages = [_message_view(m) for m in deps.ledger.items(account_id, rid)]
+    view = contact_view(item)
+    view["lists"] = _lists_of(deps.lists, account_id, set(item.list_ids or ()))
+    view["engagement"] = _engagement(messages)
+    return view
+
+
+def export_person(deps: PersonDeps, account_id: str, raw_email: str) -> dict[str, Any]:
+    """Everything Beacon stores about one person in this tenant (a data-subject access request):
+    the contact, its lists, every ledger item (one per campaign sent or skipped), the audit and
+    delivery events, and the suppression record. 404 when nothing at all is stored."""
+    email = email_from_path(raw_email)
+    rid = recipient_id(account_id, email)
+    item = deps.contacts.get(account_id, rid)
+    messages = [_message_view(m) for m in deps.ledger.items(account_id, rid)]
+    events = [{"kind": e.kind, "at": e.received_at, "campaign_id": e.campaign_id, "detail": e.detail or {}}
+              for e in deps.events.for_person(account_id, rid)]
+    suppression = deps.suppressions.get(account_id, rid)
+    if item is None and not messages and not events and suppression is None:
+        raise NotFound("contact not found")
+    return {
+        "email": email,
+        "exported_at": now_iso(),
+        "contact": contact_view(item) if item is not None else None,
+        "lists": _lists_of(deps.lists, account_id, set(item.list_ids or ())) if item is not None else [],
+        "engagement": _engagement(messages),
+        "messages": messages,
+        "events": events,
+        "suppression": None if suppression is None else {
+            "email": suppression.email, "reason": suppression.reason, "created_at": suppression.created_at,
+            "campaign_id": suppression.campaign_id,
+        },
+    }
+
+
+def erase_person(deps: PersonDeps, account_id: str, raw_email: str) -> dict[str, int | bool]:
+    """Erase a person: the contact, its memberships (list counts fixed) and its events. A suppression
+    stays, without its address, so an unsubscribe or complaint keeps being honoured by hash; ledger
+    items stay, without their address, so campaign stats and the exactly-once guarantee hold."""
+    email = email_from_path(raw_email)
+    rid = recipient_id(account_id, email)
+    contact = deps.contacts.erase(account_id, rid)
+    if contact is not None:
+        deps.lists.subtract_counts(account_id, contact.list_ids or set())
+    suppression = deps.suppressions.get(account_id, rid)
+    suppression_had_email = bool(suppression is not None and suppression.email)
+    if suppression_had_email:
+        deps.suppressions.forget_email(account_id, rid)
+    events = deps.events.erase_person(account_id, rid)
+    messages = deps.ledger.forget_email(account_id, rid)
+    if contact is None and not suppression_had_email and not events and not messages:
+        raise NotFound("contact not found")
+    return {"contact": contact is not None, "events": events, "messages": messages,
+            "suppression_kept": suppression is not None}

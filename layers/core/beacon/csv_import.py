@@ -3,12 +3,20 @@
 UTF-8 with or without BOM (Latin-1 fallback), `,` `;` or tab delimiters (sniffed from the
 header), quoted fields with embedded delimiters, quotes and newlines, CRLF, and a header row
 naming `email` in any case; every other column becomes an attribute.
+
+Lenient on the email cell only, for what exports and hand-made sheets hold: a `mailto:` link
+(`mailto:ann@x.com?subject=Hi` -> `ann@x.com`) and a display-name address (`Ann Lee <ann@x.com>`
+-> `ann@x.com`; the name is not kept). The address itself is then judged by beacon.addresses.
+A file whose first line is already data (a pasted list of addresses, no header row) is read as
+headerless: the first column holding an address is the email, other columns are dropped.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,15 +62,68 @@ def decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+DELIMITERS = (",", ";", "\t", "|")
+_DISPLAY_NAME = re.compile(r"^[^<>]*<([^<>]*)>\s*$")
+
+
+def _unquoted(line: str) -> str:
+    """The line without its double-quoted sections (a delimiter inside quotes does not count)."""
+    return re.sub(r'"(?:[^"]|"")*("|$)', "", line)
+
+
+def _email_column(header: list[str]) -> int | None:
+    names = [h.strip().strip("\ufeff").strip().strip('"').strip().lower() for h in header]
+    return next((names.index(h) for h in EMAIL_HEADERS if h in names), None)
+
+
 def _delimiter(header_line: str) -> str:
-    counts = {d: header_line.count(d) for d in (",", ";", "\t", "|")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
+    """The delimiter of the header line: of those it holds outside quotes, the first (by count) that
+    splits it into a header with an email column; else the most frequent; else a comma."""
+    bare = _unquoted(header_line)
+    counts = {d: bare.count(d) for d in DELIMITERS}
+    ranked = sorted((d for d in DELIMITERS if counts[d]), key=lambda d: -counts[d])
+    for d in ranked:
+        header = next(csv.reader([header_line], delimiter=d), [])
+        if _email_column(header) is not None or any(_looks_like_address(cell) for cell in header):
+            return d
+    return ranked[0] if ranked else ","
+
+
+def _looks_like_address(cell: str) -> bool:
+    value = email_cell(cell).strip()
+    local, at, domain = value.rpartition("@")
+    return bool(at and local and "." in domain and " " not in value)
+
+
+def column_name(header: str, index: int) -> str:
+    """A header cell as an attribute name usable in a template: `Business Country/Region` ->
+    `business_country_region`, `Straße` -> `strasse`, `Prénom` -> `prenom`; a header with nothing
+    usable (e.g. `名前`) -> `column_{n}` (1-based)."""
+    name = attribute_name(header)
+    if re.fullmatch(r"[a-z_][a-z0-9_]{0,63}", name):
+        return name
+    folded = "".join(c for c in unicodedata.normalize("NFKD", header) if not unicodedata.combining(c)).casefold()
+    name = re.sub(r"[^a-z0-9]+", "_", folded).strip("_")[:64].rstrip("_")
+    if not name:
+        return f"column_{index + 1}"
+    return f"_{name}"[:64] if name[0].isdigit() else name
+
+
+def email_cell(raw: str) -> str:
+    """The address in an email cell: `mailto:` and `Name <addr>` forms reduced to the address;
+    anything else unchanged (beacon.addresses decides whether it is one)."""
+    value = raw.strip()
+    match = _DISPLAY_NAME.match(value)
+    if match:
+        value = match.group(1).strip()
+    if value[:7].lower() == "mailto:":
+        value = value[7:].split("?", 1)[0].strip()
+    return value if value != raw.strip() else raw
 
 
 def parse(data: bytes) -> ParsedCsv:
     text = decode(data)
-    first_line = text.split("\n", 1)[0]
+    first_line = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line), strict=False)
     try:
         header = next(reader)
@@ -70,12 +131,16 @@ def parse(data: bytes) -> ParsedCsv:
         raise CsvProblem("the file is empty") from exc
     except csv.Error as exc:
         raise CsvProblem(f"the header row does not parse: {exc}") from exc
-    names = [h.strip().strip("\ufeff").lower() for h in header]
-    email_col = next((names.index(h) for h in EMAIL_HEADERS if h in names), None)
-    if email_col is None:
-        raise CsvProblem("the header row has no 'email' column")
-    columns = [(i, attribute_name(h)) for i, h in enumerate(header) if i != email_col and h.strip()]
+    email_col = _email_column(header)
     parsed = ParsedCsv()
+    columns: list[tuple[int, str]] = []
+    if email_col is None:
+        email_col = next((i for i, cell in enumerate(header) if _looks_like_address(cell)), None)
+        if email_col is None:
+            raise CsvProblem("the header row has no 'email' column")
+        parsed.rows.append((1, email_cell(header[email_col]), {}))  # headerless: line 1 is a contact
+    else:
+        columns = [(i, column_name(h, i)) for i, h in enumerate(header) if i != email_col and h.strip()]
     while True:
         row_number = reader.line_num + 1  # the physical line where this record starts
         try:
@@ -93,5 +158,5 @@ def parse(data: bytes) -> ParsedCsv:
             parsed.skipped.append({"row": row_number, "email": None, "reason": "row has no email column"})
             continue
         attrs = {name: row[i].strip() for i, name in columns if i < len(row) and row[i].strip()}
-        parsed.rows.append((row_number, row[email_col], attrs))
+        parsed.rows.append((row_number, email_cell(row[email_col]), attrs))
     return parsed

@@ -110,6 +110,17 @@ def pixel_html(url: str) -> str:
     )
 
 
+def honeypot_html(url: str) -> str:
+    """The hidden link that only machines follow: not displayed (display:none, and mso-hide for
+    Outlook's Word engine), no text, hidden from screen readers (aria-hidden) and out of the tab
+    order. It exists only in the HTML part, never in the text part."""
+    return (
+        f'<a href="{htmllib.escape(url)}" aria-hidden="true" tabindex="-1" '
+        'style="display:none!important;mso-hide:all;font-size:0;line-height:0;max-height:0;overflow:hidden">'
+        "</a>"
+    )
+
+
 def footer_html(company: str, unsubscribe_url: str) -> str:
     return (
         '<p style="font-size:12px;color:#666;text-align:center;margin:24px 0">'

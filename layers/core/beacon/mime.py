@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import binascii
 import secrets
 from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, formataddr, formatdate
 
 # The body: quoted-printable lines of at most 76 characters (RFC 2045), 7-bit on the wire.
-_BODY_POLICY = SMTP.clone(max_line_length=76, cte_type="7bit")
 _CRLF = "\r\n"
 
 
@@ -57,7 +55,7 @@ def build(
     subject: str,
     html: str,
     text: str,
-    unsubscribe_url: str,
+    unsubscribe_url: str = "",
     reply_to: str = "",
     msg_id: str | None = None,
     date: str | None = None,
@@ -76,15 +74,33 @@ def build(
     ]
     if reply_to:
         headers.append(("Reply-To", reply_to))
-    headers += [
-        ("List-Unsubscribe", f"<{unsubscribe_url}>"),
-        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-    ]  # MIME-Version and Content-Type come with the body
-    body = EmailMessage(policy=_BODY_POLICY)
-    body.set_content(text, subtype="plain", charset="utf-8")
-    body.add_alternative(html, subtype="html", charset="utf-8")
+    if unsubscribe_url:  # every campaign email has one; transactional mail (password reset) has none
+        headers += [
+            ("List-Unsubscribe", f"<{unsubscribe_url}>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ]  # MIME-Version and Content-Type come with the body
     head = "".join(f"{name}: {value}{_CRLF}" for name, value in headers).encode("ascii")
-    return head + body.as_bytes(policy=_BODY_POLICY)
+    return head + _alternative(text, html)
+
+
+def _qp(value: str) -> bytes:
+    """UTF-8 quoted-printable with CRLF line ends and lines of at most 76 characters (RFC 2045)."""
+    lines = value.replace("\r\n", "\n").replace("\r", "\n")
+    return binascii.b2a_qp(lines.encode("utf-8"), quotetabs=False, istext=True, header=False).replace(b"\n", b"\r\n")
+
+
+def _alternative(text: str, html: str) -> bytes:
+    """The multipart/alternative body, written directly: what the `email` package writes for
+    7-bit quoted-printable parts, at a tenth of its cost (it runs once per email)."""
+    boundary = f"==============={secrets.token_hex(12)}=="
+    b = boundary.encode("ascii")
+    return b"".join((
+        b'Content-Type: multipart/alternative; boundary="', b, b'"\r\nMIME-Version: 1.0\r\n\r\n',
+        b"--", b, b'\r\nContent-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable'
+        b"\r\n\r\n", _qp(text), b"\r\n--", b,
+        b'\r\nContent-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n',
+        _qp(html), b"\r\n--", b, b"--\r\n",
+    ))
 
 
 __all__ = ["HeaderProblem", "build", "check_header_value", "format_datetime", "mailbox", "message_id"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,33 @@ BATCH_SIZE = 50  # recipients per send message
 PAGE_SIZE = 100  # recipients read per dispatch step (one Query, one BatchGetItem, one SendMessageBatch)
 FINALIZE_DELAYS = (2, 5, 10, 30, 60)  # seconds between checks for "every recipient settled"
 MAX_MESSAGE_BYTES = 240 * 1024
-SEND_WORKERS = 16
+SEND_WORKERS = 50  # = BATCH_SIZE: a whole batch in flight at once (the SES and DynamoDB pools match)
+PAUSED_RETRY_SECONDS = 60  # a batch of a paused campaign comes back this much later
+THROTTLE_RETRIES = 3  # SES throttling: retries inside the invocation (jittered backoff) before requeueing
+THROTTLE_BASE_SECONDS = 0.2
+
+
+class Pacer:
+    """At most `rate` SES calls per second from this container (thread-safe; None = unlimited).
+
+    The template caps the send function at MaximumConcurrency invocations, so a per-invocation pace
+    of BEACON_SEND_RATE / MaximumConcurrency keeps the whole send at or below BEACON_SEND_RATE.
+    """
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
 
 
 @dataclass
@@ -49,6 +76,8 @@ class SendDeps:
     send_queue_url: str
     dispatch_queue_url: str
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(SEND_WORKERS))
+    pacer: Pacer = field(default_factory=lambda: Pacer(None))
+    throttle_sleep: Callable[[float], None] = time.sleep
 
 
 # ------------------------------------------------------------------------------------- dispatch
@@ -71,10 +100,18 @@ def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]
     duplicated job can re-enqueue at most one page (which the ledger then deduplicates) and never
     counts a recipient twice.
     """
+    if job.get("kind") == "sweep":
+        return sweep(deps)
     account_id, campaign_id = str(job["account_id"]), str(job["campaign_id"])
     if job.get("kind") == "finalize":
         return finalize(job, deps)
     item = deps.campaigns.get(account_id, campaign_id, consistent=True)
+    if item is not None and item.status == "scheduled" and (item.send_at or "9") <= now_utc():
+        if not deps.campaigns.transition(item, "scheduled", "sending", now_iso(),
+                                         extra=[CampaignItem.schedule_key.remove()]):
+            item = deps.campaigns.get(account_id, campaign_id, consistent=True)
+        else:
+            logger.info("scheduled campaign started", extra={"campaign_id": campaign_id})
     if item is None or item.status not in ("sending",):
         logger.info("dispatch dropped", extra={"campaign_id": campaign_id,
                                                "status": item.status if item else None})
@@ -115,6 +152,22 @@ def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]
             return "continued"
     _schedule_finalize(deps, head, 0)
     return "done"
+
+
+def now_utc() -> str:
+    """Now in the format of CampaignItem.send_at (ISO 8601 UTC, seconds), so strings compare."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def sweep(deps: SendDeps) -> str:
+    """The one-minute schedule: a dispatch job for every scheduled campaign that is due. The job
+    itself moves the campaign to "sending" (a duplicate job is harmless: the checkpoint dedupes);
+    a campaign stays in the index until then, so a lost job is sent again by the next sweep."""
+    due = deps.campaigns.due(now_utc())
+    if due:
+        deps.queue.send(deps.dispatch_queue_url, [{"account_id": a, "campaign_id": c} for a, c in due])
+        logger.info("scheduled campaigns due", extra={"count": len(due)})
+    return f"swept {len(due)}"
 
 
 def _schedule_finalize(deps: SendDeps, head: dict[str, Any], check: int) -> None:
@@ -173,13 +226,20 @@ class BatchResult:
 
 
 def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
+    """Send one message's recipients. The campaign's status is read first: a paused campaign's
+    batch goes back to the queue (delayed), a cancelled one's is dropped (its recipients are never
+    sent; the stats show them as `not_sent`)."""
     account_id, campaign_id = str(body["account_id"]), str(body["campaign_id"])
     recipients: list[dict[str, Any]] = list(body["recipients"])
     item = deps.campaigns.get(account_id, campaign_id)
-    if item is None or item.status in ("draft", "cancelled"):
+    if item is None or item.status in ("draft", "cancelled", "scheduled"):
         logger.info("send batch dropped", extra={"campaign_id": campaign_id,
                                                  "status": item.status if item else None})
         return BatchResult(0, 0, 0, 0, 0, dropped=True)
+    if item.status == "paused":
+        deps.queue.send(deps.send_queue_url, [body], delay_seconds=PAUSED_RETRY_SECONDS)
+        logger.info("campaign paused; batch put back", extra={"campaign_id": campaign_id})
+        return BatchResult(0, 0, 0, 0, len(recipients))
     content = content_of(item, _company(deps, account_id))
     suppressed = deps.suppressions.suppressed(account_id, [r["rid"] for r in recipients])
     outcomes: list[Outcome] = [
@@ -187,7 +247,8 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
     ]
     todo = [r for r in recipients if r["rid"] not in suppressed]
     issued = epoch()
-    results = list(deps.pool.map(lambda r: _send_one(deps, content, r, issued), todo))
+    slow_down = threading.Event()  # set once SES kept throttling: the rest of the batch goes back to SQS
+    results = list(deps.pool.map(lambda r: _send_one(deps, content, r, issued, slow_down), todo))
     deferred = [r for r, res in zip(todo, results, strict=True) if res == "deferred"]
     already = sum(1 for res in results if res is None)
     outcomes += [res for res in results if isinstance(res, Outcome)]
@@ -208,8 +269,15 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
     )
 
 
-def _send_one(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issued: int) -> Outcome | str | None:
-    """Claim, compose, send. None: someone else has it; "deferred": try again later."""
+def _send_one(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issued: int,
+              slow_down: threading.Event | None = None) -> Outcome | str | None:
+    """Claim, compose, send. None: someone else has it; "deferred": try again later.
+
+    SES throttling is retried here a few times with jittered exponential backoff; if it persists,
+    the claim is released, `slow_down` is set and every recipient not yet started is deferred too.
+    """
+    if slow_down is not None and slow_down.is_set():
+        return "deferred"
     claim = deps.ledger.claim(content.account_id, content.campaign_id, r["rid"], r["email"])
     if not claim.won:
         return None
@@ -218,18 +286,27 @@ def _send_one(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issue
                            attributes=r.get("attributes") or {}, issued_at=issued)
     except (rendering.TemplateProblem, ValueError) as exc:
         return Outcome(r["rid"], r["email"], "failed", claim.claim_id, error=f"render: {exc}")
-    try:
-        message_id = deps.ses.send(OutgoingEmail(
-            from_address=content.from_email, to_address=r["email"], raw=composed.raw,
-            tags={"account": content.account_id, "campaign": content.campaign_id, "recipient": r["rid"]},
-        ))
-    except SesThrottled:
-        deps.ledger.release(content.account_id, content.campaign_id, r["rid"], claim.claim_id)
-        return "deferred"
-    except SesRejected as exc:
-        return Outcome(r["rid"], r["email"], "failed", claim.claim_id, error=str(exc))
-    except Exception:
-        logger.exception("SES call failed; the recipient will be retried", extra={"recipient": r["rid"]})
-        deps.ledger.release(content.account_id, content.campaign_id, r["rid"], claim.claim_id)
-        return "deferred"
-    return Outcome(r["rid"], r["email"], "sent", claim.claim_id, ses_message_id=message_id)
+    outgoing = OutgoingEmail(
+        from_address=content.from_email, to_address=r["email"], raw=composed.raw,
+        tags={"account": content.account_id, "campaign": content.campaign_id, "recipient": r["rid"]},
+    )
+    for attempt in range(THROTTLE_RETRIES + 1):
+        deps.pacer.wait()
+        try:
+            message_id = deps.ses.send(outgoing)
+        except SesThrottled:
+            if attempt < THROTTLE_RETRIES and not (slow_down is not None and slow_down.is_set()):
+                deps.throttle_sleep(random.uniform(0.5, 1.0) * THROTTLE_BASE_SECONDS * 2 ** attempt)
+                continue
+            if slow_down is not None:
+                slow_down.set()
+            deps.ledger.release(content.account_id, content.campaign_id, r["rid"], claim.claim_id)
+            return "deferred"
+        except SesRejected as exc:
+            return Outcome(r["rid"], r["email"], "failed", claim.claim_id, error=str(exc))
+        except Exception:
+            logger.exception("SES call failed; the recipient will be retried", extra={"recipient": r["rid"]})
+            deps.ledger.release(content.account_id, content.campaign_id, r["rid"], claim.claim_id)
+            return "deferred"
+        return Outcome(r["rid"], r["email"], "sent", claim.claim_id, ses_message_id=message_id)
+    raise AssertionError("unreachable")

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from beacon.clock import epoch, now_iso
+from beacon.db.campaigns import CampaignRepo
 from beacon.db.contacts import ContactRepo
 from beacon.db.counters import Counters
 from beacon.db.events import EventRepo
 from beacon.db.ledger import Ledger
-from beacon.db.models import ContactItem, SuppressionItem
+from beacon.db.models import CampaignItem, ContactItem, SuppressionItem
 from beacon.db.suppressions import SuppressionRepo
 from beacon.ids import is_id
 from beacon.observability import logger
@@ -33,6 +34,10 @@ class SesEventDeps:
     suppressions: SuppressionRepo
     contacts: ContactRepo
     events: EventRepo
+    campaigns: CampaignRepo | None = None  # for the auto-pause; None: never pause
+    pause_bounce_rate: float = 0.05
+    pause_complaint_rate: float = 0.001
+    pause_min_sends: int = 1000
 
 
 @dataclass(frozen=True)
@@ -122,14 +127,47 @@ def apply(deps: SesEventDeps, event: SesEvent) -> None:
         deps.ledger.mark(*ids, "delivered_at", "delivered", now)
     elif event.kind == "Bounce":
         if event.bounce_type == "Permanent":
-            deps.ledger.mark(*ids, "bounced_at", "bounced", now)
+            if deps.ledger.mark(*ids, "bounced_at", "bounced", now):
+                check_reputation(deps, event.account_id, event.campaign_id)
             _suppress(deps, event, "bounce", "bounced")
         else:
             deps.ledger.mark(*ids, "soft_bounced_at", "soft_bounced", now)
     elif event.kind == "Complaint":
-        deps.ledger.mark(*ids, "complained_at", "complained", now)
+        if deps.ledger.mark(*ids, "complained_at", "complained", now):
+            check_reputation(deps, event.account_id, event.campaign_id)
         _suppress(deps, event, "complaint", "complained")
-    elif event.kind in ("Reject", "Rendering Failure", "RenderingFailure"):
+    elif event.kind == "Reject":
         deps.ledger.mark(*ids, "rejected_at", "rejected", now)
+    elif event.kind in ("Rendering Failure", "RenderingFailure"):
+        deps.ledger.mark(*ids, "rendering_failed_at", "rendering_failed", now)
     else:
         logger.debug("SES event ignored", extra={"kind": event.kind})
+
+
+def check_reputation(deps: SesEventDeps, account_id: str, campaign_id: str) -> str | None:
+    """Pause a sending campaign whose bounce or complaint rate passed the configured threshold after
+    at least `pause_min_sends` sends (SES reviews an account at 5 % bounces, 0.1 % complaints).
+    Returns the reason when it paused the campaign."""
+    if deps.campaigns is None:
+        return None
+    c = deps.counters.read(account_id, campaign_id)
+    sent = c.get("sent", 0)
+    if sent < max(1, deps.pause_min_sends):
+        return None
+    bounce_rate, complaint_rate = c.get("bounced", 0) / sent, c.get("complained", 0) / sent
+    if bounce_rate > deps.pause_bounce_rate:
+        reason = (f"paused automatically: bounce rate {bounce_rate:.2%} passed {deps.pause_bounce_rate:.2%} "
+                  f"after {sent} sends")
+    elif complaint_rate > deps.pause_complaint_rate:
+        reason = (f"paused automatically: complaint rate {complaint_rate:.3%} passed "
+                  f"{deps.pause_complaint_rate:.3%} after {sent} sends")
+    else:
+        return None
+    item = deps.campaigns.get(account_id, campaign_id, consistent=True)
+    if item is None or item.status != "sending":
+        return None
+    if not deps.campaigns.transition(item, "sending", "paused", now_iso(),
+                                     extra=[CampaignItem.status_reason.set(reason)]):
+        return None
+    logger.warning("campaign auto-paused", extra={"campaign_id": campaign_id, "reason": reason})
+    return reason

@@ -31,8 +31,9 @@ def is_unsubscribed(deps: SubscriptionDeps, data: TokenData) -> bool:
     return found is not None
 
 
-def unsubscribe(deps: SubscriptionDeps, data: TokenData, via: str) -> bool:
-    """Idempotent. True when this call made the change."""
+def unsubscribe(deps: SubscriptionDeps, data: TokenData, via: str, requester: tuple[str, str] = ("", "")) -> bool:
+    """Idempotent. True when this call made the change. requester: (client class, truncated
+    network) for the audit record (beacon.privacy: never a raw IP address or user agent)."""
     received = now_iso()
     contact = deps.contacts.get(data.account_id, data.recipient_id)
     email = contact.email if contact else None
@@ -51,11 +52,12 @@ def unsubscribe(deps: SubscriptionDeps, data: TokenData, via: str) -> bool:
     if changed:
         deps.events.put(data.account_id, data.recipient_id, "unsubscribe", received, epoch(),
                         campaign_id=data.campaign_id,
-                        detail={"via": via, "received_at": received, "effective_at": now_iso()})
+                        detail={"via": via, "received_at": received, "effective_at": now_iso(),
+                                "client": requester[0], "network": requester[1]})
     return changed
 
 
-def resubscribe(deps: SubscriptionDeps, data: TokenData) -> bool:
+def resubscribe(deps: SubscriptionDeps, data: TokenData, requester: tuple[str, str] = ("", "")) -> bool:
     found = deps.suppressions.get(data.account_id, data.recipient_id)
     if found is None or found.reason != "unsubscribe":
         return False
@@ -65,5 +67,7 @@ def resubscribe(deps: SubscriptionDeps, data: TokenData) -> bool:
     if contact is not None and contact.status == "unsubscribed":
         contact.update(actions=[ContactItem.status.set("subscribed"), ContactItem.updated_at.set(received)])
     deps.events.put(data.account_id, data.recipient_id, "resubscribe", received, epoch(),
-                    campaign_id=data.campaign_id, detail={"received_at": received, "effective_at": now_iso()})
+                    campaign_id=data.campaign_id, detail={"via": "page", "received_at": received,
+                                                          "effective_at": now_iso(), "client": requester[0],
+                                                          "network": requester[1]})
     return True

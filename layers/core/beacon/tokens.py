@@ -25,6 +25,9 @@ _KINDS = {OPEN, CLICK, UNSUBSCRIBE}
 _MAC_LEN = 16
 _HEAD_LEN = 1 + 16 * 3 + 4
 MAX_TOKEN_LEN = 4096
+# The link index of the hidden honeypot link in every tracked email (its url is empty): only
+# machines follow it (beacon.composer adds it, beacon.tracking records it as a machine).
+HONEYPOT_LINK = 65535
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 
 

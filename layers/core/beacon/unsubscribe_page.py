@@ -5,24 +5,25 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from beacon import subscriptions
-from beacon.composition import bound, signer, subscription_deps
+from beacon.classify import CLICK, Signal, classify, client_class
+from beacon.composition import signer, subscription_deps, unsubscribe_view
 from beacon.observability import logger
 from beacon.pages import not_found_page, page
+from beacon.privacy import truncate_ip
 from beacon.tokens import UNSUBSCRIBE, InvalidToken, TokenData
 
 MAX_BODY = 64 * 1024
+MAX_FIELDS = 20
+_BOUNDARY = re.compile(r"""boundary=(?:"([^"]{1,70})"|([^\s;,"]{1,70}))""", re.IGNORECASE)
+_FIELD_NAME = re.compile(r'\bname="([^"]*)"', re.IGNORECASE)
 
 
 def _company(account_id: str) -> str:
-    from beacon.db.accounts import AccountRepo
-
-    bound()
-    account = AccountRepo().get(account_id)
-    return account.company if account else "this sender"
+    return unsubscribe_view().company(account_id) or "this sender"
 
 
 def _form(action: str, label: str, css: str = "") -> str:
@@ -54,23 +55,62 @@ def _back_page(company: str) -> dict[str, Any]:
 
 def _body(event: dict[str, Any]) -> str:
     raw = event.get("body") or ""
-    if len(raw) > MAX_BODY * 2:
+    if not isinstance(raw, str) or len(raw) > MAX_BODY * 2:
         return ""
     if event.get("isBase64Encoded"):
         try:
-            return base64.b64decode(raw).decode("utf-8", "replace")
+            return base64.b64decode(raw, validate=True).decode("utf-8", "replace")
         except ValueError:
             return ""
-    return str(raw)
+    return raw
+
+
+def _multipart(body: str, content_type: str) -> dict[str, list[str]]:
+    """The fields of a multipart/form-data body (RFC 8058 allows it for the one-click POST)."""
+    found = _BOUNDARY.search(content_type)
+    if not found:
+        return {}
+    fields: dict[str, list[str]] = {}
+    for part in body.split("--" + (found.group(1) or found.group(2)))[1 : MAX_FIELDS + 1]:
+        if part.startswith("--"):
+            break
+        part = part[2:] if part.startswith("\r\n") else part[1:] if part.startswith("\n") else part
+        head, sep, value = part.partition("\r\n\r\n")
+        if not sep:
+            head, sep, value = part.partition("\n\n")
+        name = _FIELD_NAME.search(head) if sep else None
+        if name:
+            fields.setdefault(name.group(1), []).append(value.removesuffix("\n").removesuffix("\r"))
+    return fields
+
+
+def _fields(event: dict[str, Any]) -> dict[str, list[str]]:
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "")
+    body = _body(event)
+    if content_type.lower().startswith("multipart/form-data"):
+        return _multipart(body, content_type)
+    try:  # application/x-www-form-urlencoded, or a client that sent no content type
+        return parse_qs(body, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        return {}
 
 
 def _action(event: dict[str, Any]) -> str | None:
-    body = _body(event)
-    if "List-Unsubscribe=One-Click" in body:
+    fields = _fields(event)
+    if fields.get("List-Unsubscribe") == ["One-Click"]:
         return "one-click"
-    fields = parse_qs(body, max_num_fields=20)
     value = (fields.get("action") or [""])[0]
     return value if value in ("unsubscribe", "resubscribe") else None
+
+
+def _requester(event: dict[str, Any], method: str) -> tuple[str, str]:
+    """(client class, truncated network) of whoever sent the request: for the audit record only
+    (a one-click POST is honoured whoever sends it: RFC 8058 POSTs are deliberate)."""
+    http = (event.get("requestContext") or {}).get("http") or {}
+    ua = str((event.get("headers") or {}).get("user-agent") or "")
+    signal = Signal(CLICK, method, ua, str(http.get("sourceIp") or ""))
+    return client_class(signal, classify(signal)), truncate_ip(signal.ip)
 
 
 def handle(event: dict[str, Any]) -> dict[str, Any]:
@@ -80,24 +120,26 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     except InvalidToken:
         return not_found_page()
     method = (((event.get("requestContext") or {}).get("http") or {}).get("method") or "GET").upper()
-    deps = subscription_deps()
     try:
-        if method != "POST":
+        if method != "POST":  # GET, HEAD, anything else: show the page, change nothing
             company = _company(data.account_id)
-            if subscriptions.is_unsubscribed(deps, data):
+            if unsubscribe_view().suppression_reason(data.account_id, data.recipient_id) is not None:
                 return _done_page(company)
             return _ask_page(company)
         action = _action(event)
         if action is None:
             return page("Nothing changed", "<h1>Nothing changed</h1><p>The request was not understood.</p>", 400)
+        from beacon import subscriptions  # PynamoDB repositories: only a change needs them
+
+        deps = subscription_deps()
         if action == "one-click":
-            subscriptions.unsubscribe(deps, data, via="one-click")
+            subscriptions.unsubscribe(deps, data, via="one-click", requester=_requester(event, method))
             return {"statusCode": 200, "headers": {"content-type": "text/plain; charset=utf-8"},
                     "body": "You are unsubscribed.\n"}
         if action == "unsubscribe":
-            subscriptions.unsubscribe(deps, data, via="page")
+            subscriptions.unsubscribe(deps, data, via="page", requester=_requester(event, method))
             return _done_page(_company(data.account_id))
-        subscriptions.resubscribe(deps, data)
+        subscriptions.resubscribe(deps, data, requester=_requester(event, method))
         return _back_page(_company(data.account_id))
     except Exception:
         logger.exception("unsubscribe endpoint failed", extra={"method": method})

@@ -13,6 +13,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from beacon.api import accounts, campaigns, contacts
+from beacon.api import domains as domain_routes
+from beacon.api import suppressions as suppression_routes
 from beacon.api.common import error, reply
 from beacon.errors import BeaconError
 
@@ -20,7 +22,9 @@ app = APIGatewayHttpResolver(enable_validation=True)
 app.enable_swagger(path="/v1/docs", title="Beacon API", version="1",
                    description="Email marketing on AWS: lists, contacts, campaigns and honest stats.")
 app.include_router(accounts.router)
+app.include_router(domain_routes.router)
 app.include_router(contacts.router)
+app.include_router(suppression_routes.router)
 app.include_router(campaigns.router)
 
 

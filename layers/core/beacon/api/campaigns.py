@@ -10,11 +10,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from beacon import campaigns
 from beacon.api.common import ID, base_url, company_of, principal, reply, require_id
-from beacon.api.models import CampaignIn, CampaignPatch, PreviewIn, SendIn
-from beacon.composition import bound, counters, queue, signer
+from beacon.api.models import CampaignIn, CampaignPatch, PreviewIn, SendIn, TestSendIn
+from beacon.composition import bound, counters, engagement, queue, ses, signer
 from beacon.db.accounts import ListRepo
 from beacon.db.campaigns import CampaignRepo
-from beacon.errors import Unprocessable
 from beacon.observability import logger
 
 router = Router()
@@ -67,15 +66,47 @@ def preview_campaign(campaign_id: ID, body: Annotated[PreviewIn, Body()]) -> Res
     return reply(200, result)
 
 
-@router.post("/v1/campaigns/<campaign_id>/send", summary="Send now", tags=["campaigns"])
+@router.post("/v1/campaigns/<campaign_id>/send", summary="Send now, or at send_at", tags=["campaigns"])
 def send_campaign(campaign_id: ID, body: Annotated[SendIn | None, Body()] = None) -> Response[Any]:
     who = principal(router.current_event)
-    if body is not None and body.send_at is not None:
-        raise Unprocessable("send_at: scheduled sending is not available yet; send now without send_at",
-                            details=[{"field": "send_at"}])
     result = campaigns.start_send(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
-                                  require_id(campaign_id, "campaign"), base_url(router.current_event))
-    logger.info("campaign send requested", extra={"campaign_id": campaign_id})
+                                  require_id(campaign_id, "campaign"), base_url(router.current_event),
+                                  send_at=body.send_at if body is not None else None)
+    logger.info("campaign send requested", extra={"campaign_id": campaign_id, "status": result["status"]})
+    return reply(202, result)
+
+
+def _control(campaign_id: str, action: str) -> Response[Any]:
+    who = principal(router.current_event)
+    result = campaigns.control(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
+                               require_id(campaign_id, "campaign"), action)
+    logger.info(f"campaign {action}", extra={"campaign_id": campaign_id})
+    return reply(200, result)
+
+
+@router.post("/v1/campaigns/<campaign_id>/pause", summary="Pause a sending campaign", tags=["campaigns"])
+def pause_campaign(campaign_id: ID) -> Response[Any]:
+    return _control(campaign_id, "pause")
+
+
+@router.post("/v1/campaigns/<campaign_id>/resume", summary="Resume a paused campaign", tags=["campaigns"])
+def resume_campaign(campaign_id: ID) -> Response[Any]:
+    return _control(campaign_id, "resume")
+
+
+@router.post("/v1/campaigns/<campaign_id>/cancel", summary="Cancel a scheduled, sending or paused campaign",
+             tags=["campaigns"])
+def cancel_campaign(campaign_id: ID) -> Response[Any]:
+    return _control(campaign_id, "cancel")
+
+
+@router.post("/v1/campaigns/<campaign_id>/test", summary="Send a test email to up to 10 addresses",
+             tags=["campaigns"])
+def test_campaign(campaign_id: ID, body: Annotated[TestSendIn, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    item = campaigns.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
+    result = campaigns.send_test(item, company_of(who.account_id), signer(), ses(), base_url(router.current_event),
+                                 body.to)
     return reply(202, result)
 
 
@@ -83,6 +114,6 @@ def send_campaign(campaign_id: ID, body: Annotated[SendIn | None, Body()] = None
 def campaign_stats(campaign_id: ID) -> Response[Any]:
     who = principal(router.current_event)
     item = campaigns.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"), consistent=True)
-    return reply(200, campaigns.stats(item, counters()))
+    return reply(200, campaigns.stats(item, counters(), engagement()))
 
 

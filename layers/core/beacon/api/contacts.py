@@ -1,4 +1,5 @@
-"""/v1/lists and their contacts: create, list, JSON upsert, CSV import, paging."""
+"""/v1/lists and their contacts: lists CRUD, JSON upsert, CSV import, paging; /v1/contacts/{email}:
+one person's detail, export and erasure (the email in the path is percent-encoded)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from beacon import contacts
 from beacon.api.common import ID, principal, reply, require_id
 from beacon.api.models import ContactEntry, ListIn
 from beacon.clock import now_iso
+from beacon.composition import bound, recipient_ledger
 from beacon.db.accounts import ListRepo
 from beacon.db.contacts import ContactRepo
+from beacon.db.events import EventRepo
 from beacon.db.models import ListItem
 from beacon.db.suppressions import SuppressionRepo
 from beacon.errors import BadRequest, NotFound, Unprocessable
@@ -93,4 +96,54 @@ def list_contacts(
     return reply(200, contacts.list_members(ContactRepo(), ListRepo(), who.account_id, require_id(list_id, "list"),
                                             limit, cursor))
 
+
+@router.patch("/v1/lists/<list_id>", summary="Rename a list", tags=["lists"])
+def patch_list(list_id: ID, body: Annotated[ListIn, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    item = contacts.rename_list(ListRepo(), who.account_id, require_id(list_id, "list"), body.name)
+    return reply(200, _list_view(item))
+
+
+@router.delete("/v1/lists/<list_id>", summary="Delete a list (its contacts stay)", tags=["lists"])
+def delete_list(list_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    contacts.delete_list(ContactRepo(), ListRepo(), who.account_id, require_id(list_id, "list"))
+    return Response(status_code=204)
+
+
+def _person_deps() -> contacts.PersonDeps:
+    return contacts.PersonDeps(ContactRepo(), ListRepo(), SuppressionRepo(),
+                               EventRepo(bound().event_retention_days), recipient_ledger())
+
+
+EMAIL_IN_PATH = Annotated[str, Path(min_length=3, max_length=1024, description="the address, percent-encoded")]
+
+
+@router.get("/v1/contacts/<email>", summary="One contact: status, lists, attributes, engagement", tags=["contacts"])
+def get_contact(email: EMAIL_IN_PATH) -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, contacts.contact_detail(_person_deps(), who.account_id, email))
+
+
+@router.get("/v1/contacts/<email>/export", tags=["contacts"],
+            summary="Everything stored about one person (data-subject access request)",
+            description="The contact, its lists, every send-ledger item (campaign, status, sent_at, opens, "
+                        "clicks, delivered/bounced/complained/unsubscribed), the audit and delivery events and "
+                        "the suppression record. After DELETE, a suppression and the ledger items remain "
+                        "without the address (keyed by a hash of tenant and address), so an unsubscribe keeps "
+                        "being honoured and campaign stats stay intact.")
+def export_contact(email: EMAIL_IN_PATH) -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, contacts.export_person(_person_deps(), who.account_id, email))
+
+
+@router.delete("/v1/contacts/<email>", tags=["contacts"], summary="Erase a contact",
+               description="Deletes the contact, its list memberships and its events. A suppression "
+                           "(unsubscribe, complaint, bounce, manual) stays without the address, so the person "
+                           "is still never mailed; send-ledger items stay without the address so campaign "
+                           "stats and the no-duplicate guarantee hold.")
+def delete_contact(email: EMAIL_IN_PATH) -> Response[Any]:
+    who = principal(router.current_event)
+    contacts.erase_person(_person_deps(), who.account_id, email)
+    return Response(status_code=204)
 

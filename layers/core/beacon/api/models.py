@@ -19,6 +19,33 @@ class SignupIn(Strict):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class SessionIn(Strict):
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class ApiKeyIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class AccountPatch(Strict):
+    company: str | None = Field(default=None, min_length=1, max_length=200)
+    current_password: str | None = Field(default=None, max_length=1024)
+    new_password: str | None = Field(default=None, max_length=1024)
+
+
+class ResetRequestIn(Strict):
+    email: str = Field(min_length=1, max_length=254)
+
+
+class ResetIn(Strict):
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class DomainIn(Strict):
+    domain: str = Field(min_length=1, max_length=253)
+
+
 class ListIn(Strict):
     name: str = Field(min_length=1, max_length=200)
 
@@ -68,3 +95,12 @@ class PreviewIn(Strict):
 
 class SendIn(Strict):
     send_at: str | None = None
+
+
+class TestSendIn(Strict):
+    to: list[str] = Field(min_length=1, max_length=10)
+
+
+class SuppressionIn(Strict):
+    email: str = Field(min_length=1, max_length=254)
+    reason: str = Field(default="manual", description='only "manual" can be added through the API')

@@ -22,4 +22,4 @@ def raw_client(region: str, endpoint_url: str | None) -> Any:
     """A plain botocore DynamoDB client for the hot paths (counters, tracking): no PynamoDB import."""
     from beacon.aws import client
 
-    return client("dynamodb", region, endpoint_url, 32)
+    return client("dynamodb", region, endpoint_url, 50)  # = sending.SEND_WORKERS

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from collections.abc import Iterable
+
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from beacon.db.models import AccountItem, ApiKeyItem, ApiKeyLookupItem, EmailClaimItem, ListItem
@@ -39,6 +41,40 @@ class AccountRepo:
         except ApiKeyLookupItem.DoesNotExist:
             return None
 
+    def owner_of(self, email: str) -> str | None:
+        """The account id that owns this (normalised) email, or None."""
+        try:
+            return EmailClaimItem.get(f"E#{email}", "CLAIM").account_id
+        except EmailClaimItem.DoesNotExist:
+            return None
+
+    def set_company(self, account_id: str, company: str) -> None:
+        AccountItem(pk=f"A#{account_id}", sk="PROFILE").update(
+            actions=[AccountItem.company.set(company)], condition=AccountItem.pk.exists())
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        AccountItem(pk=f"A#{account_id}", sk="PROFILE").update(
+            actions=[AccountItem.password_hash.set(password_hash)], condition=AccountItem.pk.exists())
+
+    def add_key(self, key_lookup: ApiKeyLookupItem, key: ApiKeyItem) -> None:
+        with TransactWrite(connection=AccountItem._get_connection().connection) as tx:
+            tx.save(key_lookup, condition=ApiKeyLookupItem.pk.does_not_exist())
+            tx.save(key)
+
+    def keys(self, account_id: str) -> list[ApiKeyItem]:
+        return list(ApiKeyItem.query(f"A#{account_id}", ApiKeyItem.sk.startswith("KEY#")))
+
+    def delete_key(self, account_id: str, key_id: str) -> bool:
+        """Revoke one key of this tenant (its lookup first, so it stops working at once)."""
+        try:
+            record = ApiKeyItem.get(f"A#{account_id}", f"KEY#{key_id}", consistent_read=True)
+        except ApiKeyItem.DoesNotExist:
+            return False
+        with TransactWrite(connection=AccountItem._get_connection().connection) as tx:
+            tx.delete(ApiKeyLookupItem(pk=f"K#{record.key_hash}", sk="KEY"))
+            tx.delete(record)
+        return True
+
 
 class ListRepo:
     def create(self, item: ListItem) -> None:
@@ -61,3 +97,36 @@ class ListRepo:
             ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}").update(
                 actions=[ListItem.contact_count.add(amount)], condition=ListItem.pk.exists()
             )
+
+    def rename(self, account_id: str, list_id: str, name: str) -> ListItem | None:
+        """The renamed list, or None when it does not exist (never creates one)."""
+        try:
+            ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}").update(
+                actions=[ListItem.name.set(name)], condition=ListItem.pk.exists()
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise
+        return self.get(account_id, list_id)
+
+    def delete(self, account_id: str, list_id: str) -> bool:
+        """True when the list existed (and is now gone)."""
+        try:
+            ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}").delete(condition=ListItem.pk.exists())
+        except DeleteError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def subtract_counts(self, account_id: str, list_ids: Iterable[str], amount: int = 1) -> None:
+        """Take `amount` off each list's count; a list deleted meanwhile is skipped."""
+        for list_id in list_ids:
+            try:
+                ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}").update(
+                    actions=[ListItem.contact_count.add(-amount)], condition=ListItem.pk.exists()
+                )
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise

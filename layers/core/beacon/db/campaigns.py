@@ -63,3 +63,9 @@ class CampaignRepo:
                 return False
             raise
         return True
+
+    def due(self, now: str, limit: int = 500) -> list[tuple[str, str]]:
+        """(account_id, campaign_id) of scheduled campaigns whose send_at is at or before `now`
+        (the sparse by_send_at index holds only scheduled campaigns)."""
+        found = CampaignItem.by_send_at.query("scheduled", CampaignItem.send_at <= now, limit=limit)
+        return [(i.pk, i.sk) for i in found]

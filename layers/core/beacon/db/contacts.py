@@ -7,11 +7,16 @@ Membership: pk={account_id}#L#{list_id} sk={recipient_id}
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from functools import partial
+from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
+from beacon.db.batch import client as _client
+from beacon.db.batch import parallel_batch_get, parallel_batch_put, run_parallel
 from beacon.db.models import ContactItem, MembershipItem
 
 
@@ -42,25 +47,27 @@ class ContactRepo:
             return None
 
     def get_many(self, account_id: str, recipient_ids: Iterable[str]) -> dict[str, ContactItem]:
-        keys = [(account_id, f"C#{rid}") for rid in dict.fromkeys(recipient_ids)]
+        """The contacts that exist among `recipient_ids` (BatchGetItem, 100 keys a call, in parallel)."""
+        keys = [{"pk": {"S": account_id}, "sk": {"S": f"C#{rid}"}} for rid in dict.fromkeys(recipient_ids)]
         found: dict[str, ContactItem] = {}
-        for start in range(0, len(keys), 100):
-            for item in ContactItem.batch_get(keys[start : start + 100]):
-                found[item.sk[2:]] = item
+        for raw in parallel_batch_get(ContactItem, keys):
+            item = ContactItem.from_raw_data(raw)
+            found[item.sk[2:]] = item
         return found
 
     def save(self, item: ContactItem) -> None:
         item.save()
 
     def save_many(self, items: list[ContactItem], joined: set[str], list_id: str, at: str) -> None:
-        """Write contacts, and the membership of `list_id` for those in `joined` (25 a call)."""
-        with ContactItem.batch_write() as batch:
-            for item in items:
-                batch.save(item)
-                if item.sk[2:] not in joined:
-                    continue
-                batch.save(MembershipItem(pk=f"{item.pk}#L#{list_id}", sk=item.sk[2:], email=item.email,
-                                          created_at=at))
+        """Write contacts, and the membership of `list_id` for those in `joined` (BatchWriteItem,
+        25 a call, in parallel)."""
+        puts: list[dict[str, Any]] = []
+        for item in items:
+            puts.append(item.serialize())
+            if item.sk[2:] in joined:
+                puts.append(MembershipItem(pk=f"{item.pk}#L#{list_id}", sk=item.sk[2:], email=item.email,
+                                           created_at=at).serialize())
+        parallel_batch_put(ContactItem, puts)
 
     def add_membership(self, account_id: str, list_id: str, recipient_id: str, email: str, at: str) -> bool:
         """True when the contact was not on the list before."""
@@ -90,3 +97,70 @@ class ContactRepo:
             return items, None
         items = items[:limit]
         return items, {"pk": pk, "sk": items[-1].sk}
+
+    def member_ids(self, account_id: str, list_id: str) -> Iterator[list[str]]:
+        """The recipient ids on a list, a page (up to 500) at a time."""
+        page: list[str] = []
+        for item in MembershipItem.query(f"{account_id}#L#{list_id}", attributes_to_get=["sk"], page_size=500):
+            page.append(item.sk)
+            if len(page) == 500:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def delete_memberships(self, account_id: str, list_id: str, recipient_ids: Iterable[str]) -> None:
+        with MembershipItem.batch_write() as batch:
+            for rid in recipient_ids:
+                batch.delete(MembershipItem(pk=f"{account_id}#L#{list_id}", sk=rid))
+
+    def drop_list(self, account_id: str, recipient_ids: list[str], list_id: str) -> None:
+        """Take a list out of each contact's list_ids (UpdateItem each, in parallel; an erased
+        contact is left alone)."""
+        client = _client()
+        table = ContactItem.Meta.table_name
+
+        def one(rid: str) -> None:
+            with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+                client.update_item(
+                    TableName=table, Key={"pk": {"S": account_id}, "sk": {"S": f"C#{rid}"}},
+                    UpdateExpression="DELETE list_ids :gone", ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":gone": {"SS": [list_id]}},
+                )
+
+        run_parallel([partial(one, rid) for rid in recipient_ids])
+
+    def set_status(self, account_id: str, recipient_id: str, status: str, at: str,
+                   only_from: Iterable[str] | None = None) -> bool:
+        """Set a contact's status (only when it is one of `only_from`, if given). True if changed."""
+        condition = ContactItem.pk.exists()
+        if only_from is not None:
+            condition = condition & ContactItem.status.is_in(*only_from)
+        try:
+            ContactItem(pk=account_id, sk=f"C#{recipient_id}").update(
+                actions=[ContactItem.status.set(status), ContactItem.updated_at.set(at)], condition=condition
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def erase(self, account_id: str, recipient_id: str) -> ContactItem | None:
+        """Delete the contact and every membership it had; the deleted item (None if there was none)."""
+        item = self.get(account_id, recipient_id)
+        if item is None:
+            return None
+        try:
+            item.delete(condition=ContactItem.pk.exists())
+        except DeleteError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return None  # erased by a concurrent call, which fixes the memberships and counts
+            raise
+        self.delete_memberships_of(account_id, recipient_id, item.list_ids or set())
+        return item
+
+    def delete_memberships_of(self, account_id: str, recipient_id: str, list_ids: Iterable[str]) -> None:
+        with MembershipItem.batch_write() as batch:
+            for list_id in list_ids:
+                batch.delete(MembershipItem(pk=f"{account_id}#L#{list_id}", sk=recipient_id))

@@ -1,30 +1,45 @@
-"""Opens and clicks written onto the send-ledger item: one UpdateItem that also tells whether
-this was the recipient's first (unique) open or click. Plain botocore: the tracking path
-imports no PynamoDB.
+"""Opens and clicks, kept on the recipient's send-ledger item (messages table): the one write per event.
+
+Each open or click is ONE UpdateItem on that recipient's ledger item (condition: the item exists,
+so a token for a message Beacon never sent records nothing), with ReturnValues NONE; no counter
+is written and nothing is read. Every figure in the stats is derived from these items when the
+stats are read (Engagement.items + beacon.tracking.summarize):
+- per-recipient counts are atomic `ADD`s on one item, so 20 threads opening the same email give
+  exactly opens = 20, and "unique" is simply "items with opens > 0": exact by construction, and
+  there is no second write that could fail after the first and leave totals and uniques apart;
+- no campaign-wide counter item is written by tracking, so a million recipients opening at once
+  spread over a million items (DynamoDB splits the campaign's item collection by sort key; the
+  table has no LSI, so it may) instead of 16 counter shards;
+- the stats read is a Query over the campaign's item collection (ProjectionExpression of the
+  engagement attributes, FilterExpression skipping the untouched): about recipients x 150 bytes,
+  ~40k read units for a million recipients, run as 16 parallel sort-key ranges (recipient ids are
+  uniform hex). That is the price of exactness at one write; see the README's Benchmarks note.
+
+Attributes (all optional; epoch seconds unless "_at", which are ISO strings):
+  opens, human_opens, proxied_opens, machine_opens   pixel fetches by request class
+  first_human_open                                    first human/proxied open (for the click window)
+  last_open_at, open_client                           the last open and its client class (never a UA)
+  clicks, link_{i}, machine_clicks                    clicks on campaign links, per link, request-machine
+  human_click_log  list of  at * 65536 + link_index   each request-human click (for the sweep rules),
+                   at most CLICK_LOG_CAP entries; later ones only add human_clicks_unlogged
+  honeypot_hits    number set of the seconds the hidden honeypot link was fetched
+  last_click_at, click_client
+No IP address and no user agent is stored here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Prior:
-    """What the ledger item held before this event."""
-
-    exists: bool
-    opens: int = 0
-    human_opens: int = 0
-    clicks: int = 0
-    human_clicks: int = 0
-    clicked_links: frozenset[int] = frozenset()
-    sent_at: str | None = None
-
-
-def _num(item: dict[str, Any], name: str) -> int:
-    value = item.get(name)
-    return int(value["N"]) if value and "N" in value else 0
+CLICK_LOG_CAP = 100
+LINK_SHIFT = 65536
+OPEN_KINDS = {"human": "human_opens", "proxied": "proxied_opens", "machine": "machine_opens"}
+_ONE = {"N": "1"}
+_BASE_FIELDS = ("sk", "opens", "human_opens", "proxied_opens", "machine_opens", "first_human_open", "clicks",
+                "machine_clicks", "human_click_log", "human_clicks_unlogged", "honeypot_hits", "delivered_at",
+                "sent_at")
 
 
 class Engagement:
@@ -32,45 +47,93 @@ class Engagement:
         self._client = client
         self._table = table
 
-    def _update(self, account_id: str, campaign_id: str, recipient_id: str, expr: str,
-                values: dict[str, Any]) -> Prior:
+    @staticmethod
+    def _key(account_id: str, campaign_id: str, recipient_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"{account_id}#{campaign_id}"}, "sk": {"S": recipient_id}}
+
+    def _update(self, key: dict[str, Any], expr: str, values: dict[str, Any], names: dict[str, str] | None = None,
+                condition: str = "attribute_exists(sk)") -> bool:
+        """True if written; False if the item does not exist (or the extra condition failed)."""
+        args: dict[str, Any] = {
+            "TableName": self._table, "Key": key, "UpdateExpression": expr, "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            args["ExpressionAttributeNames"] = names
         try:
-            answer = self._client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": f"{account_id}#{campaign_id}"}, "sk": {"S": recipient_id}},
-                UpdateExpression=expr,
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_OLD",
-            )
+            self._client.update_item(**args)
         except self._client.exceptions.ConditionalCheckFailedException:
-            return Prior(exists=False)
-        old = answer.get("Attributes", {})
-        links = old.get("clicked_links", {}).get("NS", [])
-        sent = old.get("sent_at", {}).get("S")
-        return Prior(
-            exists=True,
-            opens=_num(old, "opens"),
-            human_opens=_num(old, "human_opens"),
-            clicks=_num(old, "clicks"),
-            human_clicks=_num(old, "human_clicks"),
-            clicked_links=frozenset(int(x) for x in links),
-            sent_at=sent,
-        )
+            return False
+        return True
 
-    def record_open(self, account_id: str, campaign_id: str, recipient_id: str, *, human: bool,
-                    at: str) -> Prior:
-        return self._update(
-            account_id, campaign_id, recipient_id,
-            "ADD opens :one, human_opens :h SET last_open_at = :at",
-            {":one": {"N": "1"}, ":h": {"N": "1" if human else "0"}, ":at": {"S": at}},
-        )
+    def record_open(self, account_id: str, campaign_id: str, recipient_id: str, *, kind: str, at: int,
+                    at_iso: str, client: str) -> bool:
+        """kind: human | proxied | machine. One UpdateItem."""
+        expr = f"ADD opens :one, {OPEN_KINDS[kind]} :one SET last_open_at = :at, open_client = :cls"
+        values: dict[str, Any] = {":one": _ONE, ":at": {"S": at_iso}, ":cls": {"S": client}}
+        if kind != "machine":
+            expr += ", first_human_open = if_not_exists(first_human_open, :t)"
+            values[":t"] = {"N": str(at)}
+        return self._update(self._key(account_id, campaign_id, recipient_id), expr, values)
 
-    def record_click(self, account_id: str, campaign_id: str, recipient_id: str, *, link_index: int,
-                     human: bool, at: str) -> Prior:
-        return self._update(
-            account_id, campaign_id, recipient_id,
-            "ADD clicks :one, human_clicks :h, clicked_links :link SET last_click_at = :at",
-            {":one": {"N": "1"}, ":h": {"N": "1" if human else "0"},
-             ":link": {"NS": [str(link_index)]}, ":at": {"S": at}},
-        )
+    def record_click(self, account_id: str, campaign_id: str, recipient_id: str, *, link_index: int, human: bool,
+                     at: int, at_iso: str, client: str) -> bool:
+        """One UpdateItem; a second only for the (rare) human click past CLICK_LOG_CAP."""
+        key = self._key(account_id, campaign_id, recipient_id)
+        names = {"#l": f"link_{int(link_index)}"}
+        values: dict[str, Any] = {":one": _ONE, ":at": {"S": at_iso}, ":cls": {"S": client}}
+        tail = "SET last_click_at = :at, click_client = :cls"
+        if not human:
+            return self._update(key, f"ADD clicks :one, #l :one, machine_clicks :one {tail}", values, names)
+        logged = {**values, ":entry": {"L": [{"N": str(at * LINK_SHIFT + int(link_index))}]},
+                  ":empty": {"L": []}, ":cap": {"N": str(CLICK_LOG_CAP)}}
+        if self._update(key, f"ADD clicks :one, #l :one {tail}, "
+                        "human_click_log = list_append(if_not_exists(human_click_log, :empty), :entry)",
+                        logged, names,
+                        "attribute_exists(sk) AND (attribute_not_exists(human_click_log) "
+                        "OR size(human_click_log) < :cap)"):
+            return True
+        # either the item does not exist (then this fails too) or the log is full
+        return self._update(key, f"ADD clicks :one, #l :one, human_clicks_unlogged :one {tail}", values, names)
+
+    def record_honeypot(self, account_id: str, campaign_id: str, recipient_id: str, *, at: int, at_iso: str,
+                        client: str) -> bool:
+        """The hidden link was fetched: a machine. One UpdateItem; never a click on a campaign link."""
+        return self._update(self._key(account_id, campaign_id, recipient_id),
+                            "ADD honeypot_hits :t SET last_click_at = :at, click_client = :cls",
+                            {":t": {"NS": [str(at)]}, ":at": {"S": at_iso}, ":cls": {"S": client}})
+
+    # ------------------------------------------------------------------ reading (stats)
+    def _query(self, account_id: str, campaign_id: str, link_count: int, prefix: str) -> list[dict[str, Any]]:
+        fields = list(_BASE_FIELDS) + [f"link_{i}" for i in range(link_count)]
+        names = {f"#f{i}": f for i, f in enumerate(fields)}
+        args: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else ""),
+            "FilterExpression": ("attribute_exists(opens) OR attribute_exists(clicks) "
+                                 "OR attribute_exists(honeypot_hits)"),
+            "ProjectionExpression": ", ".join(names),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {":pk": {"S": f"{account_id}#{campaign_id}"}},
+            "ConsistentRead": True,
+        }
+        if prefix:
+            args["ExpressionAttributeValues"][":prefix"] = {"S": prefix}
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._client.query(**args)
+            found.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def items(self, account_id: str, campaign_id: str, link_count: int, *, parallel: bool = False
+              ) -> Iterator[dict[str, Any]]:
+        """The engaged ledger items of a campaign (raw DynamoDB attribute values). parallel: 16 Queries
+        over the recipient-id hex prefixes at once (large campaigns)."""
+        if not parallel:
+            yield from self._query(account_id, campaign_id, link_count, "")
+            return
+        with ThreadPoolExecutor(16) as pool:
+            for chunk in pool.map(lambda p: self._query(account_id, campaign_id, link_count, p), "0123456789abcdef"):
+                yield from chunk

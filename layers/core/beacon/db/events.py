@@ -26,3 +26,12 @@ class EventRepo:
 
     def for_person(self, account_id: str, recipient_id: str) -> list[EventItem]:
         return list(EventItem.query(f"{account_id}#{recipient_id}"))
+
+    def erase_person(self, account_id: str, recipient_id: str) -> int:
+        """Delete every event of one person (contact erasure); how many there were."""
+        count = 0
+        with EventItem.batch_write() as batch:
+            for item in EventItem.query(f"{account_id}#{recipient_id}", attributes_to_get=["pk", "sk"]):
+                batch.delete(item)
+                count += 1
+        return count

@@ -58,6 +58,7 @@ class Ledger:
         item = {
             **self._key(account_id, campaign_id, recipient_id),
             "email": {"S": email},
+            "recipient_key": {"S": f"{account_id}#{recipient_id}"},  # the by_recipient index
             "status": {"S": "sending"},
             "claim_id": {"S": claim_id},
             "claimed_at": {"N": f"{now:.3f}"},
@@ -128,6 +129,7 @@ class Ledger:
                 items.append({"Put": {
                     "TableName": self._table,
                     "Item": {**key, "email": {"S": o.email}, "status": {"S": "suppressed"},
+                             "recipient_key": {"S": f"{account_id}#{o.recipient_id}"},
                              "settled_at": {"S": now_iso}},
                     "ConditionExpression": "attribute_not_exists(sk) OR #s = :retry",
                     "ExpressionAttributeNames": {"#s": "status"},

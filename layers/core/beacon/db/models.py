@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 
@@ -71,6 +72,73 @@ class ApiKeyItem(_Base):
     created_at = UnicodeAttribute()
 
 
+class SessionItem(_Base):
+    """pk=S#{sha256(token)} sk=SESSION: resolves a session token in one read; DynamoDB TTL removes it."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    account_id = UnicodeAttribute()
+    session_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    expires_at = NumberAttribute()  # epoch seconds; the table's TTL attribute
+
+
+class ResetItem(_Base):
+    """pk=R#{sha256(token)} sk=RESET: a single-use password-reset token; DynamoDB TTL removes it."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    account_id = UnicodeAttribute()
+    reset_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    expires_at = NumberAttribute()
+
+
+class OwnedRefItem(_Base):
+    """pk=A#{account_id} sk=SESSION#{id} | RESET#{id}: the tenant's index of its lookup items
+    (`ref` = their pk), so they can be revoked and erased; expires with them."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    ref = UnicodeAttribute()
+    expires_at = NumberAttribute()
+
+
+class ThrottleItem(_Base):
+    """pk=T#{scope}#{sha256(subject)} sk=COUNT: failures in the current window; TTL ends the window."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    failures = NumberAttribute(default=0)
+    expires_at = NumberAttribute()
+
+
+class DomainItem(_Base):
+    """pk=A#{account_id} sk=DOMAIN#{domain}: a sender domain of the tenant (an SES identity)."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    domain = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | verified | failed
+    dkim_tokens: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    created_at = UnicodeAttribute()
+    checked_at = UnicodeAttribute()
+
+
+class DomainClaimItem(_Base):
+    """pk=D#{domain} sk=CLAIM: a sender domain belongs to one tenant."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    account_id = UnicodeAttribute()
+
+
 class ListItem(_Base):
     """pk=A#{account_id} sk=LIST#{list_id}"""
 
@@ -109,6 +177,17 @@ class MembershipItem(_Base):
 
 
 # ---------------------------------------------------------------- campaigns table
+class CampaignsBySendAt(GlobalSecondaryIndex["CampaignItem"]):
+    """Sparse: only a scheduled campaign carries `schedule_key`, so the sweep reads just those."""
+
+    class Meta:
+        index_name = "by_send_at"
+        projection = KeysOnlyProjection()
+
+    schedule_key = UnicodeAttribute(hash_key=True)
+    send_at = UnicodeAttribute(range_key=True)
+
+
 class CampaignItem(_Base):
     """pk={account_id} sk={campaign_id}"""
 
@@ -140,6 +219,9 @@ class CampaignItem(_Base):
     dispatch_cursor = UnicodeAttribute(null=True)
     dispatched_at = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
+    send_at = UnicodeAttribute(null=True)  # a scheduled send: ISO 8601 UTC
+    schedule_key = UnicodeAttribute(null=True)  # "scheduled" while scheduled only: the sparse by_send_at index
+    by_send_at = CampaignsBySendAt()
 
 
 # ---------------------------------------------------------------- messages table (send ledger)
@@ -191,6 +273,12 @@ TABLE_OF_MODEL: dict[type[Model], str] = {
     ApiKeyLookupItem: "accounts_table",
     ApiKeyItem: "accounts_table",
     ListItem: "accounts_table",
+    SessionItem: "accounts_table",
+    ResetItem: "accounts_table",
+    OwnedRefItem: "accounts_table",
+    ThrottleItem: "accounts_table",
+    DomainItem: "accounts_table",
+    DomainClaimItem: "accounts_table",
     ContactItem: "contacts_table",
     MembershipItem: "contacts_table",
     CampaignItem: "campaigns_table",

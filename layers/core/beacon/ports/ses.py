@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,13 +70,22 @@ class FakeSender:
     sent: list[OutgoingEmail] = field(default_factory=list)
     throttle_next: int = 0
     reject_addresses: set[str] = field(default_factory=set)
+    throttle_rate: float = 0.0  # a share of calls throttled at random (seeded by `rng`)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    latency: float = 0.0  # seconds every call takes (outside the lock, like a real network call)
+    calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def send(self, email: OutgoingEmail) -> str:
+        if self.latency:
+            time.sleep(self.latency)
         with self._lock:
+            self.calls += 1
             if self.throttle_next > 0:
                 self.throttle_next -= 1
                 raise SesThrottled("Throttling")
+            if self.throttle_rate and self.rng.random() < self.throttle_rate:
+                raise SesThrottled(self.rng.choice(sorted(THROTTLE_CODES)))
             if email.to_address in self.reject_addresses:
                 raise SesRejected("MessageRejected: fake rejection")
             self.sent.append(email)

@@ -1,0 +1,315 @@
+"""The send path: CPU per email against a floor, emails/s of one invocation, AWS calls per email.
+
+- send_cpu_per_email_ms / send_cpu_ratio: `sending.send_batch` (claim, render, link rewrite, pixel,
+  MIME, SES request, one settle per batch) with every AWS call answered in-process by a botocore
+  `before-send` stub (botocore still serialises the request and parses the answer), over the
+  floor of a bare Jinja2 render of the same template plus a bare SESv2 SendEmail of the same
+  size through the same stub. time.process_time, median of several runs.
+- send_rate_per_invocation: emails/s of one send invocation (one SQS message of 50 recipients)
+  when every SES call takes 50 ms; send_rate_sequential_floor = 1 / 50 ms.
+- aws_calls_per_email: botocore calls per email over a 1,000-recipient campaign on moto
+  (dispatch + send + finalize; importing the contacts is not counted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
+for extra in (ROOT, ROOT / "layers" / "core", ROOT / "local"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+import botocore.config  # noqa: E402
+import botocore.session  # noqa: E402
+import jinja2  # noqa: E402
+from botocore.awsrequest import AWSResponse  # noqa: E402
+
+from beacon import sending  # noqa: E402
+from beacon.db.counters import Counters  # noqa: E402
+from beacon.db.ledger import Ledger  # noqa: E402
+from beacon.db.models import CampaignItem  # noqa: E402
+from beacon.ports.queue import FakeQueue  # noqa: E402
+from beacon.ports.ses import FakeSender, SesV2Sender  # noqa: E402
+from beacon.sending import SendDeps, send_batch  # noqa: E402
+from beacon.tokens import TokenSigner  # noqa: E402
+
+HTML = (SHARED / "newsletter.html").read_text()
+TEXT = (SHARED / "newsletter.txt").read_text()
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+CAMPAIGN = "fedcba9876543210fedcba9876543210"
+BATCH = sending.BATCH_SIZE
+
+
+# ----------------------------------------------------------------------------- the botocore stub
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_kwargs: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def _canned(operation: str) -> bytes:
+    if operation == "SendEmail":
+        return b'{"MessageId":"0100018c-bench-0000"}'
+    if operation == "BatchGetItem":
+        return b'{"Responses":{},"UnprocessedKeys":{}}'
+    return b"{}"
+
+
+def _stub(request: Any, event_name: str, **_kwargs: Any) -> AWSResponse:
+    operation = event_name.rsplit(".", 1)[-1]
+    headers: Any = {"Content-Type": "application/json", "x-amzn-RequestId": "bench"}
+    return AWSResponse(request.url, 200, headers, _Raw(_canned(operation)))
+
+
+def stubbed_clients(pool: int) -> tuple[Any, Any]:
+    session = botocore.session.get_session()
+    session.set_credentials("bench", "bench")
+    config = botocore.config.Config(max_pool_connections=pool, retries={"max_attempts": 1})
+    ddb = session.create_client("dynamodb", region_name="us-east-1", config=config)
+    ses = session.create_client("sesv2", region_name="us-east-1", config=config)
+    for client in (ddb, ses):
+        client.meta.events.register("before-send", cast(Any, _stub))
+    return ddb, ses
+
+
+class _Campaigns:
+    def __init__(self, item: CampaignItem) -> None:
+        self.item = item
+
+    def get(self, account_id: str, campaign_id: str, consistent: bool = False) -> CampaignItem:
+        return self.item
+
+
+class _Accounts:
+    def get(self, account_id: str) -> Any:
+        return type("Account", (), {"company": "Acme Outdoor"})()
+
+
+class _NoSuppressions:
+    """One read per batch of 50 in the real path (PynamoDB BatchGetItem); not part of this figure."""
+
+    def suppressed(self, account_id: str, recipient_ids: Any) -> set[str]:
+        return set()
+
+
+def campaign_item() -> CampaignItem:
+    return CampaignItem(pk=ACCOUNT, sk=CAMPAIGN, campaign_id=CAMPAIGN, name="November news",
+                        subject="{{ contact.first_name }}, our November picks", from_email="news@acme.test",
+                        from_name="Acme Outdoor", html=HTML, text=TEXT, track_opens=1, track_clicks=1,
+                        status="sending", base_url="https://t.acme.test", created_at="x", updated_at="x")
+
+
+def deps_for(ses: Any, ddb: Any, pool: Any) -> SendDeps:
+    return SendDeps(campaigns=_Campaigns(campaign_item()), accounts=_Accounts(),  # type: ignore[arg-type]
+                    contacts=None, suppressions=_NoSuppressions(),  # type: ignore[arg-type]
+                    ledger=Ledger(ddb, "messages", "stats"), counters=Counters(ddb, "stats"),
+                    queue=FakeQueue(), ses=ses, signer=TokenSigner(b"bench-secret-0123456789abcdef"),
+                    send_queue_url="q://send", dispatch_queue_url="q://dispatch", pool=pool)
+
+
+def body(start: int) -> dict[str, Any]:
+    return {"account_id": ACCOUNT, "campaign_id": CAMPAIGN, "recipients": [
+        {"rid": f"{i:032x}", "email": f"reader{i}@example.com",
+         "attributes": {"first_name": f"Reader{i}", "city": "Lyon", "plan": "pro"}}
+        for i in range(start, start + BATCH)]}
+
+
+def _cpu(fn: Callable[[], None], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.process_time()
+        fn()
+        samples.append(time.process_time() - start)
+    return statistics.median(samples)
+
+
+def cpu_figures(batches: int = 6, runs: int = 5) -> dict[str, float]:
+    ddb, ses_client = stubbed_clients(sending.SEND_WORKERS)
+    pool = ThreadPoolExecutor(sending.SEND_WORKERS)
+    deps = deps_for(SesV2Sender(ses_client, "beacon-bench"), ddb, pool)
+    send_batch(body(0), deps)  # warm: compile caches, botocore models
+
+    counter = iter(range(1, 10**9))
+
+    def the_path() -> None:
+        for _ in range(batches):
+            result = send_batch(body(next(counter) * BATCH), deps)
+            assert result.sent == BATCH, result
+
+    env = jinja2.Environment(autoescape=True)
+    html_t, text_t = env.from_string(HTML), env.from_string(TEXT)
+    sample_raw = deps_for(FakeSender(), ddb, pool)
+    send_batch(body(10**6), sample_raw)
+    size = len(sample_raw.ses.sent[0].raw)  # type: ignore[attr-defined]
+    raw = b"x" * size
+    bare = SesV2Sender(ses_client, "beacon-bench")
+    from beacon.ports.ses import OutgoingEmail
+
+    def the_floor() -> None:
+        for i in range(batches * BATCH):
+            ctx = {"contact": {"email": f"r{i}@example.com", "first_name": f"Reader{i}", "city": "Lyon",
+                               "plan": "pro"}, "account": {"company": "Acme Outdoor"},
+                   "campaign": {"name": "November news"}, "unsubscribe_url": f"https://t.acme.test/u/{i}"}
+            html_t.render(ctx)
+            text_t.render(ctx)
+            bare.send(OutgoingEmail("news@acme.test", f"r{i}@example.com", raw,
+                                    {"account": ACCOUNT, "campaign": CAMPAIGN, "recipient": f"{i:032x}"}))
+
+    the_floor()
+    path = _cpu(the_path, runs)
+    floor = _cpu(the_floor, runs)
+    emails = batches * BATCH
+    pool.shutdown()
+    return {"send_cpu_per_email_ms": round(path / emails * 1000, 3),
+            "send_floor_cpu_per_email_ms": round(floor / emails * 1000, 3),
+            "send_cpu_ratio": round(path / floor, 2)}
+
+
+def rate_figures(runs: int = 5) -> dict[str, float]:
+    ddb, _ses = stubbed_clients(sending.SEND_WORKERS)
+    pool = ThreadPoolExecutor(sending.SEND_WORKERS)
+    deps = deps_for(FakeSender(latency=0.05), ddb, pool)
+    send_batch(body(0), deps)
+    rates = []
+    for n in range(runs):
+        start = time.perf_counter()
+        result = send_batch(body((n + 1) * BATCH), deps)
+        rates.append(result.sent / (time.perf_counter() - start))
+    pool.shutdown()
+    return {"send_rate_per_invocation": round(statistics.median(rates), 1), "send_rate_sequential_floor": 20.0}
+
+
+# ----------------------------------------------------------------------------- AWS calls over moto
+@contextmanager
+def counting() -> Iterator[tuple[Counter[str], threading.Event]]:
+    """Count every botocore API call (Beacon's own session and PynamoDB's) while `on` is set."""
+    from botocore.client import BaseClient
+
+    client_class: Any = BaseClient
+    calls: Counter[str] = Counter()
+    on = threading.Event()
+    original = client_class._make_api_call
+
+    def counted(self: Any, operation_name: str, api_params: Any) -> Any:
+        if on.is_set():
+            service = self.meta.service_model.service_name
+            calls["ses" if service == "sesv2" else service] += 1
+            calls[f"{service}.{operation_name}"] += 1
+        return original(self, operation_name, api_params)
+
+    client_class._make_api_call = counted
+    try:
+        yield calls, on
+    finally:
+        client_class._make_api_call = original
+
+
+def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
+    from moto import mock_aws
+
+    from beacon_local.resources import FAKE_CREDENTIALS, create_resources
+    from tests.integration.moto_patches import fast_transactions
+
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    with mock_aws(), fast_transactions():
+        resources = create_resources(ROOT / "template.yaml", stage="bench", region="us-east-1",
+                                     secret="bench-token-secret-0123456789abcdef")  # noqa: S106 (moto)
+        os.environ.update(resources.environment())
+        from beacon import accounts, campaigns, composition, contacts
+        from beacon.clock import now_iso
+        from beacon.db.accounts import AccountRepo, ListRepo
+        from beacon.db.campaigns import CampaignRepo
+        from beacon.db.contacts import ContactRepo
+        from beacon.db.models import ListItem
+        from beacon.db.suppressions import SuppressionRepo
+        from beacon.ids import new_id
+
+        composition.reset()
+        composition.bound()
+        resources.client("ses").verify_domain_identity(Domain="acme.test")
+        account, _key = accounts.sign_up(AccountRepo(), "Acme", "owner@acme.test", "correct horse 1")
+        account_id = str(account["id"])
+        list_id = new_id()
+        ListRepo().create(ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}", list_id=list_id, name="All",
+                                   created_at=now_iso(), contact_count=0))
+        people = [{"email": f"reader{i:04d}@example.com", "attributes": {"first_name": f"R{i}"}}
+                  for i in range(recipients)]
+        for start in range(0, recipients, 1000):
+            contacts.upsert_json(ContactRepo(), ListRepo(), SuppressionRepo(), account_id, list_id,
+                                 people[start:start + 1000])
+        deps = composition.send_deps()
+        deps.pacer = sending.Pacer(None)
+        view = campaigns.create(CampaignRepo(), ListRepo(), composition.signer(), account_id, "Acme",
+                                {"name": "Bench", "subject": "Hi {{ contact.first_name }}",
+                                 "from_email": "news@acme.test", "list_ids": [list_id], "html": HTML,
+                                 "text": TEXT}, "https://t.acme.test", senders=lambda *_: True)
+        sqs = resources.client("sqs")
+        queues = {deps.dispatch_queue_url: "dispatch", deps.send_queue_url: "send"}
+        with counting() as (calls, on):
+            on.set()
+            campaigns.start_send(CampaignRepo(), deps.queue, deps.dispatch_queue_url, account_id, view["id"],
+                                 "https://t.acme.test")
+            on.clear()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                item = CampaignRepo().get(account_id, view["id"], consistent=True)
+                if item is not None and item.status == "sent":
+                    break
+                idle = True
+                for url, kind in queues.items():  # the event source mapping's work: not counted
+                    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+                    for message in got.get("Messages", []):
+                        idle = False
+                        on.set()
+                        job = json.loads(message["Body"])
+                        if kind == "dispatch":
+                            sending.dispatch(job, deps, lambda: 60.0)
+                        else:
+                            send_batch(job, deps)
+                        on.clear()
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                if idle:
+                    time.sleep(0.5)  # a finalize check waits out its delay
+            final = CampaignRepo().get(account_id, view["id"], consistent=True)
+            assert final is not None
+            stats = campaigns.stats(final, composition.counters(), composition.engagement())
+        composition.reset()
+    if stats["status"] != "sent" or stats["sent"] != recipients:
+        raise RuntimeError(f"the bench campaign did not finish: {stats}")
+    per_email = {service: round(calls[service] / recipients, 3) for service in ("ses", "dynamodb", "sqs")}
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(calls.items()) if "." in k)
+    sys.stdout.write(f"  AWS calls for {recipients} recipients: {detail}\n")
+    return {"aws_calls_per_email": per_email}
+
+
+def run() -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    figures.update(cpu_figures())
+    figures.update(rate_figures())
+    figures.update(aws_call_figures())
+    return figures
+
+
+if __name__ == "__main__":
+    for key, value in run().items():
+        sys.stdout.write(f"{key}: {value}\n")

@@ -79,10 +79,12 @@ def _stub(request: Any, event_name: str, **_kwargs: Any) -> AWSResponse:
     return AWSResponse(request.url, 200, headers, _Raw(_canned(operation)))
 
 
-def stubbed_clients(pool: int) -> tuple[Any, Any]:
+def stubbed_clients(pool: int, production: bool = True) -> tuple[Any, Any]:
+    """Clients configured like beacon.aws builds them (production) or botocore's defaults (the floor)."""
     session = botocore.session.get_session()
     session.set_credentials("bench", "bench")
-    config = botocore.config.Config(max_pool_connections=pool, retries={"max_attempts": 1})
+    config = botocore.config.Config(max_pool_connections=pool, retries={"max_attempts": 1},
+                                    parameter_validation=not production)
     ddb = session.create_client("dynamodb", region_name="us-east-1", config=config)
     ses = session.create_client("sesv2", region_name="us-east-1", config=config)
     for client in (ddb, ses):
@@ -160,7 +162,7 @@ def cpu_figures(batches: int = 6, runs: int = 5) -> dict[str, float]:
     send_batch(body(10**6), sample_raw)
     size = len(sample_raw.ses.sent[0].raw)  # type: ignore[attr-defined]
     raw = b"x" * size
-    bare = SesV2Sender(ses_client, "beacon-bench")
+    bare = SesV2Sender(stubbed_clients(1, production=False)[1], "beacon-bench")
     from beacon.ports.ses import OutgoingEmail
 
     def the_floor() -> None:
@@ -225,8 +227,8 @@ def counting() -> Iterator[tuple[Counter[str], threading.Event]]:
 def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
     from moto import mock_aws
 
+    from beacon_local.moto_patches import fast_transactions
     from beacon_local.resources import FAKE_CREDENTIALS, create_resources
-    from tests.integration.moto_patches import fast_transactions
 
     os.environ.update(FAKE_CREDENTIALS)
     os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = "us-east-1"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from beacon_local.http import LocalHttpApi
+from beacon_local.moto_patches import install_fast_transactions
 from beacon_local.moto_server import MotoServer
 from beacon_local.pollers import Pollers
 from beacon_local.resources import FAKE_CREDENTIALS, Resources, create_resources
@@ -73,6 +74,7 @@ class LocalStack:
     def _start(self) -> None:
         os.environ.update(FAKE_CREDENTIALS)
         os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = self.region
+        install_fast_transactions()  # moto copies a whole table per transaction item otherwise
         self.moto = MotoServer(self.host)
         endpoint = self.moto.start()
 

@@ -21,7 +21,7 @@ from beacon.ids import recipient_id
 from beacon.ports.ses import OutgoingEmail
 from beacon.ses_events import SesEvent, apply
 from beacon.tokens import UNSUBSCRIBE
-from tests.integration.moto_patches import fast_transactions
+from beacon_local.moto_patches import fast_transactions
 from tests.integration.pipeline_world import World, make_world
 
 N = 2000

@@ -26,5 +26,8 @@ def client(service: str, region: str, endpoint_url: str | None = None, pool: int
             read_timeout=10,
             retries={"max_attempts": 3, "mode": "standard"},
             max_pool_connections=pool,
+            # Beacon builds every request itself and the service validates it again: skip the
+            # client-side pass (a tenth of the send path's CPU)
+            parameter_validation=False,
         ),
     )

@@ -48,29 +48,25 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
         compiled,
         rendering.context_for(email, attributes, content.company, content.name, unsubscribe_url),
     )
-    html = rendered.html
     text = rendered.text
-    if content.track_clicks:
-        html = links.rewrite_links(
-            html,
-            lambda index, url: f"{base}/c/{signer.click_token(*ids, issued_at, index, url)}",
-            skip=unsubscribe_url,
-        )
-    # The footer is decided on what was rendered, not on the template's source: a
-    # {{ unsubscribe_url }} inside a false {% if %} or an HTML comment is no working link.
-    if not links.has_link(rendered.html, unsubscribe_url):
-        html = links.insert_before_body_end(html, links.footer_html(content.company, unsubscribe_url))
+    tracker = (lambda index, url: f"{base}/c/{signer.click_token(*ids, issued_at, index, url)}") \
+        if content.track_clicks else None
+    # One pass rewrites the links and finds out whether the rendered HTML links the unsubscribe URL:
+    # decided on what was rendered, not on the template's source (a {{ unsubscribe_url }} inside a
+    # false {% if %} or an HTML comment is no working link).
+    html, has_unsubscribe = links.rewrite(rendered.html, tracker, skip=unsubscribe_url)
+    tail: list[str] = []
+    if not has_unsubscribe:
+        tail.append(links.footer_html(content.company, unsubscribe_url))
     if unsubscribe_url not in text:
         text = text + links.footer_text(content.company, unsubscribe_url)
     if content.track_clicks:
         # the honeypot: only machines follow it (beacon.classify, sweep rule "honeypot_sweep")
-        html = links.insert_before_body_end(
-            html, links.honeypot_html(f"{base}/c/{signer.click_token(*ids, issued_at, HONEYPOT_LINK, '')}")
-        )
+        tail.append(links.honeypot_html(f"{base}/c/{signer.click_token(*ids, issued_at, HONEYPOT_LINK, '')}"))
     if content.track_opens:
-        html = links.insert_before_body_end(
-            html, links.pixel_html(f"{base}/o/{signer.open_token(*ids, issued_at)}")
-        )
+        tail.append(links.pixel_html(f"{base}/o/{signer.open_token(*ids, issued_at)}"))
+    if tail:
+        html = links.insert_before_body_end(html, "".join(tail))
     if not text.strip():
         text = links.footer_text(content.company, unsubscribe_url).strip()
     msg_id = mime.message_id(content.from_email.rpartition("@")[2])

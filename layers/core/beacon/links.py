@@ -11,16 +11,18 @@ from __future__ import annotations
 import html as htmllib
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
-_TOKENS = re.compile(
-    r"(?P<comment><!--.*?(?:-->|\Z))"
-    r"|(?P<a><a\b(?:[^>\"']++|\"[^\"]*+(?:\"|\Z)|'[^']*+(?:'|\Z))*+(?:>|\Z))",
-    re.IGNORECASE | re.DOTALL,
+_TOKENS = re.compile(  # the literal "<" up front lets the regex engine skip text fast
+    r"<(?:(?P<comment>!--.*?(?:-->|\Z))"
+    r"|(?P<a>[aA]\b(?:[^>\"']++|\"[^\"]*+(?:\"|\Z)|'[^']*+(?:'|\Z))*+(?:>|\Z)))",
+    re.DOTALL,
 )
 _ATTR = re.compile(r"""([^\s"'=<>/]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
+@lru_cache(maxsize=4096)  # a campaign's tags repeat across its recipients
 def _inspect(tag: str) -> tuple[tuple[int, int] | None, str, bool]:
     """(span of the href value incl. quotes, the unescaped href, has data-beacon-notrack)."""
     span: tuple[int, int] | None = None
@@ -52,7 +54,7 @@ def find_links(html: str, skip: str = "") -> list[str]:
     destination's position here, so two links to one URL count as one link in the stats."""
     found: dict[str, None] = {}
     for m in _TOKENS.finditer(html):
-        tag = m.group("a")
+        tag = m.group(0) if m.group("a") is not None else None
         if tag is None or not tag.endswith(">"):
             continue
         span, url, notrack = _inspect(tag)
@@ -66,7 +68,7 @@ def has_link(html: str, url: str) -> bool:
     if url not in html:
         return False
     for m in _TOKENS.finditer(html):
-        tag = m.group("a")
+        tag = m.group(0) if m.group("a") is not None else None
         if tag is not None and tag.endswith(">") and _inspect(tag)[1] == url:
             return True
     return False
@@ -74,15 +76,30 @@ def has_link(html: str, url: str) -> bool:
 
 def rewrite_links(html: str, tracked_url: Callable[[int, str], str], skip: str = "") -> str:
     """Replace each trackable href with tracked_url(index, destination), index as in find_links."""
+    return rewrite(html, tracked_url, skip)[0]
+
+
+def rewrite(html: str, tracked_url: Callable[[int, str], str] | None, skip: str = "") -> tuple[str, bool]:
+    """One pass over the <a> tags: rewrite the trackable hrefs (unless tracked_url is None) and tell
+    whether `skip` (the unsubscribe URL) is the href of some link, as has_link would."""
     out: list[str] = []
     last = 0
     indexes: dict[str, int] = {}
+    saw_skip = False
+    check_skip = bool(skip) and skip in html
+    if tracked_url is None and not check_skip:
+        return html, False
     for m in _TOKENS.finditer(html):
-        tag = m.group("a")
+        tag = m.group(0) if m.group("a") is not None else None
         if tag is None or not tag.endswith(">"):
             continue
         span, url, notrack = _inspect(tag)
-        if span is None or notrack or not is_trackable(url, skip):
+        if span is None:
+            continue
+        if check_skip and url == skip:
+            saw_skip = True
+            continue
+        if tracked_url is None or notrack or not is_trackable(url, skip):
             continue
         index = indexes.setdefault(url, len(indexes))
         new_tag = tag[: span[0]] + '"' + htmllib.escape(tracked_url(index, url)) + '"' + tag[span[1] :]
@@ -90,9 +107,9 @@ def rewrite_links(html: str, tracked_url: Callable[[int, str], str], skip: str =
         out.append(new_tag)
         last = m.end()
     if not out:
-        return html
+        return html, saw_skip
     out.append(html[last:])
-    return "".join(out)
+    return "".join(out), saw_skip
 
 
 def insert_before_body_end(html: str, snippet: str) -> str:

@@ -21,7 +21,7 @@ from beacon.db.accounts import AccountRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.contacts import ContactRepo, decode_cursor, encode_cursor
 from beacon.db.counters import Counters
-from beacon.db.ledger import Ledger, Outcome
+from beacon.db.ledger import Claim, Ledger, Outcome
 from beacon.db.models import CampaignItem
 from beacon.db.suppressions import SuppressionRepo
 from beacon.observability import logger
@@ -248,7 +248,8 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
     todo = [r for r in recipients if r["rid"] not in suppressed]
     issued = epoch()
     slow_down = threading.Event()  # set once SES kept throttling: the rest of the batch goes back to SQS
-    results = list(deps.pool.map(lambda r: _send_one(deps, content, r, issued, slow_down), todo))
+    claims = deps.ledger.claim_many(account_id, campaign_id, [(r["rid"], r["email"]) for r in todo]) if todo else {}
+    results = list(deps.pool.map(lambda r: _send_one(deps, content, r, issued, claims[r["rid"]], slow_down), todo))
     deferred = [r for r, res in zip(todo, results, strict=True) if res == "deferred"]
     already = sum(1 for res in results if res is None)
     outcomes += [res for res in results if isinstance(res, Outcome)]
@@ -269,18 +270,18 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
     )
 
 
-def _send_one(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issued: int,
+def _send_one(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issued: int, claim: Claim,
               slow_down: threading.Event | None = None) -> Outcome | str | None:
-    """Claim, compose, send. None: someone else has it; "deferred": try again later.
+    """Compose and send a claimed recipient. None: someone else has it; "deferred": try again later.
 
     SES throttling is retried here a few times with jittered exponential backoff; if it persists,
     the claim is released, `slow_down` is set and every recipient not yet started is deferred too.
     """
-    if slow_down is not None and slow_down.is_set():
-        return "deferred"
-    claim = deps.ledger.claim(content.account_id, content.campaign_id, r["rid"], r["email"])
     if not claim.won:
         return None
+    if slow_down is not None and slow_down.is_set():
+        deps.ledger.release(content.account_id, content.campaign_id, r["rid"], claim.claim_id)
+        return "deferred"
     try:
         composed = compose(content, deps.signer, email=r["email"], recipient_id=r["rid"],
                            attributes=r.get("attributes") or {}, issued_at=issued)

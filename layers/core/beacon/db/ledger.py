@@ -6,7 +6,9 @@ Life of an item (attribute `status`):
   sending  --release--> retry --claim--> sending     (SES throttled us: try again later)
   sending (stale, no SES event seen) --claim--> sending   (the sender crashed before SES answered)
 
-A claim is a conditional PutItem before the SES call. Settling a batch is ONE TransactWriteItems
+A claim is a conditional Put before the SES call; a batch claims all its recipients in ONE
+TransactWriteItems (claim_many), leaving out those another attempt already holds or settled.
+Settling a batch is ONE TransactWriteItems
 that updates every ledger item of the batch and the campaign's sharded counters together, so the
 stats move exactly when the ledger does. Plain botocore: the expressions are easier to read raw.
 """
@@ -52,36 +54,80 @@ class Ledger:
     def _key(account_id: str, campaign_id: str, recipient_id: str) -> dict[str, Any]:
         return {"pk": {"S": f"{account_id}#{campaign_id}"}, "sk": {"S": recipient_id}}
 
-    def claim(self, account_id: str, campaign_id: str, recipient_id: str, email: str) -> Claim:
-        now = time.time()
-        claim_id = secrets.token_hex(8)
-        item = {
-            **self._key(account_id, campaign_id, recipient_id),
-            "email": {"S": email},
-            "recipient_key": {"S": f"{account_id}#{recipient_id}"},  # the by_recipient index
-            "status": {"S": "sending"},
-            "claim_id": {"S": claim_id},
-            "claimed_at": {"N": f"{now:.3f}"},
+    _CLAIM_CONDITION = "attribute_not_exists(sk) OR #s = :retry OR (#s = :sending AND claimed_at < :stale)"
+
+    def _claim_put(self, account_id: str, campaign_id: str, recipient_id: str, email: str, claim_id: str,
+                   now: float) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Item": {
+                **self._key(account_id, campaign_id, recipient_id),
+                "email": {"S": email},
+                "recipient_key": {"S": f"{account_id}#{recipient_id}"},  # the by_recipient index
+                "status": {"S": "sending"},
+                "claim_id": {"S": claim_id},
+                "claimed_at": {"N": f"{now:.3f}"},
+            },
+            "ConditionExpression": self._CLAIM_CONDITION,
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {
+                ":retry": {"S": "retry"},
+                ":sending": {"S": "sending"},
+                ":stale": {"N": f"{now - STALE_CLAIM_SECONDS:.3f}"},
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
+
+    def claim(self, account_id: str, campaign_id: str, recipient_id: str, email: str) -> Claim:
+        claim_id = secrets.token_hex(8)
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression=(
-                    "attribute_not_exists(sk) OR #s = :retry OR (#s = :sending AND claimed_at < :stale)"
-                ),
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":retry": {"S": "retry"},
-                    ":sending": {"S": "sending"},
-                    ":stale": {"N": f"{now - STALE_CLAIM_SECONDS:.3f}"},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            self._client.put_item(**self._claim_put(account_id, campaign_id, recipient_id, email, claim_id,
+                                                    time.time()))
         except self._client.exceptions.ConditionalCheckFailedException as exc:
             old = exc.response.get("Item", {})
             return Claim(recipient_id, claim_id, False, old.get("status", {}).get("S", "unknown"))
         return Claim(recipient_id, claim_id, True, "sending")
+
+    def claim_many(self, account_id: str, campaign_id: str, recipients: list[tuple[str, str]]) -> dict[str, Claim]:
+        """Claim a batch's recipients ((recipient id, email) pairs, at most 99) in one transaction.
+
+        The ones already held or settled by another attempt fail their condition: they are left
+        out (their Claim has won=False) and the rest is claimed in the next round.
+        """
+        if len(recipients) > 99:
+            raise ValueError("a claim transaction holds at most 99 recipients")
+        claims: dict[str, Claim] = {}
+        pending = list(dict.fromkeys(recipients))
+        for attempt in range(6):
+            if not pending:
+                break
+            now = time.time()
+            ids = {rid: secrets.token_hex(8) for rid, _ in pending}
+            items = [{"Put": self._claim_put(account_id, campaign_id, rid, email, ids[rid], now)}
+                     for rid, email in pending]
+            try:
+                self._client.transact_write_items(TransactItems=items)
+            except self._client.exceptions.TransactionCanceledException as exc:
+                reasons = exc.response.get("CancellationReasons", [])
+                codes = [r.get("Code") for r in reasons]
+                lost = {i for i, code in enumerate(codes[: len(pending)]) if code == "ConditionalCheckFailed"}
+                if lost:
+                    for i in lost:
+                        rid = pending[i][0]
+                        status = reasons[i].get("Item", {}).get("status", {}).get("S", "unknown")
+                        claims[rid] = Claim(rid, ids[rid], False, status)
+                    pending = [p for i, p in enumerate(pending) if i not in lost]
+                    continue
+                if "TransactionConflict" in codes and attempt < 5:
+                    time.sleep(0.05 * (2**attempt))
+                    continue
+                raise
+            for rid, _ in pending:
+                claims[rid] = Claim(rid, ids[rid], True, "sending")
+            pending = []
+        if pending:
+            raise RuntimeError("could not claim the batch")
+        return claims
 
     def release(self, account_id: str, campaign_id: str, recipient_id: str, claim_id: str) -> None:
         """Give a claim back (SES throttled): the next attempt may claim it again."""

@@ -49,3 +49,14 @@ def fast_transactions() -> Iterator[None]:
     finally:
         _models.DynamoDBBackend.transact_write_items = original_transact  # type: ignore[method-assign]
         _models.copy = copy
+
+
+_installed = False
+
+
+def install_fast_transactions() -> None:
+    """For the local stack's whole life (a dev server never needs the slow original back)."""
+    global _installed
+    if not _installed:
+        fast_transactions().__enter__()
+        _installed = True

@@ -134,13 +134,14 @@ def send_deps() -> SendDeps:
 
 @lru_cache(maxsize=1)
 def subscription_deps() -> SubscriptionDeps:
-    from beacon.db.contacts import ContactRepo
-    from beacon.db.events import EventRepo
-    from beacon.db.suppressions import SuppressionRepo
+    """Plain botocore only: the one-click unsubscribe path stays free of PynamoDB (cold start)."""
+    from beacon.db.subscription_store import SubscriptionStore
     from beacon.subscriptions import SubscriptionDeps
 
-    s = bound()
-    return SubscriptionDeps(SuppressionRepo(), ContactRepo(), ledger(), EventRepo(s.event_retention_days))
+    s = settings()
+    store = SubscriptionStore(_raw_dynamodb(), s.contacts_table, s.suppressions_table, s.events_table,
+                              s.event_retention_days)
+    return SubscriptionDeps(store, ledger())
 
 
 @lru_cache(maxsize=1)

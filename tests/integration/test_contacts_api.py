@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from beacon.db.keys import ledger_pk
 from tests.integration.test_api import (
     PASSWORD,
     Client,
@@ -105,7 +106,7 @@ def send_to(account_id: str, email: str, *, opens: int = 0, clicks: int = 0, del
         assert ledger.mark(account_id, campaign_id, rid, "delivered_at", "delivered", now_iso())
     # opens and clicks as tracking keeps them on the ledger item (beacon/db/engagement.py)
     client, table = composition.ledger()._client, composition.settings().messages_table
-    key = {"pk": {"S": f"{account_id}#{campaign_id}"}, "sk": {"S": rid}}
+    key = {"pk": {"S": ledger_pk(account_id, campaign_id, rid)}, "sk": {"S": rid}}
     if opens:
         client.update_item(TableName=table, Key=key,
                            UpdateExpression="ADD opens :n, human_opens :n SET last_open_at = :at",

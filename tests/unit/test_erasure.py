@@ -9,6 +9,7 @@ import pytest
 
 from beacon.config import Settings
 from beacon.db.erasure import OutOfTime, TenantEraser
+from beacon.db.keys import ledger_pk
 
 SETTINGS = Settings(
     stage="t", token_secret=b"x" * 16, public_base_url="", sender_email="a@b.c", configuration_set="",
@@ -76,11 +77,11 @@ def tenant(db: FakeDynamo, aid: str, contacts: int = 40) -> None:
     db.put("accounts", f"A#{aid}", "LIST#l1")
     db.put("campaigns", aid, "c1", status="sent")
     for i in range(contacts):
-        rid = f"r{i:03d}"
+        rid = f"{i:032x}"
         db.put("contacts", aid, f"C#{rid}", list_ids={"l1", "l2"})
         db.put("contacts", f"{aid}#L#l1", rid)
         db.put("contacts", f"{aid}#L#l2", rid)  # a list id known only from the contact
-        db.put("messages", f"{aid}#c1", rid)
+        db.put("messages", ledger_pk(aid, "c1", rid), rid)
         db.put("events", f"{aid}#{rid}", f"2026-01-01#open#{i}")
     for shard in range(16):
         db.put("stats", f"{aid}#c1", f"s{shard:02d}")

@@ -16,6 +16,7 @@ from beacon.clock import now_iso
 from beacon.db.accounts import ListRepo
 from beacon.db.contacts import ContactRepo, decode_cursor, encode_cursor
 from beacon.db.events import EventRepo
+from beacon.db.keys import campaign_of
 from beacon.db.models import ContactItem, ListItem
 from beacon.db.recipient_ledger import RecipientLedger
 from beacon.db.suppressions import SuppressionRepo
@@ -216,7 +217,7 @@ def _message_view(item: dict[str, Any]) -> dict[str, Any]:
     (engagement counters by kind, per-link clicks, client classes, timestamps)."""
     pk = str(item.get("pk", ""))
     return {
-        "campaign_id": pk.split("#", 1)[1] if "#" in pk else None,
+        "campaign_id": campaign_of(pk) if "#" in pk else None,
         "status": item.get("status"),
         "sent_at": _iso(item.get("sent_at")),
         "opens": int(item.get("opens") or 0),

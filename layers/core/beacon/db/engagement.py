@@ -33,6 +33,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from beacon.db.keys import SHARDS, ledger_pk
+
 CLICK_LOG_CAP = 100
 LINK_SHIFT = 65536
 OPEN_KINDS = {"human": "human_opens", "proxied": "proxied_opens", "machine": "machine_opens"}
@@ -49,7 +51,7 @@ class Engagement:
 
     @staticmethod
     def _key(account_id: str, campaign_id: str, recipient_id: str) -> dict[str, Any]:
-        return {"pk": {"S": f"{account_id}#{campaign_id}"}, "sk": {"S": recipient_id}}
+        return {"pk": {"S": ledger_pk(account_id, campaign_id, recipient_id)}, "sk": {"S": recipient_id}}
 
     def _update(self, key: dict[str, Any], expr: str, values: dict[str, Any], names: dict[str, str] | None = None,
                 condition: str = "attribute_exists(sk)") -> bool:
@@ -104,21 +106,19 @@ class Engagement:
                             {":t": {"NS": [str(at)]}, ":at": {"S": at_iso}, ":cls": {"S": client}})
 
     # ------------------------------------------------------------------ reading (stats)
-    def _query(self, account_id: str, campaign_id: str, link_count: int, prefix: str) -> list[dict[str, Any]]:
+    def _query(self, account_id: str, campaign_id: str, link_count: int, shard: str) -> list[dict[str, Any]]:
         fields = list(_BASE_FIELDS) + [f"link_{i}" for i in range(link_count)]
         names = {f"#f{i}": f for i, f in enumerate(fields)}
         args: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else ""),
+            "KeyConditionExpression": "pk = :pk",
             "FilterExpression": ("attribute_exists(opens) OR attribute_exists(clicks) "
                                  "OR attribute_exists(honeypot_hits)"),
             "ProjectionExpression": ", ".join(names),
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": {":pk": {"S": f"{account_id}#{campaign_id}"}},
+            "ExpressionAttributeValues": {":pk": {"S": f"{account_id}#{campaign_id}#{shard}"}},
             "ConsistentRead": True,
         }
-        if prefix:
-            args["ExpressionAttributeValues"][":prefix"] = {"S": prefix}
         found: list[dict[str, Any]] = []
         while True:
             page = self._client.query(**args)
@@ -129,11 +129,12 @@ class Engagement:
 
     def items(self, account_id: str, campaign_id: str, link_count: int, *, parallel: bool = False
               ) -> Iterator[dict[str, Any]]:
-        """The engaged ledger items of a campaign (raw DynamoDB attribute values). parallel: 16 Queries
-        over the recipient-id hex prefixes at once (large campaigns)."""
+        """The engaged ledger items of a campaign (raw DynamoDB attribute values): one Query per ledger
+        partition key (beacon.db.keys); parallel: the 16 at once (large campaigns)."""
         if not parallel:
-            yield from self._query(account_id, campaign_id, link_count, "")
+            for shard in SHARDS:
+                yield from self._query(account_id, campaign_id, link_count, shard)
             return
         with ThreadPoolExecutor(16) as pool:
-            for chunk in pool.map(lambda p: self._query(account_id, campaign_id, link_count, p), "0123456789abcdef"):
+            for chunk in pool.map(lambda p: self._query(account_id, campaign_id, link_count, p), SHARDS):
                 yield from chunk

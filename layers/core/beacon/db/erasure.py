@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from beacon.config import Settings
+from beacon.db.keys import ledger_pks
 
 TimeLeft = Callable[[], float]
 
@@ -85,8 +86,9 @@ class TenantEraser:
         s = self._s
         recipients: set[str] = set()
         for campaign_id, _status in self.campaigns(account_id):
-            for item in self._delete_partition(s.messages_table, f"{account_id}#{campaign_id}"):
-                recipients.add(item["sk"]["S"])
+            for pk in ledger_pks(account_id, campaign_id):
+                for item in self._delete_partition(s.messages_table, pk):
+                    recipients.add(item["sk"]["S"])
             self._delete_partition(s.stats_table, f"{account_id}#{campaign_id}")
         list_ids: set[str] = set()
         for item in self._keys(s.accounts_table, f"A#{account_id}"):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from beacon.db.counters import Counters
+from beacon.db.keys import ledger_pk
 
 STALE_CLAIM_SECONDS = 300
 
@@ -52,7 +53,7 @@ class Ledger:
 
     @staticmethod
     def _key(account_id: str, campaign_id: str, recipient_id: str) -> dict[str, Any]:
-        return {"pk": {"S": f"{account_id}#{campaign_id}"}, "sk": {"S": recipient_id}}
+        return {"pk": {"S": ledger_pk(account_id, campaign_id, recipient_id)}, "sk": {"S": recipient_id}}
 
     _CLAIM_CONDITION = "attribute_not_exists(sk) OR #s = :retry OR (#s = :sending AND claimed_at < :stale)"
 

@@ -226,7 +226,8 @@ class CampaignItem(_Base):
 
 # ---------------------------------------------------------------- messages table (send ledger)
 class MessageItem(_Base):
-    """pk={account_id}#{campaign_id} sk={recipient_id}: one recipient of one campaign, once."""
+    """pk={account_id}#{campaign_id}#{first hex digit of the recipient id} (beacon.db.keys) sk={recipient_id}:
+    one recipient of one campaign, once."""
 
     class Meta(_Base.Meta):
         pass

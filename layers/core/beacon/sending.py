@@ -249,7 +249,10 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
     issued = epoch()
     slow_down = threading.Event()  # set once SES kept throttling: the rest of the batch goes back to SQS
     claims = deps.ledger.claim_many(account_id, campaign_id, [(r["rid"], r["email"]) for r in todo]) if todo else {}
-    results = list(deps.pool.map(lambda r: _send_one(deps, content, r, issued, claims[r["rid"]], slow_down), todo))
+    # Rendering is CPU work: done here, in one thread; the pool only waits on SES (the GIL stays quiet).
+    prepared = [_prepare(deps, content, r, issued, claims[r["rid"]]) for r in todo]
+    results = list(deps.pool.map(lambda job: _send_one(deps, content, job[0], claims[job[0]["rid"]], job[1],
+                                                       slow_down), zip(todo, prepared, strict=True)))
     deferred = [r for r, res in zip(todo, results, strict=True) if res == "deferred"]
     already = sum(1 for res in results if res is None)
     outcomes += [res for res in results if isinstance(res, Outcome)]
@@ -270,27 +273,36 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
     )
 
 
-def _send_one(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issued: int, claim: Claim,
-              slow_down: threading.Event | None = None) -> Outcome | str | None:
-    """Compose and send a claimed recipient. None: someone else has it; "deferred": try again later.
-
-    SES throttling is retried here a few times with jittered exponential backoff; if it persists,
-    the claim is released, `slow_down` is set and every recipient not yet started is deferred too.
-    """
+def _prepare(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issued: int,
+             claim: Claim) -> OutgoingEmail | Outcome | None:
+    """The email for a claimed recipient; an Outcome "failed" if it cannot be rendered; None if the
+    recipient is someone else's (the claim was lost)."""
     if not claim.won:
         return None
-    if slow_down is not None and slow_down.is_set():
-        deps.ledger.release(content.account_id, content.campaign_id, r["rid"], claim.claim_id)
-        return "deferred"
     try:
         composed = compose(content, deps.signer, email=r["email"], recipient_id=r["rid"],
                            attributes=r.get("attributes") or {}, issued_at=issued)
     except (rendering.TemplateProblem, ValueError) as exc:
         return Outcome(r["rid"], r["email"], "failed", claim.claim_id, error=f"render: {exc}")
-    outgoing = OutgoingEmail(
+    return OutgoingEmail(
         from_address=content.from_email, to_address=r["email"], raw=composed.raw,
         tags={"account": content.account_id, "campaign": content.campaign_id, "recipient": r["rid"]},
     )
+
+
+def _send_one(deps: SendDeps, content: CampaignContent, r: dict[str, Any], claim: Claim,
+              outgoing: OutgoingEmail | Outcome | None, slow_down: threading.Event | None = None
+              ) -> Outcome | str | None:
+    """Send a prepared email. None: someone else has it; "deferred": try again later.
+
+    SES throttling is retried here a few times with jittered exponential backoff; if it persists,
+    the claim is released, `slow_down` is set and every recipient not yet started is deferred too.
+    """
+    if outgoing is None or isinstance(outgoing, Outcome):
+        return outgoing
+    if slow_down is not None and slow_down.is_set():
+        deps.ledger.release(content.account_id, content.campaign_id, r["rid"], claim.claim_id)
+        return "deferred"
     for attempt in range(THROTTLE_RETRIES + 1):
         deps.pacer.wait()
         try:

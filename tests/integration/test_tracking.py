@@ -445,3 +445,25 @@ def test_unsubscribe_stops_the_rest_of_a_sending_campaign_and_later_ones(clean_a
     second_to = [s.to_address for s in world.ses.sent[len(sent_first):]]
     assert sorted(second_to) == ["q0@example.com", "q2@example.com", "q3@example.com"]
     assert world.stats(second)["skipped_suppressed"] == 1 and world.stats(first)["unsubscribed"] == 1
+
+
+@pytest.mark.parametrize(("reason", "says"), [("complaint", "spam"), ("bounce", "could not be delivered"),
+                                              ("manual", "stopped mailing")])
+def test_a_suppression_that_is_not_an_unsubscribe_offers_no_undo(mailed: Mailed, reason: str, says: str) -> None:
+    from beacon.clock import now_iso
+    from beacon.db.models import SuppressionItem
+
+    world, campaign, tokens = mailed
+    page = load("unsubscribe")
+    address, t = next(iter(tokens.items()))
+    rid = recipient_id(world.account_id, address)
+    SuppressionRepo().add(SuppressionItem(pk=world.account_id, sk=rid, email=address, reason=reason,
+                                          created_at=now_iso(), campaign_id=campaign))
+    shown = page(event(t["u"]), None)
+    assert shown["statusCode"] == 200 and says in shown["body"]
+    assert "resubscribe" not in shown["body"]
+    # a hand-made undo POST changes nothing and says why
+    undo = page(event(t["u"], "POST", "action=resubscribe"), None)
+    assert says in undo["body"]
+    found = SuppressionRepo().get(world.account_id, rid)
+    assert found is not None and found.reason == reason

@@ -46,6 +46,22 @@ def _done_page(company: str) -> dict[str, Any]:
                 "<p>Clicked by mistake?</p>" + _form("resubscribe", "Subscribe again", "secondary"))
 
 
+_BLOCKED_WHY = {
+    "complaint": "you reported one of its emails as spam",
+    "bounce": "emails to this address could not be delivered",
+    "manual": "the sender stopped mailing this address",
+}
+
+
+def _blocked_page(company: str, reason: str) -> dict[str, Any]:
+    """Suppressed for a reason other than the person's unsubscribe: no undo here (it would do nothing)."""
+    c = html.escape(company)
+    why = _BLOCKED_WHY.get(reason, "of an earlier request")
+    return page("You get no emails",
+                f"<h1>You get no emails from {c}</h1><p>{c} sends you nothing because {html.escape(why)}.</p>"
+                f"<p>To receive its emails again, contact {c}.</p>")
+
+
 def _back_page(company: str) -> dict[str, Any]:
     c = html.escape(company)
     return page("You are subscribed again",
@@ -123,13 +139,14 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     try:
         if method != "POST":  # GET, HEAD, anything else: show the page, change nothing
             company = _company(data.account_id)
-            if unsubscribe_view().suppression_reason(data.account_id, data.recipient_id) is not None:
-                return _done_page(company)
-            return _ask_page(company)
+            reason = unsubscribe_view().suppression_reason(data.account_id, data.recipient_id)
+            if reason is None:
+                return _ask_page(company)
+            return _done_page(company) if reason == "unsubscribe" else _blocked_page(company, reason)
         action = _action(event)
         if action is None:
             return page("Nothing changed", "<h1>Nothing changed</h1><p>The request was not understood.</p>", 400)
-        from beacon import subscriptions  # PynamoDB repositories: only a change needs them
+        from beacon import subscriptions  # only a change needs the writes
 
         deps = subscription_deps()
         if action == "one-click":
@@ -139,8 +156,13 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         if action == "unsubscribe":
             subscriptions.unsubscribe(deps, data, via="page", requester=_requester(event, method))
             return _done_page(_company(data.account_id))
-        subscriptions.resubscribe(deps, data, requester=_requester(event, method))
-        return _back_page(_company(data.account_id))
+        if subscriptions.resubscribe(deps, data, requester=_requester(event, method)):
+            return _back_page(_company(data.account_id))
+        reason = unsubscribe_view().suppression_reason(data.account_id, data.recipient_id)
+        if reason is None:  # nothing to undo: not unsubscribed
+            return _ask_page(_company(data.account_id))
+        return _done_page(_company(data.account_id)) if reason == "unsubscribe" else \
+            _blocked_page(_company(data.account_id), reason)
     except Exception:
         logger.exception("unsubscribe endpoint failed", extra={"method": method})
         return page("Please try again", "<h1>Something went wrong</h1>"

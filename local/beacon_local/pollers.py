@@ -22,6 +22,7 @@ import logging
 import os
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -112,7 +113,7 @@ def failed_ids(answer: Any, message_ids: list[str]) -> set[str]:
     return failed
 
 
-class _Poller:
+class _Poller(ABC):
     def __init__(self, name: str, resources: Resources, invoke: Invoke, stop: threading.Event) -> None:
         self.name = name
         self.resources = resources
@@ -160,8 +161,9 @@ class _Poller:
                 log.exception("%s: polling failed; retrying", self.name)
                 self.stop.wait(1)
 
+    @abstractmethod
     def poll_once(self) -> int:
-        raise NotImplementedError
+        """Receive and deliver one round of messages; how many were delivered."""
 
 
 class SqsPoller(_Poller):

@@ -40,6 +40,10 @@ def _unsupported_type(_exc: RequestUnsupportedContentType) -> Response[Any]:
 
 @app.exception_handler(RequestValidationError)
 def _validation_error(exc: RequestValidationError) -> Response[Any]:
+    content_type = (app.current_event.headers.get("content-type") or "").lower()
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        # powertools reads form bodies too; every /v1 body is JSON (curl -d sends a form by default)
+        return error(415, "unsupported_media_type", "send the body as application/json")
     if not (app.current_event.body or "").strip() and any(
             e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in exc.errors()):
         return error(422, "missing_body", "the request needs a JSON body")

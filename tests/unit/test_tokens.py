@@ -92,13 +92,72 @@ def test_click_token_does_not_reveal_the_url() -> None:
         assert part.lower().encode() not in raw.lower()
 
 
-def test_same_url_for_two_recipients_gives_unrelated_ciphertexts() -> None:
+HEAD = slice(0, 53 + 16)  # a v3 click token: kind, ids, issued, mac | index, ciphertext, link mac
+LINK = slice(53 + 16, None)
+CIPHER = slice(53 + 16 + 2, -16)
+
+
+def test_a_campaign_link_part_is_the_same_for_every_recipient() -> None:
     a = _b64decode(signer.click_token(ACCOUNT, CAMPAIGN, RECIPIENT, ISSUED, 0, URL))
-    b = _b64decode(signer.click_token(ACCOUNT, CAMPAIGN, "f" * 32, ISSUED, 0, URL))
-    body = slice(1 + 16 * 3 + 4 + 2, -16)
-    assert a[body] != b[body]
-    # no keystream reuse across recipients: the two ciphertexts of one URL differ
-    assert bytes(x ^ y for x, y in zip(a[body], b[body], strict=True)) != bytes(len(URL))
+    b = _b64decode(signer.click_token(ACCOUNT, CAMPAIGN, "f" * 32, ISSUED + 5, 0, URL))
+    assert a[LINK] == b[LINK]  # computed once per campaign
+    assert a[HEAD] != b[HEAD]  # the recipient part is signed per recipient
+    other_campaign = _b64decode(signer.click_token(ACCOUNT, "e" * 32, RECIPIENT, ISSUED, 0, URL))
+    assert other_campaign[CIPHER] != a[CIPHER]
+
+
+def test_two_urls_at_one_index_never_share_a_keystream() -> None:
+    """SIV: the keystream is keyed by the link mac, so personalised URLs of one campaign (one per
+    recipient, same link index) do not leak their XOR."""
+    urls = [URL.replace("jane.doe", name) for name in ("jane.doe", "john.roe", "anna.poe")]
+    ciphers = [_b64decode(signer.click_token(ACCOUNT, CAMPAIGN, RECIPIENT, ISSUED, 4, u))[CIPHER] for u in urls]
+    for i in range(len(urls)):
+        for j in range(i + 1, len(urls)):
+            xor_c = bytes(x ^ y for x, y in zip(ciphers[i], ciphers[j], strict=True))
+            xor_p = bytes(x ^ y for x, y in zip(urls[i].encode(), urls[j].encode(), strict=True))
+            assert xor_c != xor_p
+
+
+def test_a_link_part_spliced_onto_another_campaign_or_index_is_rejected() -> None:
+    mine = _b64decode(signer.click_token(ACCOUNT, CAMPAIGN, RECIPIENT, ISSUED, 2, URL))
+    elsewhere = _b64decode(signer.click_token(ACCOUNT, "e" * 32, RECIPIENT, ISSUED, 2, "https://evil.example/"))
+    with pytest.raises(InvalidToken):  # another campaign's destination under this campaign's head
+        signer.verify(_b64encode(mine[HEAD] + elsewhere[LINK]), CLICK)
+    moved = bytearray(mine)
+    moved[53 + 16 + 1] ^= 1  # the index, alone
+    with pytest.raises(InvalidToken):
+        signer.verify(_b64encode(bytes(moved)), CLICK)
+
+
+def test_a_link_part_on_another_recipient_of_the_same_campaign_names_that_recipient() -> None:
+    """What a splice can do: attribute a link the campaign has to a recipient whose head one holds."""
+    a = _b64decode(signer.click_token(ACCOUNT, CAMPAIGN, RECIPIENT, ISSUED, 1, URL))
+    b = _b64decode(signer.click_token(ACCOUNT, CAMPAIGN, "f" * 32, ISSUED, 0, "https://example.com/"))
+    data = signer.verify(_b64encode(a[HEAD] + b[LINK]), CLICK)
+    assert (data.recipient_id, data.link_index, data.url) == (RECIPIENT, 0, "https://example.com/")
+
+
+def test_click_tokens_of_emails_sent_before_v3_still_verify() -> None:
+    """v2: kind "c" | ids | issued | index | ciphertext (keystream keyed by the head) | mac over all."""
+    head = b"c" + bytes.fromhex(ACCOUNT + CAMPAIGN + RECIPIENT) + ISSUED.to_bytes(4, "big") + (9).to_bytes(2, "big")
+    raw = URL.encode()
+    stream = signer._keystream(head, len(raw))
+    data = head + bytes(x ^ y for x, y in zip(raw, stream, strict=True))
+    token = _b64encode(data + signer._mac(data))
+    assert signer.verify(token, CLICK) == TokenData(CLICK, ACCOUNT, CAMPAIGN, RECIPIENT, ISSUED, 9, URL)
+    forged = bytearray(data + signer._mac(data))
+    forged[60] ^= 1
+    with pytest.raises(InvalidToken):
+        signer.verify(_b64encode(bytes(forged)), CLICK)
+    with pytest.raises(InvalidToken):
+        signer.verify(token, OPEN)
+
+
+def test_email_tokens_match_the_signer() -> None:
+    email = signer.for_email(*IDS, ISSUED)
+    assert email.open() == signer.open_token(*IDS, ISSUED)
+    assert email.unsubscribe() == signer.unsubscribe_token(*IDS, ISSUED)
+    assert email.click(3, URL) == signer.click_token(*IDS, ISSUED, 3, URL)
 
 
 # ---------------------------------------------------------------------------- tampering

@@ -10,12 +10,16 @@ from contextlib import contextmanager
 import pytest
 
 from beacon.links import (
+    MAX_TRACKED_URL_BYTES,
     find_links,
     footer_html,
     footer_text,
     insert_before_body_end,
+    insert_before_body_end_parts,
     pixel_html,
+    rewrite,
     rewrite_links,
+    rewrite_parts,
 )
 
 UNSUB = "https://t.example.com/u/UNSUBTOKEN"
@@ -215,6 +219,34 @@ def test_html_without_links_is_returned_unchanged() -> None:
 )
 def test_insert_before_last_body_end(html: str, expected: str) -> None:
     assert insert_before_body_end(html, "PIX") == expected
+    # the same on rewrite_parts' parts, whichever text part holds the last </body>
+    doc = html.replace("<p>", '<p><a href="https://x.example/">x</a>', 1) if "<p>" in html else html
+    parts, _ = rewrite_parts(doc, tracked)
+    insert_before_body_end_parts(parts, "PIX")
+    assert "".join(parts) == insert_before_body_end(rewrite_links(doc, tracked), "PIX")
+
+
+def test_rewrite_parts_alternate_text_and_href_values() -> None:
+    html = '<p>a<a href="https://one.example/?a=1&amp;b=2">1</a> b <a href=\'https://two.example/\'>2</a></p>'
+    parts, saw = rewrite_parts(html, tracked)
+    assert parts[1::2] == ["https://t.example.com/c/T0", "https://t.example.com/c/T1"]
+    assert "".join(parts) == rewrite(html, tracked)[0]
+    assert saw is False
+    # the text parts repeat from one recipient to the next: only the href values differ
+    other, _ = rewrite_parts(html, lambda i, u: f"https://t.example.com/c/OTHER{i}")
+    assert other[0::2] == parts[0::2]
+    escaped, _ = rewrite_parts(html, lambda i, u: "a&amp;b", escaped=True)
+    assert escaped[1] == "a&amp;b"
+    assert rewrite_parts("<p>none</p>", tracked) == (["<p>none</p>"], False)
+
+
+def test_a_destination_longer_than_the_cap_is_left_as_written() -> None:
+    long_url = "https://example.com/?q=" + "x" * MAX_TRACKED_URL_BYTES
+    fits = "https://example.com/?q=" + "é" * ((MAX_TRACKED_URL_BYTES - 30) // 2)
+    too_many_bytes = "https://example.com/?q=" + "é" * (MAX_TRACKED_URL_BYTES // 2)
+    html = f'<a href="{long_url}">a</a><a href="{fits}">b</a><a href="{too_many_bytes}">c</a>'
+    assert find_links(html) == [fits]
+    assert _hrefs(rewrite_links(html, tracked)) == [long_url, "https://t.example.com/c/T0", too_many_bytes]
 
 
 def test_pixel_html_is_a_1x1_image_with_escaped_url() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import email
 import email.header
 import email.policy
@@ -239,3 +240,38 @@ def test_encoded_words_are_at_most_75_chars() -> None:
     words = re.findall(rb"=\?[^?]+\?[bBqQ]\?[^?]*\?=", header_block(raw))
     assert words
     assert max(len(w) for w in words) <= 75
+
+
+# ---------------------------------------------------------------------------- the HTML in parts
+
+_PIECES = ["a", "b", " ", "\t", "=", "é", "€", ".", "\n", "x" * 40, '<a href="', '"', "\u2028", "\x00", "=3D"]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join), min_size=1, max_size=9))
+def test_html_given_in_parts_decodes_to_the_joined_parts(parts: list[str]) -> None:
+    """The parts are encoded one by one (the repeating ones come from a cache) and joined with soft
+    line breaks: a reader sees exactly the joined text, every line is 7-bit, at most 76 characters
+    and never ends in a space or tab."""
+    from beacon.mime import qp_parts
+
+    encoded = qp_parts(parts)
+    assert binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")) == "".join(parts).encode()
+    assert b"\n" not in encoded.replace(b"\r\n", b"")
+    for line in encoded.split(b"\r\n"):
+        assert len(line) <= 76 and all(b < 128 for b in line)
+        assert not line.endswith((b" ", b"\t"))
+    html = "".join(parts)
+    if html.strip() and not html.endswith("\n"):
+        msg = parse(make(html=parts))
+        assert content(list(msg.iter_parts())[1]) == html
+
+
+def test_lines_ending_in_a_space_stay_within_76_chars() -> None:
+    """binascii.b2a_qp lets a line whose trailing space or tab it encodes reach 77-78 characters."""
+    text = ("x" * 73 + " \t\n") * 3 + "y" * 74 + "\t"
+    raw = make(text=text, html=["<p>", "z" * 74 + " ", "</p>"])
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
+    msg = parse(raw)
+    assert content(next(iter(msg.iter_parts()))) == text.rstrip("\n")

@@ -5,7 +5,9 @@ Used by the send path, by previews and by test sends, so all three show the same
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from beacon import links, mime, rendering
@@ -41,20 +43,24 @@ class Composed:
 def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipient_id: str,
             attributes: dict[str, Any], issued_at: int) -> Composed:
     base = content.base_url
-    ids = (content.account_id, content.campaign_id, recipient_id)
-    unsubscribe_url = f"{base}/u/{signer.unsubscribe_token(*ids, issued_at)}"
+    tokens = signer.for_email(content.account_id, content.campaign_id, recipient_id, issued_at)
+    unsubscribe_url = f"{base}/u/{tokens.unsubscribe()}"
     compiled = rendering.compile_campaign(content.subject, content.html, content.text)
     rendered = rendering.render(
         compiled,
         rendering.context_for(email, attributes, content.company, content.name, unsubscribe_url),
     )
     text = rendered.text
-    tracker = (lambda index, url: f"{base}/c/{signer.click_token(*ids, issued_at, index, url)}") \
-        if content.track_clicks else None
+    click_prefix = _escaped(f"{base}/c/")
+    tracker = (lambda index, url: click_prefix + tokens.click(index, url)) if content.track_clicks else None
     # One pass rewrites the links and finds out whether the rendered HTML links the unsubscribe URL:
     # decided on what was rendered, not on the template's source (a {{ unsubscribe_url }} inside a
-    # false {% if %} or an HTML comment is no working link).
-    html, has_unsubscribe = links.rewrite(rendered.html, tracker, skip=unsubscribe_url)
+    # false {% if %} or an HTML comment is no working link). The HTML stays in parts (the text
+    # between links repeats across recipients: mime caches its encoding).
+    source = rendered.html
+    if "\r" in source:
+        source = source.replace("\r\n", "\n").replace("\r", "\n")
+    parts, has_unsubscribe = links.rewrite_parts(source, tracker, skip=unsubscribe_url, escaped=True)
     tail: list[str] = []
     if not has_unsubscribe:
         tail.append(links.footer_html(content.company, unsubscribe_url))
@@ -62,17 +68,17 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
         text = text + links.footer_text(content.company, unsubscribe_url)
     if content.track_clicks:
         # the honeypot: only machines follow it (beacon.classify, sweep rule "honeypot_sweep")
-        tail.append(links.honeypot_html(f"{base}/c/{signer.click_token(*ids, issued_at, HONEYPOT_LINK, '')}"))
+        tail.append(links.honeypot_html(f"{base}/c/{tokens.click(HONEYPOT_LINK, '')}"))
     if content.track_opens:
-        tail.append(links.pixel_html(f"{base}/o/{signer.open_token(*ids, issued_at)}"))
+        tail.append(links.pixel_html(f"{base}/o/{tokens.open()}"))
     if tail:
-        html = links.insert_before_body_end(html, "".join(tail))
+        links.insert_before_body_end_parts(parts, "".join(tail))
     if not text.strip():
         text = links.footer_text(content.company, unsubscribe_url).strip()
     msg_id = mime.message_id(content.from_email.rpartition("@")[2])
     raw = mime.build(
         from_name=content.from_name, from_email=content.from_email, to_email=email,
-        subject=rendered.subject, html=html, text=text, unsubscribe_url=unsubscribe_url,
+        subject=rendered.subject, html=parts, text=text, unsubscribe_url=unsubscribe_url,
         reply_to=content.reply_to, msg_id=msg_id,
     )
     headers = {
@@ -85,4 +91,9 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
     }
     if content.reply_to:
         headers["Reply-To"] = content.reply_to
-    return Composed(rendered.subject, html, text, headers, raw)
+    return Composed(rendered.subject, "".join(parts), text, headers, raw)
+
+
+@lru_cache(maxsize=64)
+def _escaped(prefix: str) -> str:
+    return html.escape(prefix)

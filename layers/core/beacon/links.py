@@ -24,7 +24,8 @@ _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 @lru_cache(maxsize=4096)  # a campaign's tags repeat across its recipients
 def _inspect(tag: str) -> tuple[tuple[int, int] | None, str, bool]:
-    """(span of the href value incl. quotes, the unescaped href, has data-beacon-notrack)."""
+    """(span of the href value incl. quotes, the unescaped href, whether the link may be tracked:
+    an http(s) destination of at most MAX_TRACKED_URL_BYTES and no data-beacon-notrack)."""
     span: tuple[int, int] | None = None
     url = ""
     notrack = False
@@ -41,12 +42,22 @@ def _inspect(tag: str) -> tuple[tuple[int, int] | None, str, bool]:
                     span = (start, end)
                     url = htmllib.unescape(m.group(group)).strip()
                     break
-    return span, url, notrack
+    return span, url, not notrack and is_trackable(url, "")
+
+
+# The longest destination a tracked link carries; a longer link stays as written (its token
+# would pass beacon.tokens.MAX_TOKEN_LEN, and browsers and proxies cut URLs past ~2,000 characters).
+MAX_TRACKED_URL_BYTES = 2048
 
 
 def is_trackable(url: str, skip: str) -> bool:
     low = url[:8].lower()
-    return (low.startswith("http://") or low.startswith("https://")) and url != skip
+    return (
+        (low.startswith("http://") or low.startswith("https://"))
+        and url != skip
+        and len(url) <= MAX_TRACKED_URL_BYTES
+        and (url.isascii() or len(url.encode("utf-8")) <= MAX_TRACKED_URL_BYTES)
+    )
 
 
 def find_links(html: str, skip: str = "") -> list[str]:
@@ -57,8 +68,8 @@ def find_links(html: str, skip: str = "") -> list[str]:
         tag = m.group(0) if m.group("a") is not None else None
         if tag is None or not tag.endswith(">"):
             continue
-        span, url, notrack = _inspect(tag)
-        if span is not None and not notrack and is_trackable(url, skip):
+        span, url, trackable = _inspect(tag)
+        if span is not None and trackable and url != skip:
             found.setdefault(url)
     return list(found)
 
@@ -82,42 +93,70 @@ def rewrite_links(html: str, tracked_url: Callable[[int, str], str], skip: str =
 def rewrite(html: str, tracked_url: Callable[[int, str], str] | None, skip: str = "") -> tuple[str, bool]:
     """One pass over the <a> tags: rewrite the trackable hrefs (unless tracked_url is None) and tell
     whether `skip` (the unsubscribe URL) is the href of some link, as has_link would."""
-    out: list[str] = []
+    parts, saw_skip = rewrite_parts(html, tracked_url, skip)
+    return "".join(parts), saw_skip
+
+
+def rewrite_parts(html: str, tracked_url: Callable[[int, str], str] | None, skip: str = "",
+                  *, escaped: bool = False) -> tuple[list[str], bool]:
+    """rewrite() as a list of parts whose concatenation is the rewritten HTML: the even parts are
+    the text between tracked hrefs (they repeat from one recipient to the next, so the MIME
+    encoder can cache them), the odd parts are the new href values. With `escaped`, tracked_url
+    returns attribute-ready text (e.g. base64url tokens behind an escaped base URL)."""
+    parts: list[str] = []
     last = 0
+    tail = ""  # the closing quote of the previous rewritten href
     indexes: dict[str, int] = {}
     saw_skip = False
     check_skip = bool(skip) and skip in html
     if tracked_url is None and not check_skip:
-        return html, False
+        return [html], False
     for m in _TOKENS.finditer(html):
         tag = m.group(0) if m.group("a") is not None else None
         if tag is None or not tag.endswith(">"):
             continue
-        span, url, notrack = _inspect(tag)
+        span, url, trackable = _inspect(tag)
         if span is None:
             continue
         if check_skip and url == skip:
             saw_skip = True
             continue
-        if tracked_url is None or notrack or not is_trackable(url, skip):
+        if tracked_url is None or not trackable or url == skip:
             continue
         index = indexes.setdefault(url, len(indexes))
-        new_tag = tag[: span[0]] + '"' + htmllib.escape(tracked_url(index, url)) + '"' + tag[span[1] :]
-        out.append(html[last : m.start()])
-        out.append(new_tag)
-        last = m.end()
-    if not out:
-        return html, saw_skip
-    out.append(html[last:])
-    return "".join(out), saw_skip
+        new_url = tracked_url(index, url)
+        start = m.start()
+        parts.append(tail + html[last : start + span[0]] + '"')
+        parts.append(new_url if escaped else htmllib.escape(new_url))
+        tail = '"'
+        last = start + span[1]
+    parts.append(tail + html[last:] if parts else html)
+    return parts, saw_skip
+
+
+def _last_body_end(html: str) -> int:
+    """Where the last `</body>` (any case, optional spaces) starts, or -1."""
+    at = len(html)
+    while (at := html.rfind("</", 0, at)) >= 0:
+        if _BODY_END.match(html, at):
+            return at
+    return -1
 
 
 def insert_before_body_end(html: str, snippet: str) -> str:
-    ends = list(_BODY_END.finditer(html))
-    if not ends:
+    at = _last_body_end(html)
+    if at < 0:
         return html + snippet
-    at = ends[-1].start()
     return html[:at] + snippet + html[at:]
+
+
+def insert_before_body_end_parts(parts: list[str], snippet: str) -> None:
+    """insert_before_body_end on the text parts of rewrite_parts (an href value has no `</body>`)."""
+    for i in range(len(parts) - 1, -1, -2):
+        if "</" in parts[i] and (at := _last_body_end(parts[i])) >= 0:
+            parts[i] = parts[i][:at] + snippet + parts[i][at:]
+            return
+    parts[-1] += snippet
 
 
 def pixel_html(url: str) -> str:

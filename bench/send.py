@@ -35,12 +35,11 @@ for extra in (ROOT, ROOT / "layers" / "core", ROOT / "local"):
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
-import botocore.config  # noqa: E402
 import botocore.session  # noqa: E402
 import jinja2  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
-from beacon import sending  # noqa: E402
+from beacon import aws, sending  # noqa: E402
 from beacon.db.counters import Counters  # noqa: E402
 from beacon.db.ledger import Ledger  # noqa: E402
 from beacon.db.models import CampaignItem  # noqa: E402
@@ -80,13 +79,14 @@ def _stub(request: Any, event_name: str, **_kwargs: Any) -> AWSResponse:
 
 
 def stubbed_clients(pool: int, production: bool = True) -> tuple[Any, Any]:
-    """Clients configured like beacon.aws builds them (production) or botocore's defaults (the floor)."""
+    """Clients built as beacon.aws builds them (production) or with botocore's defaults (the floor)."""
     session = botocore.session.get_session()
     session.set_credentials("bench", "bench")
-    config = botocore.config.Config(max_pool_connections=pool, retries={"max_attempts": 1},
-                                    parameter_validation=not production)
-    ddb = session.create_client("dynamodb", region_name="us-east-1", config=config)
-    ses = session.create_client("sesv2", region_name="us-east-1", config=config)
+    if production:
+        ddb, ses = (aws.quiet_gil(session.create_client(service, region_name="us-east-1", config=aws.config(pool)))
+                    for service in ("dynamodb", "sesv2"))
+    else:
+        ddb, ses = (session.create_client(service, region_name="us-east-1") for service in ("dynamodb", "sesv2"))
     for client in (ddb, ses):
         client.meta.events.register("before-send", cast(Any, _stub))
     return ddb, ses

@@ -2,10 +2,22 @@
 
 Plain botocore (no boto3) keeps cold starts short. The local stack registers its SES simulator
 hooks on `SESSION` (after-call.sesv2.SendEmail), so everything Beacon sends passes through them.
+
+The send path makes ~50 SES calls at once from a thread pool. Each time a thread lets go of the
+GIL while others wait, the interpreter hands it over (a futex wake-up and a thread switch), and
+botocore lets go of it twice per call for a few microseconds of work: `os.urandom` for the
+invocation id (uuid4) and hashlib over a request body larger than 2 KiB (the SigV4 payload hash).
+`quiet_gil` registers two handlers that do the same work without letting go: the invocation id
+from a urandom-seeded PRNG (it is a correlation id, not a secret) and the payload hash in 2 KiB
+steps, handed to the signer as the `X-Amz-Content-SHA256` header (part of SigV4, which uses it
+instead of hashing again). The network wait still releases the GIL, as it must.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
+import uuid
 from functools import lru_cache
 from typing import Any
 
@@ -13,21 +25,49 @@ import botocore.config
 import botocore.session
 
 SESSION = botocore.session.get_session()
+_HASH_STEP = 2047  # hashlib keeps the GIL for updates below 2 KiB
+_ids = random.Random()  # seeded from os.urandom
+
+
+def config(pool: int = 10) -> botocore.config.Config:
+    return botocore.config.Config(
+        connect_timeout=2,
+        read_timeout=10,
+        retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=pool,
+        # Beacon builds every request itself and the service validates it again: skip the
+        # client-side pass (a tenth of the send path's CPU)
+        parameter_validation=False,
+    )
+
+
+def _invocation_id(context: dict[str, Any], **_kwargs: Any) -> None:
+    context.setdefault("retries", {}).setdefault("invocation-id", str(uuid.UUID(int=_ids.getrandbits(128), version=4)))
+
+
+def payload_sha256(body: bytes) -> str:
+    digest = hashlib.sha256()
+    view = memoryview(body)
+    for start in range(0, len(view), _HASH_STEP):
+        digest.update(view[start : start + _HASH_STEP])
+    return digest.hexdigest()
+
+
+def _payload_hash(request: Any, **_kwargs: Any) -> None:
+    body = request.body
+    if isinstance(body, bytes) and len(body) > _HASH_STEP and "X-Amz-Content-SHA256" not in request.headers:
+        request.headers["X-Amz-Content-SHA256"] = payload_sha256(body)
+
+
+def quiet_gil(client: Any) -> Any:
+    """Register the two handlers on a client (not S3, whose signer owns that header)."""
+    if client.meta.service_model.service_name != "s3":
+        client.meta.events.register("before-call", _invocation_id)
+        client.meta.events.register("before-sign", _payload_hash)
+    return client
 
 
 @lru_cache(maxsize=16)
 def client(service: str, region: str, endpoint_url: str | None = None, pool: int = 10) -> Any:
-    return SESSION.create_client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint_url,
-        config=botocore.config.Config(
-            connect_timeout=2,
-            read_timeout=10,
-            retries={"max_attempts": 3, "mode": "standard"},
-            max_pool_connections=pool,
-            # Beacon builds every request itself and the service validates it again: skip the
-            # client-side pass (a tenth of the send path's CPU)
-            parameter_validation=False,
-        ),
-    )
+    return quiet_gil(SESSION.create_client(service, region_name=region, endpoint_url=endpoint_url,
+                                           config=config(pool)))

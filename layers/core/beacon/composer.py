@@ -51,12 +51,15 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
         rendering.context_for(email, attributes, content.company, content.name, unsubscribe_url),
     )
     text = rendered.text
-    click_prefix = _escaped(f"{base}/c/")
-    tracker = (lambda index, url: click_prefix + tokens.click(index, url)) if content.track_clicks else None
+    tracker = None
+    if content.track_clicks:
+        # each tracked href as two pieces: this email's "{base}/c/{head}" and the campaign's link part
+        email_prefix = _escaped(f"{base}/c/") + tokens.click_parts(HONEYPOT_LINK, "")[0]
+        tracker = lambda index, url: (email_prefix, tokens.click_parts(index, url)[1])  # noqa: E731
     # One pass rewrites the links and finds out whether the rendered HTML links the unsubscribe URL:
     # decided on what was rendered, not on the template's source (a {{ unsubscribe_url }} inside a
     # false {% if %} or an HTML comment is no working link). The HTML stays in parts (the text
-    # between links repeats across recipients: mime caches its encoding).
+    # between links and the link pieces repeat across recipients: mime caches their encodings).
     source = rendered.html
     if "\r" in source:
         source = source.replace("\r\n", "\n").replace("\r", "\n")

@@ -90,19 +90,20 @@ def rewrite_links(html: str, tracked_url: Callable[[int, str], str], skip: str =
     return rewrite(html, tracked_url, skip)[0]
 
 
-def rewrite(html: str, tracked_url: Callable[[int, str], str] | None, skip: str = "") -> tuple[str, bool]:
+def rewrite(html: str, tracked_url: Callable[[int, str], str | tuple[str, ...]] | None,
+            skip: str = "") -> tuple[str, bool]:
     """One pass over the <a> tags: rewrite the trackable hrefs (unless tracked_url is None) and tell
     whether `skip` (the unsubscribe URL) is the href of some link, as has_link would."""
     parts, saw_skip = rewrite_parts(html, tracked_url, skip)
     return "".join(parts), saw_skip
 
 
-def rewrite_parts(html: str, tracked_url: Callable[[int, str], str] | None, skip: str = "",
+def rewrite_parts(html: str, tracked_url: Callable[[int, str], str | tuple[str, ...]] | None, skip: str = "",
                   *, escaped: bool = False) -> tuple[list[str], bool]:
-    """rewrite() as a list of parts whose concatenation is the rewritten HTML: the even parts are
-    the text between tracked hrefs (they repeat from one recipient to the next, so the MIME
-    encoder can cache them), the odd parts are the new href values. With `escaped`, tracked_url
-    returns attribute-ready text (e.g. base64url tokens behind an escaped base URL)."""
+    """rewrite() as a list of parts whose concatenation is the rewritten HTML, cut at each new href
+    value: the text between links repeats from one recipient to the next, and so can the pieces of
+    an href value (see beacon.composer), so the MIME encoder caches their encodings. With `escaped`,
+    tracked_url returns attribute-ready text, as one string or a tuple of pieces."""
     parts: list[str] = []
     last = 0
     tail = ""  # the closing quote of the previous rewritten href
@@ -127,7 +128,12 @@ def rewrite_parts(html: str, tracked_url: Callable[[int, str], str] | None, skip
         new_url = tracked_url(index, url)
         start = m.start()
         parts.append(tail + html[last : start + span[0]] + '"')
-        parts.append(new_url if escaped else htmllib.escape(new_url))
+        if not escaped:
+            parts.append(htmllib.escape(new_url if isinstance(new_url, str) else "".join(new_url)))
+        elif isinstance(new_url, str):
+            parts.append(new_url)
+        else:
+            parts.extend(new_url)
         tail = '"'
         last = start + span[1]
     parts.append(tail + html[last:] if parts else html)
@@ -151,8 +157,8 @@ def insert_before_body_end(html: str, snippet: str) -> str:
 
 
 def insert_before_body_end_parts(parts: list[str], snippet: str) -> None:
-    """insert_before_body_end on the text parts of rewrite_parts (an href value has no `</body>`)."""
-    for i in range(len(parts) - 1, -1, -2):
+    """insert_before_body_end on the parts of rewrite_parts (an href value holds no `</body>`)."""
+    for i in range(len(parts) - 1, -1, -1):
         if "</" in parts[i] and (at := _last_body_end(parts[i])) >= 0:
             parts[i] = parts[i][:at] + snippet + parts[i][at:]
             return

@@ -134,20 +134,20 @@ def _piece(value: str) -> bytes:
     return encoded[:cut] + _SOFT_BREAK + encoded[cut:]
 
 
-_cached_piece = lru_cache(maxsize=512)(_piece)  # the parts that repeat across a campaign's recipients
+_cached_piece = lru_cache(maxsize=1024)(_piece)  # most parts repeat across a campaign's recipients
 
 
 def qp_parts(parts: Sequence[str]) -> bytes:
-    """The quoted-printable body of "".join(parts): each part encoded on its own (the parts that
-    repeat from one email to the next come from a cache), joined by soft line breaks, which a
-    decoder removes, so the decoded body is exactly the joined parts."""
+    """The quoted-printable body of "".join(parts): each part encoded on its own (from a cache:
+    the text between links and the link pieces repeat from one email to the next), joined by
+    soft line breaks, which a decoder removes, so the decoded body is exactly the joined parts."""
     out: list[bytes] = []
     line_open = False  # the last piece did not end its line: the next one starts after a soft break
-    cached, piece, soft = _cached_piece, _piece, _SOFT_BREAK
-    for i, part in enumerate(parts):
+    cached, soft = _cached_piece, _SOFT_BREAK
+    for part in parts:
         if not part:
             continue
-        encoded = piece(part) if i & 1 else cached(part)
+        encoded = cached(part)
         if line_open:
             out.append(soft)
         out.append(encoded)

@@ -229,6 +229,11 @@ class EmailTokens:
         return _b64(self._signer._signed(UNSUBSCRIBE, self._rest))
 
     def click(self, link_index: int, url: str) -> str:
+        return "".join(self.click_parts(link_index, url))
+
+    def click_parts(self, link_index: int, url: str) -> tuple[str, str]:
+        """A click token as (this email's head, the campaign's link part): the same string objects
+        every time, so whoever caches on them (beacon.mime) hashes each once."""
         if not self._click_head:
             self._click_head = _b64(self._signer._signed(_CLICK_V3, self._rest))
-        return self._click_head + self._signer.link_part(self._account_id, self._campaign_id, link_index, url)
+        return self._click_head, self._signer.link_part(self._account_id, self._campaign_id, link_index, url)

@@ -33,7 +33,7 @@ def _client(service: str, quiet: bool) -> tuple[Any, list[Any]]:
         body = b'{"MessageId":"m"}' if service == "sesv2" else b""
         return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Raw(body))
 
-    client.meta.events.register("before-send", stub)
+    client.meta.events.register_first("before-send", stub)  # ahead of moto, whose stubber every session has
     return client, seen
 
 

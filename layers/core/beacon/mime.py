@@ -134,7 +134,18 @@ def _piece(value: str) -> bytes:
     return encoded[:cut] + _SOFT_BREAK + encoded[cut:]
 
 
-_cached_piece = lru_cache(maxsize=1024)(_piece)  # most parts repeat across a campaign's recipients
+# Most parts repeat across a campaign's recipients. The caches are bounded in memory, parts and
+# encodings together: 1,024 parts up to 4 KiB (~10 MiB at most), 32 up to 128 KiB (~10 MiB); a
+# larger part (a huge template with few links) is encoded each time.
+_small_pieces = lru_cache(maxsize=1024)(_piece)
+_large_pieces = lru_cache(maxsize=32)(_piece)
+
+
+def _cached_piece(part: str) -> bytes:
+    n = len(part)
+    if n <= 4096:
+        return _small_pieces(part)
+    return _large_pieces(part) if n <= 131072 else _piece(part)
 
 
 def qp_parts(parts: Sequence[str]) -> bytes:

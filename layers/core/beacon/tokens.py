@@ -87,7 +87,7 @@ class TokenSigner:
         self._enc_key = hmac.new(secret, b"beacon/click-url/v2", hashlib.sha256).digest()
         self._enc_key_v3 = hmac.new(secret, b"beacon/click-url/v3", hashlib.sha256).digest()
         # the link part of a campaign's click tokens, the same in each of its emails
-        self.link_part = lru_cache(maxsize=4096)(self._link_part)
+        self.link_part = lru_cache(maxsize=1024)(self._link_part)
 
     # ------------------------------------------------------------------ encoding
     def _mac(self, data: bytes) -> bytes:

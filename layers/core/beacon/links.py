@@ -18,6 +18,7 @@ _TOKENS = re.compile(  # the literal "<" up front lets the regex engine skip tex
     r"|(?P<a>[aA]\b(?:[^>\"']++|\"[^\"]*+(?:\"|\Z)|'[^']*+(?:'|\Z))*+(?:>|\Z)))",
     re.DOTALL,
 )
+_A_TAG = _TOKENS.groupindex["a"]
 _ATTR = re.compile(r"""([^\s"'=<>/]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
@@ -65,7 +66,7 @@ def find_links(html: str, skip: str = "") -> list[str]:
     destination's position here, so two links to one URL count as one link in the stats."""
     found: dict[str, None] = {}
     for m in _TOKENS.finditer(html):
-        tag = m.group(0) if m.group("a") is not None else None
+        tag = m.group() if m.lastindex == _A_TAG else None
         if tag is None or not tag.endswith(">"):
             continue
         span, url, trackable = _inspect(tag)
@@ -79,7 +80,7 @@ def has_link(html: str, url: str) -> bool:
     if url not in html:
         return False
     for m in _TOKENS.finditer(html):
-        tag = m.group(0) if m.group("a") is not None else None
+        tag = m.group() if m.lastindex == _A_TAG else None
         if tag is not None and tag.endswith(">") and _inspect(tag)[1] == url:
             return True
     return False
@@ -113,7 +114,7 @@ def rewrite_parts(html: str, tracked_url: Callable[[int, str], str | tuple[str, 
     if tracked_url is None and not check_skip:
         return [html], False
     for m in _TOKENS.finditer(html):
-        tag = m.group(0) if m.group("a") is not None else None
+        tag = m.group() if m.lastindex == _A_TAG else None
         if tag is None or not tag.endswith(">"):
             continue
         span, url, trackable = _inspect(tag)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from email.header import Header
 from email.headerregistry import Address
@@ -19,8 +20,11 @@ class HeaderProblem(ValueError):
     """A value cannot go into a header (CR/LF, or an address SES cannot send)."""
 
 
+_LINE_BREAKS = re.compile("[\r\n\x00]")
+
+
 def check_header_value(field: str, value: str) -> None:
-    if any(c in value for c in "\r\n\x00"):
+    if _LINE_BREAKS.search(value):
         raise HeaderProblem(f"{field} must not contain line breaks")
 
 
@@ -43,12 +47,25 @@ def _words(value: str, header: str) -> str:
     return Header(value, "utf-8", header_name=header).encode(linesep=_CRLF, maxlinelen=74)
 
 
+@lru_cache(maxsize=256)  # a campaign's From, once per email
 def _mailbox_header(display_name: str, address: str) -> str:
     if not display_name:
         return address
     if display_name.isascii():
         return formataddr((display_name, address))
     return f"{_words(display_name, 'From')} <{address}>"
+
+
+_date: tuple[int, str] = (0, "")
+
+
+def _now_date() -> str:
+    """formatdate(usegmt=True) of this second, formatted once a second."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, formatdate(now, usegmt=True))
+    return _date[1]
 
 
 def build(
@@ -73,7 +90,7 @@ def build(
         ("From", _mailbox_header(from_name, from_email)),
         ("To", to_email),
         ("Subject", _words(subject, "Subject")),
-        ("Date", date or formatdate(usegmt=True)),
+        ("Date", date or _now_date()),
         ("Message-ID", msg_id or message_id(from_email.rpartition("@")[2])),
     ]
     if reply_to:

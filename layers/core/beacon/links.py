@@ -88,20 +88,15 @@ def has_link(html: str, url: str) -> bool:
 
 def rewrite_links(html: str, tracked_url: Callable[[int, str], str], skip: str = "") -> str:
     """Replace each trackable href with tracked_url(index, destination), index as in find_links."""
-    return rewrite(html, tracked_url, skip)[0]
-
-
-def rewrite(html: str, tracked_url: Callable[[int, str], str | tuple[str, ...]] | None,
-            skip: str = "") -> tuple[str, bool]:
-    """One pass over the <a> tags: rewrite the trackable hrefs (unless tracked_url is None) and tell
-    whether `skip` (the unsubscribe URL) is the href of some link, as has_link would."""
-    parts, saw_skip = rewrite_parts(html, tracked_url, skip)
-    return "".join(parts), saw_skip
+    return "".join(rewrite_parts(html, tracked_url, skip)[0])
 
 
 def rewrite_parts(html: str, tracked_url: Callable[[int, str], str | tuple[str, ...]] | None, skip: str = "",
                   *, escaped: bool = False) -> tuple[list[str], bool]:
-    """rewrite() as a list of parts whose concatenation is the rewritten HTML, cut at each new href
+    """One pass over the <a> tags: rewrite the trackable hrefs (unless tracked_url is None) and tell
+    whether `skip` (the unsubscribe URL) is the href of some link, as has_link would.
+
+    The HTML comes back as parts whose concatenation is the rewritten HTML, cut at each new href
     value: the text between links repeats from one recipient to the next, and so can the pieces of
     an href value (see beacon.composer), so the MIME encoder caches their encodings. With `escaped`,
     tracked_url returns attribute-ready text, as one string or a tuple of pieces."""

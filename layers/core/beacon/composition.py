@@ -119,6 +119,7 @@ def send_deps() -> SendDeps:
     from beacon.db.campaigns import CampaignRepo
     from beacon.db.contacts import ContactRepo
     from beacon.db.suppressions import SuppressionRepo
+    from beacon.db.tenant_pace import TenantPace
     from beacon.sending import Pacer, SendDeps
 
     s = bound()
@@ -129,6 +130,7 @@ def send_deps() -> SendDeps:
         send_queue_url=s.send_queue_url, dispatch_queue_url=s.dispatch_queue_url,
         # BEACON_SEND_RATE over the event source mapping's MaximumConcurrency: see sending.Pacer
         pacer=Pacer(s.send_rate / s.send_max_concurrency),
+        tenant_pace=TenantPace(_raw_dynamodb(), s.stats_table), tenant_rate=s.tenant_send_rate,
     )
 
 

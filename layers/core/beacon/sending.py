@@ -5,6 +5,7 @@ renders and sends each batch through SES exactly once per recipient (see beacon.
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -24,6 +25,7 @@ from beacon.db.counters import Counters
 from beacon.db.ledger import Claim, Ledger, Outcome
 from beacon.db.models import CampaignItem
 from beacon.db.suppressions import SuppressionRepo
+from beacon.db.tenant_pace import TenantPace
 from beacon.observability import logger
 from beacon.ports.queue import Queue
 from beacon.ports.ses import EmailSender, OutgoingEmail, SesRejected, SesThrottled
@@ -37,6 +39,9 @@ SEND_WORKERS = 50  # = BATCH_SIZE: a whole batch in flight at once (the SES and 
 PAUSED_RETRY_SECONDS = 60  # a batch of a paused campaign comes back this much later
 THROTTLE_RETRIES = 3  # SES throttling: retries inside the invocation (jittered backoff) before requeueing
 THROTTLE_BASE_SECONDS = 0.2
+# A batch whose tenant window starts later than this goes back to the queue until then (the send
+# function's timeout is 60 s: the wait plus 50 emails at the lowest tenant rate, 2/s, fit in it).
+MAX_TENANT_WAIT_SECONDS = 20.0
 
 
 class Pacer:
@@ -44,22 +49,26 @@ class Pacer:
 
     The template caps the send function at MaximumConcurrency invocations, so a per-invocation pace
     of BEACON_SEND_RATE / MaximumConcurrency keeps the whole send at or below BEACON_SEND_RATE.
+    A batch also gets its own Pacer at its tenant's rate (see beacon.db.tenant_pace).
     """
 
-    def __init__(self, rate: float | None) -> None:
+    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.interval = 1.0 / rate if rate else 0.0
         self._next = 0.0
         self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
 
     def wait(self) -> None:
         if not self.interval:
             return
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             slot = max(now, self._next)
             self._next = slot + self.interval
         if slot > now:
-            time.sleep(slot - now)
+            self._sleep(slot - now)
 
 
 @dataclass
@@ -78,6 +87,11 @@ class SendDeps:
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(SEND_WORKERS))
     pacer: Pacer = field(default_factory=lambda: Pacer(None))
     throttle_sleep: Callable[[float], None] = time.sleep
+    # per-tenant rate (emails/s) and the shared schedule that enforces it; None = no tenant cap
+    tenant_pace: TenantPace | None = None
+    tenant_rate: float | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
 
 
 # ------------------------------------------------------------------------------------- dispatch
@@ -246,13 +260,25 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
         Outcome(r["rid"], r["email"], "suppressed") for r in recipients if r["rid"] in suppressed
     ]
     todo = [r for r in recipients if r["rid"] not in suppressed]
+    tenant_pacer: Pacer | None = None
+    if todo and deps.tenant_pace is not None and deps.tenant_rate:
+        window = deps.tenant_pace.reserve(account_id, len(todo), deps.tenant_rate, MAX_TENANT_WAIT_SECONDS)
+        wait = window.start - deps.clock()
+        if not window.reserved:  # the tenant's schedule is full for now: come back at its turn
+            delay = min(900, max(1, math.ceil(wait)))
+            deps.queue.send(deps.send_queue_url, [body], delay_seconds=delay)
+            logger.info("tenant send rate: batch put back", extra={"campaign_id": campaign_id, "delay": delay})
+            return BatchResult(0, 0, 0, 0, len(recipients))
+        if wait > 0:
+            deps.sleep(wait)
+        tenant_pacer = Pacer(deps.tenant_rate, clock=deps.clock, sleep=deps.sleep)  # the window's clock
     issued = epoch()
     slow_down = threading.Event()  # set once SES kept throttling: the rest of the batch goes back to SQS
     claims = deps.ledger.claim_many(account_id, campaign_id, [(r["rid"], r["email"]) for r in todo]) if todo else {}
     # Rendering is CPU work: done here, in one thread; the pool only waits on SES (the GIL stays quiet).
     prepared = [_prepare(deps, content, r, issued, claims[r["rid"]]) for r in todo]
     results = list(deps.pool.map(lambda job: _send_one(deps, content, job[0], claims[job[0]["rid"]], job[1],
-                                                       slow_down), zip(todo, prepared, strict=True)))
+                                                       slow_down, tenant_pacer), zip(todo, prepared, strict=True)))
     deferred = [r for r, res in zip(todo, results, strict=True) if res == "deferred"]
     already = sum(1 for res in results if res is None)
     outcomes += [res for res in results if isinstance(res, Outcome)]
@@ -291,8 +317,8 @@ def _prepare(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issued
 
 
 def _send_one(deps: SendDeps, content: CampaignContent, r: dict[str, Any], claim: Claim,
-              outgoing: OutgoingEmail | Outcome | None, slow_down: threading.Event | None = None
-              ) -> Outcome | str | None:
+              outgoing: OutgoingEmail | Outcome | None, slow_down: threading.Event | None = None,
+              tenant_pacer: Pacer | None = None) -> Outcome | str | None:
     """Send a prepared email. None: someone else has it; "deferred": try again later.
 
     SES throttling is retried here a few times with jittered exponential backoff; if it persists,
@@ -304,6 +330,8 @@ def _send_one(deps: SendDeps, content: CampaignContent, r: dict[str, Any], claim
         deps.ledger.release(content.account_id, content.campaign_id, r["rid"], claim.claim_id)
         return "deferred"
     for attempt in range(THROTTLE_RETRIES + 1):
+        if tenant_pacer is not None:
+            tenant_pacer.wait()
         deps.pacer.wait()
         try:
             message_id = deps.ses.send(outgoing)

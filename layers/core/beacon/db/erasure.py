@@ -90,6 +90,7 @@ class TenantEraser:
                 for item in self._delete_partition(s.messages_table, pk):
                     recipients.add(item["sk"]["S"])
             self._delete_partition(s.stats_table, f"{account_id}#{campaign_id}")
+        self._delete_partition(s.stats_table, f"{account_id}#pace")  # beacon.db.tenant_pace
         list_ids: set[str] = set()
         for item in self._keys(s.accounts_table, f"A#{account_id}"):
             if item["sk"]["S"].startswith("LIST#"):

@@ -38,10 +38,12 @@ class SqsQueue:
 @dataclass
 class FakeQueue:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    delays: list[int] = field(default_factory=list)  # the DelaySeconds of every send, in order
 
     def send(self, queue_url: str, bodies: list[dict[str, Any]], delay_seconds: int = 0) -> None:
         # round-trip through JSON like SQS does, so tests see what a consumer would
         self.messages.setdefault(queue_url, []).extend(json.loads(json.dumps(b)) for b in bodies)
+        self.delays.append(delay_seconds)
 
     def drain(self, queue_url: str) -> list[dict[str, Any]]:
         return self.messages.pop(queue_url, [])

@@ -1,0 +1,145 @@
+"""Per-tenant send rate: a tenant's batches take consecutive windows of a schedule shared by every
+send invocation (beacon.db.tenant_pace), so one tenant stays at or under its rate."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from beacon import composition
+from beacon.config import get_settings as settings
+from beacon.db.tenant_pace import TenantPace
+from beacon.ports.ses import OutgoingEmail
+from tests.integration.pipeline_world import World, make_world
+
+T0 = 1_800_000_000.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = T0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+
+
+class SerialPool:
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Any:
+        return map(fn, items)
+
+
+def pace(clock: FakeClock) -> TenantPace:
+    return TenantPace(composition._raw_dynamodb(), settings().stats_table, clock=clock)
+
+
+@pytest.fixture
+def world(clean_aws: object) -> World:
+    return make_world()
+
+
+def test_one_tenants_windows_follow_each_other_and_other_tenants_are_apart(world: World) -> None:
+    clock = FakeClock()
+    schedule = pace(clock)
+    first = schedule.reserve("a" * 32, 50, 10.0, max_wait=20)
+    second = schedule.reserve("a" * 32, 50, 10.0, max_wait=20)
+    other = schedule.reserve("b" * 32, 50, 10.0, max_wait=20)
+    assert (first.start, second.start, other.start) == (T0, T0 + 5.0, T0)
+    assert first.reserved and second.reserved and other.reserved
+    too_far = schedule.reserve("a" * 32, 50, 10.0, max_wait=4)  # it would start in 10 s
+    assert (too_far.start, too_far.reserved) == (T0 + 10.0, False)
+    assert schedule.reserve("a" * 32, 20, 10.0, max_wait=20).start == T0 + 10.0  # nothing was taken
+    clock.now = T0 + 60  # an idle tenant starts at once
+    assert schedule.reserve("a" * 32, 50, 10.0, max_wait=20).start == T0 + 60
+
+
+def test_a_batch_that_loses_the_race_reads_again(world: World) -> None:
+    clock = FakeClock()
+    client = composition._raw_dynamodb()
+    rival = pace(clock)
+
+    class RacingClient:
+        """Another invocation reserves between this one's read and its write, once."""
+
+        exceptions = client.exceptions
+        raced = False
+
+        def get_item(self, **kwargs: Any) -> Any:
+            return client.get_item(**kwargs)
+
+        def update_item(self, **kwargs: Any) -> Any:
+            if not RacingClient.raced:
+                RacingClient.raced = True
+                rival.reserve("a" * 32, 50, 10.0, max_wait=20)
+            return client.update_item(**kwargs)
+
+    mine = TenantPace(RacingClient(), settings().stats_table, clock=clock).reserve("a" * 32, 30, 10.0, 20)
+    assert RacingClient.raced
+    assert (mine.start, mine.reserved) == (T0 + 5.0, True)  # after the rival's window, not over it
+    assert rival.reserve("a" * 32, 10, 10.0, 20).start == T0 + 8.0
+
+
+def test_a_tenants_batches_send_at_its_rate_whichever_invocation_runs_them(world: World) -> None:
+    clock = FakeClock()
+    world.deps.tenant_pace, world.deps.tenant_rate = pace(clock), 20.0
+    world.deps.sleep, world.deps.clock = clock.sleep, clock
+    world.deps.pool = SerialPool()  # type: ignore[assignment]
+    at: list[float] = []
+    send = world.ses.send
+
+    def timed(email: OutgoingEmail) -> str:
+        at.append(clock.now)
+        return send(email)
+
+    world.ses.send = timed  # type: ignore[method-assign]
+    people = [f"p{i:03d}@example.com" for i in range(120)]
+    world.campaign([world.new_list(people)])
+    world.run_all()
+    assert sorted(world.recipients_sent()) == people
+    gaps = [b - a for a, b in itertools.pairwise(at)]
+    assert min(gaps) >= 0.05 - 1e-6  # never faster than 20/s
+    assert at[-1] - at[0] == pytest.approx(119 * 0.05)  # and no slower: the windows follow each other
+
+
+def test_a_batch_whose_window_is_far_goes_back_to_the_queue_untouched(world: World) -> None:
+    clock = FakeClock()
+    world.deps.tenant_pace, world.deps.tenant_rate = pace(clock), 10.0
+    world.deps.sleep, world.deps.clock = clock.sleep, clock
+    for _ in range(8):  # this tenant's other campaigns took the next 40 s
+        world.deps.tenant_pace.reserve(world.account_id, 50, 10.0, max_wait=60)
+    world.campaign([world.new_list([f"q{i}@example.com" for i in range(30)])])
+    world.run_dispatch()
+    bodies = world.send_messages()
+    world.queue.delays.clear()
+    world.deliver(bodies)
+    assert world.ses.sent == [] and clock.sleeps == []
+    back = world.send_messages()
+    assert back == bodies and world.queue.delays == [40]
+    ledger = composition.ledger()
+    for r in bodies[0]["recipients"]:
+        assert ledger.get(world.account_id, bodies[0]["campaign_id"], r["rid"]) is None  # nobody claimed
+    clock.now += 40  # SQS brings it back when its turn has come
+    world.deliver(back)
+    assert len(world.ses.sent) == 30
+
+
+def test_erasing_the_tenant_erases_its_schedule(world: World) -> None:
+    from beacon.db.erasure import TenantEraser
+
+    clock = FakeClock()
+    pace(clock).reserve(world.account_id, 50, 10.0, max_wait=20)
+    client, table = composition._raw_dynamodb(), settings().stats_table
+    key = TenantPace.key(world.account_id)
+    assert "Item" in client.get_item(TableName=table, Key=key)
+    TenantEraser(client, settings(), lambda: 60.0).erase(world.account_id)
+    assert "Item" not in client.get_item(TableName=table, Key=key)

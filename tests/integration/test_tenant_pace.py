@@ -143,3 +143,31 @@ def test_erasing_the_tenant_erases_its_schedule(world: World) -> None:
     assert "Item" in client.get_item(TableName=table, Key=key)
     TenantEraser(client, settings(), lambda: 60.0).erase(world.account_id)
     assert "Item" not in client.get_item(TableName=table, Key=key)
+
+
+def test_at_a_pace_too_slow_for_one_invocation_the_batch_sends_what_fits_and_queues_the_rest(world: World) -> None:
+    """An SES sandbox sends 1 email/s: over two invocations each paces to 0.5/s, and 50 emails would
+    outlast the send function's 60 s. A batch sends what fits in SEND_BUDGET_SECONDS (15 at 0.5/s)
+    and puts the rest in a message of its own, claimed by nobody yet."""
+    from beacon.sending import SEND_BUDGET_SECONDS, Pacer
+
+    clock = FakeClock()
+    world.deps.pacer = Pacer(0.5, clock=clock, sleep=clock.sleep)
+    world.deps.pool = SerialPool()  # type: ignore[assignment]
+    people = [f"s{i:02d}@example.com" for i in range(50)]
+    campaign = world.campaign([world.new_list(people)])
+    world.run_dispatch()
+    (body,) = world.send_messages()
+    world.deliver([body])
+    fits = int(SEND_BUDGET_SECONDS * 0.5)
+    assert len(world.ses.sent) == fits == 15
+    assert clock.now - T0 <= SEND_BUDGET_SECONDS  # the invocation's share of its 60 s
+    (rest,) = world.send_messages()
+    assert len(rest["recipients"]) == 35 and rest["campaign_id"] == campaign
+    ledger = composition.ledger()
+    assert all(ledger.get(world.account_id, campaign, r["rid"]) is None for r in rest["recipients"])
+    world.deliver([rest])  # and so on, 15 at a time
+    while bodies := world.send_messages():
+        world.deliver(bodies)
+    assert sorted(world.recipients_sent()) == people  # everyone, once
+    assert world.stats(campaign)["sent"] == 50

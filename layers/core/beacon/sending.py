@@ -42,6 +42,9 @@ THROTTLE_BASE_SECONDS = 0.2
 # A batch whose tenant window starts later than this goes back to the queue until then (the send
 # function's timeout is 60 s: the wait plus 50 emails at the lowest tenant rate, 2/s, fit in it).
 MAX_TENANT_WAIT_SECONDS = 20.0
+# At a slow pace (an SES sandbox sends 1 email/s) 50 emails would outlast the invocation: a batch
+# sends what its pace fits in this many seconds and queues the rest as a message of its own.
+SEND_BUDGET_SECONDS = 30.0
 
 
 class Pacer:
@@ -260,18 +263,29 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
         Outcome(r["rid"], r["email"], "suppressed") for r in recipients if r["rid"] in suppressed
     ]
     todo = [r for r in recipients if r["rid"] not in suppressed]
+    schedule, tenant_rate = (deps.tenant_pace, deps.tenant_rate) if deps.tenant_rate else (None, None)
+    interval = max(deps.pacer.interval, 1.0 / tenant_rate if schedule is not None and tenant_rate else 0.0)
+    head = {k: v for k, v in body.items() if k != "recipients"}
+    later: list[dict[str, Any]] = []
+    if interval and len(todo) > (fits := max(1, int(SEND_BUDGET_SECONDS / interval))):
+        todo, later = todo[:fits], todo[fits:]
+        deps.queue.send(deps.send_queue_url, _split(later, head))
+        logger.info("slow pace: part of the batch queued on its own",
+                    extra={"campaign_id": campaign_id, "sent_now": fits, "queued": len(later)})
     tenant_pacer: Pacer | None = None
-    if todo and deps.tenant_pace is not None and deps.tenant_rate:
-        window = deps.tenant_pace.reserve(account_id, len(todo), deps.tenant_rate, MAX_TENANT_WAIT_SECONDS)
+    if todo and schedule is not None and tenant_rate:
+        window = schedule.reserve(account_id, len(todo), tenant_rate, MAX_TENANT_WAIT_SECONDS)
         wait = window.start - deps.clock()
         if not window.reserved:  # the tenant's schedule is full for now: come back at its turn
             delay = min(900, max(1, math.ceil(wait)))
-            deps.queue.send(deps.send_queue_url, [body], delay_seconds=delay)
+            queued = {r["rid"] for r in later}
+            back = [r for r in recipients if r["rid"] not in queued]  # the suppressed ones are settled later
+            deps.queue.send(deps.send_queue_url, _split(back, head), delay_seconds=delay)
             logger.info("tenant send rate: batch put back", extra={"campaign_id": campaign_id, "delay": delay})
             return BatchResult(0, 0, 0, 0, len(recipients))
         if wait > 0:
             deps.sleep(wait)
-        tenant_pacer = Pacer(deps.tenant_rate, clock=deps.clock, sleep=deps.sleep)  # the window's clock
+        tenant_pacer = Pacer(tenant_rate, clock=deps.clock, sleep=deps.sleep)  # the window's clock
     issued = epoch()
     slow_down = threading.Event()  # set once SES kept throttling: the rest of the batch goes back to SQS
     claims = deps.ledger.claim_many(account_id, campaign_id, [(r["rid"], r["email"]) for r in todo]) if todo else {}
@@ -295,7 +309,7 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
         sent=sum(1 for o in outcomes if o.status == "sent"),
         failed=sum(1 for o in outcomes if o.status == "failed"),
         suppressed=sum(1 for o in outcomes if o.status == "suppressed"),
-        already=already, deferred=len(deferred),
+        already=already, deferred=len(deferred) + len(later),
     )
 
 

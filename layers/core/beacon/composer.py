@@ -54,8 +54,8 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
     tracker = None
     if content.track_clicks:
         # each tracked href as two pieces: this email's "{base}/c/{head}" and the campaign's link part
-        email_prefix = _escaped(f"{base}/c/") + tokens.click_parts(HONEYPOT_LINK, "")[0]
-        tracker = lambda index, url: (email_prefix, tokens.click_parts(index, url)[1])  # noqa: E731
+        email_prefix = _escaped(f"{base}/c/") + tokens.click_head()
+        tracker = lambda index, url: (email_prefix, tokens.link_part(index, url))  # noqa: E731
     # One pass rewrites the links and finds out whether the rendered HTML links the unsubscribe URL:
     # decided on what was rendered, not on the template's source (a {{ unsubscribe_url }} inside a
     # false {% if %} or an HTML comment is no working link). The HTML stays in parts (the text

@@ -263,23 +263,23 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
         Outcome(r["rid"], r["email"], "suppressed") for r in recipients if r["rid"] in suppressed
     ]
     todo = [r for r in recipients if r["rid"] not in suppressed]
-    schedule, tenant_rate = (deps.tenant_pace, deps.tenant_rate) if deps.tenant_rate else (None, None)
-    interval = max(deps.pacer.interval, 1.0 / tenant_rate if schedule is not None and tenant_rate else 0.0)
+    schedule = deps.tenant_pace if deps.tenant_rate else None
+    tenant_rate = deps.tenant_rate if schedule is not None else None
     head = {k: v for k, v in body.items() if k != "recipients"}
-    later: list[dict[str, Any]] = []
-    if interval and len(todo) > (fits := max(1, int(SEND_BUDGET_SECONDS / interval))):
-        todo, later = todo[:fits], todo[fits:]
+    later = _beyond_budget(todo, max(deps.pacer.interval, 1.0 / tenant_rate if tenant_rate else 0.0))
+    if later:
+        todo = todo[: len(todo) - len(later)]
         deps.queue.send(deps.send_queue_url, _split(later, head))
         logger.info("slow pace: part of the batch queued on its own",
-                    extra={"campaign_id": campaign_id, "sent_now": fits, "queued": len(later)})
+                    extra={"campaign_id": campaign_id, "sent_now": len(todo), "queued": len(later)})
     tenant_pacer: Pacer | None = None
     if todo and schedule is not None and tenant_rate:
         window = schedule.reserve(account_id, len(todo), tenant_rate, MAX_TENANT_WAIT_SECONDS)
         wait = window.start - deps.clock()
         if not window.reserved:  # the tenant's schedule is full for now: come back at its turn
-            delay = min(900, max(1, math.ceil(wait)))
             queued = {r["rid"] for r in later}
             back = [r for r in recipients if r["rid"] not in queued]  # the suppressed ones are settled later
+            delay = min(900, max(1, math.ceil(wait)))
             deps.queue.send(deps.send_queue_url, _split(back, head), delay_seconds=delay)
             logger.info("tenant send rate: batch put back", extra={"campaign_id": campaign_id, "delay": delay})
             return BatchResult(0, 0, 0, 0, len(recipients))
@@ -311,6 +311,14 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
         suppressed=sum(1 for o in outcomes if o.status == "suppressed"),
         already=already, deferred=len(deferred) + len(later),
     )
+
+
+def _beyond_budget(todo: list[dict[str, Any]], interval: float) -> list[dict[str, Any]]:
+    """The recipients a pace of one email per `interval` seconds cannot reach within SEND_BUDGET_SECONDS."""
+    if not interval:
+        return []
+    fits = max(1, int(SEND_BUDGET_SECONDS / interval))
+    return todo[fits:]
 
 
 def _prepare(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issued: int,

@@ -19,14 +19,18 @@ def _tx() -> TransactWrite:
     return TransactWrite(connection=AccountItem._get_connection().connection)
 
 
+def _add_owned(item: SessionItem | ResetItem, ref_sk: str) -> None:
+    """The item and its reference under the tenant (so revoking and erasing find it), together."""
+    ref = OwnedRefItem(pk=f"A#{item.account_id}", sk=ref_sk, ref=item.pk, expires_at=item.expires_at)
+    with _tx() as tx:
+        tx.save(item, condition=type(item).pk.does_not_exist())
+        tx.save(ref)
+
+
 class CredentialRepo:
     # ------------------------------------------------------------ sessions
     def add_session(self, item: SessionItem) -> None:
-        ref = OwnedRefItem(pk=f"A#{item.account_id}", sk=f"SESSION#{item.session_id}", ref=item.pk,
-                           expires_at=item.expires_at)
-        with _tx() as tx:
-            tx.save(item, condition=SessionItem.pk.does_not_exist())
-            tx.save(ref)
+        _add_owned(item, f"SESSION#{item.session_id}")
 
     def session(self, token_hash: str) -> SessionItem | None:
         try:
@@ -50,11 +54,7 @@ class CredentialRepo:
 
     # ------------------------------------------------------------ password resets
     def add_reset(self, item: ResetItem) -> None:
-        ref = OwnedRefItem(pk=f"A#{item.account_id}", sk=f"RESET#{item.reset_id}", ref=item.pk,
-                           expires_at=item.expires_at)
-        with _tx() as tx:
-            tx.save(item, condition=ResetItem.pk.does_not_exist())
-            tx.save(ref)
+        _add_owned(item, f"RESET#{item.reset_id}")
 
     def redeem_reset(self, token_hash: str, now: int, password_hash: str) -> str | None:
         """Use the token once: delete it and set the password in one transaction.

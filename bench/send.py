@@ -5,7 +5,9 @@
   answered in-process by a botocore `before-send` stub (botocore still serialises the request and
   parses the answer), over the floor of a bare Jinja2 render of the same template plus a bare
   SESv2 SendEmail of the same size through the same stub. time.process_time, medians of 9 runs
-  each, path and floor interleaved.
+  each, path and floors interleaved. The path sends through beacon.ports.ses_direct, whose
+  request costs ~40 % of botocore's; send_cpu_ratio_over_direct_floor is the path over a render
+  plus that cheaper request, i.e. what Beacon adds on top of the SES call it makes.
 - send_rate_per_invocation: emails/s of one send invocation (one SQS message of 50 recipients)
   when every SES call takes 50 ms; send_rate_sequential_floor = 1 / 50 ms.
 - aws_calls_per_email: botocore calls per email over a 1,000-recipient campaign on moto
@@ -47,7 +49,8 @@ from beacon.db.ledger import Ledger  # noqa: E402
 from beacon.db.models import CampaignItem  # noqa: E402
 from beacon.db.tenant_pace import TenantPace  # noqa: E402
 from beacon.ports.queue import FakeQueue  # noqa: E402
-from beacon.ports.ses import FakeSender, SesV2Sender  # noqa: E402
+from beacon.ports.ses import FakeSender, OutgoingEmail, SesV2Sender  # noqa: E402
+from beacon.ports.ses_direct import DirectSendEmail  # noqa: E402
 from beacon.sending import SendDeps, send_batch  # noqa: E402
 from beacon.tokens import TokenSigner  # noqa: E402
 
@@ -167,33 +170,51 @@ def cpu_figures(batches: int = 6, runs: int = 9) -> dict[str, float]:
     send_batch(body(10**6), sample_raw)
     size = len(sample_raw.ses.sent[0].raw)  # type: ignore[attr-defined]
     raw = b"x" * size
-    bare = SesV2Sender(stubbed_clients(1, production=False)[1], "beacon-bench")
-    from beacon.ports.ses import OutgoingEmail
+    bare = stubbed_clients(1, production=False)[1]  # a botocore client as botocore builds it
+    direct = SesV2Sender(stubbed_clients(1)[1], "beacon-bench")  # beacon.ports.ses_direct
 
-    def the_floor() -> None:
+    def contexts() -> Iterator[dict[str, Any]]:
         for i in range(batches * BATCH):
-            ctx = {"contact": {"email": f"r{i}@example.com", "first_name": f"Reader{i}", "city": "Lyon",
+            yield {"contact": {"email": f"r{i}@example.com", "first_name": f"Reader{i}", "city": "Lyon",
                                "plan": "pro"}, "account": {"company": "Acme Outdoor"},
                    "campaign": {"name": "November news"}, "unsubscribe_url": f"https://t.acme.test/u/{i}"}
+
+    def the_floor() -> None:
+        for i, ctx in enumerate(contexts()):
             html_t.render(ctx)
             text_t.render(ctx)
-            bare.send(OutgoingEmail("news@acme.test", f"r{i}@example.com", raw,
-                                    {"account": ACCOUNT, "campaign": CAMPAIGN, "recipient": f"{i:032x}"}))
+            bare.send_email(FromEmailAddress="news@acme.test", Destination={"ToAddresses": [f"r{i}@example.com"]},
+                            Content={"Raw": {"Data": raw}}, ConfigurationSetName="beacon-bench",
+                            EmailTags=[{"Name": "account", "Value": ACCOUNT}, {"Name": "campaign", "Value": CAMPAIGN},
+                                       {"Name": "recipient", "Value": f"{i:032x}"}])
+
+    def the_direct_floor() -> None:  # the same, with Beacon's own SendEmail request
+        for i, ctx in enumerate(contexts()):
+            html_t.render(ctx)
+            text_t.render(ctx)
+            direct.send(OutgoingEmail("news@acme.test", f"r{i}@example.com", raw,
+                                      {"account": ACCOUNT, "campaign": CAMPAIGN, "recipient": f"{i:032x}"}))
 
     the_floor()
-    # path and floor samples alternate (which one goes first too), so a slow spell of a shared
-    # machine lands on both instead of skewing the ratio
+    the_direct_floor()
+    # the samples alternate (and which one goes first), so a slow spell of a shared machine lands
+    # on all of them instead of skewing a ratio
     paths: list[float] = []
     floors: list[float] = []
+    direct_floors: list[float] = []
+    order = ((the_path, paths), (the_floor, floors), (the_direct_floor, direct_floors))
     for n in range(runs):
-        for fn, samples in ((the_path, paths), (the_floor, floors))[:: 1 if n % 2 else -1]:
+        for fn, samples in order[:: 1 if n % 2 else -1]:
             samples.append(_cpu(fn, 1))
-    path, floor = statistics.median(paths), statistics.median(floors)
+    path, floor, direct_floor = (statistics.median(s) for s in (paths, floors, direct_floors))
     emails = batches * BATCH
     pool.shutdown()
     return {"send_cpu_per_email_ms": round(path / emails * 1000, 3),
             "send_floor_cpu_per_email_ms": round(floor / emails * 1000, 3),
-            "send_cpu_ratio": round(path / floor, 2)}
+            "send_cpu_ratio": round(path / floor, 2),
+            # what Beacon adds over a render and its own (cheaper) SendEmail request
+            "send_direct_floor_cpu_per_email_ms": round(direct_floor / emails * 1000, 3),
+            "send_cpu_ratio_over_direct_floor": round(path / direct_floor, 2)}
 
 
 def rate_figures(runs: int = 5) -> dict[str, float]:
@@ -228,11 +249,20 @@ def counting() -> Iterator[tuple[Counter[str], threading.Event]]:
             calls[f"{service}.{operation_name}"] += 1
         return original(self, operation_name, api_params)
 
+    def counted_direct(self: Any, body: bytes) -> Any:  # SendEmail through beacon.ports.ses_direct
+        if on.is_set():
+            calls["ses"] += 1
+            calls["sesv2.SendEmail"] += 1
+        return original_direct(self, body)
+
+    original_direct = DirectSendEmail._once
     client_class._make_api_call = counted
+    DirectSendEmail._once = counted_direct  # type: ignore[method-assign]
     try:
         yield calls, on
     finally:
         client_class._make_api_call = original
+        DirectSendEmail._once = original_direct  # type: ignore[method-assign]
 
 
 def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:

@@ -110,7 +110,8 @@ def ses() -> SesV2Sender:
     from beacon.sending import SEND_WORKERS
 
     s = settings()
-    return SesV2Sender(client("sesv2", s.region, s.endpoint_url, SEND_WORKERS), s.configuration_set)
+    return SesV2Sender(client("sesv2", s.region, s.endpoint_url, SEND_WORKERS), s.configuration_set,
+                       direct=s.ses_direct)
 
 
 @lru_cache(maxsize=1)

@@ -71,3 +71,20 @@ def test_an_unverified_sender_is_a_rejection(aws: Any) -> None:
     client = _client("testing", "testing")
     with pytest.raises(SesRejected, match="MessageRejected"):
         SesV2Sender(client).send(OutgoingEmail("news@nowhere-verified.test", "ann@example.com", RAW, {}))
+
+
+@pytest.mark.parametrize(("setting", "direct"), [(None, True), ("true", True), ("false", False), ("0", False)])
+def test_the_deployment_switch_picks_the_path(aws: Any, monkeypatch: pytest.MonkeyPatch, setting: str | None,
+                                              direct: bool) -> None:
+    from beacon import composition
+
+    if setting is None:
+        monkeypatch.delenv("BEACON_SES_DIRECT", raising=False)
+    else:
+        monkeypatch.setenv("BEACON_SES_DIRECT", setting)
+    composition.reset()
+    try:
+        assert (composition.ses()._direct is not None) is direct
+    finally:
+        monkeypatch.undo()
+        composition.reset()

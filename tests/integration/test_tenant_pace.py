@@ -171,3 +171,76 @@ def test_at_a_pace_too_slow_for_one_invocation_the_batch_sends_what_fits_and_que
         world.deliver(bodies)
     assert sorted(world.recipients_sent()) == people  # everyone, once
     assert world.stats(campaign)["sent"] == 50
+
+
+def test_dispatchs_projection_queues_each_page_behind_the_tenants_last(world: World) -> None:
+    clock = FakeClock()
+    schedule = pace(clock)
+    a, b = "a" * 32, "b" * 32
+    assert schedule.plan(a, 100, 10.0) == T0  # nothing queued: from now
+    assert schedule.plan(a, 50, 10.0) == T0 + 10.0
+    assert schedule.plan(b, 50, 10.0) == T0  # another tenant's queue
+    clock.now = T0 + 60  # everything queued should have gone by now
+    assert schedule.plan(a, 10, 10.0) == T0 + 60
+    assert schedule.reserve(a, 50, 10.0, max_wait=20).start == T0 + 60  # the send windows are apart
+    with pytest.raises(ValueError):
+        schedule.plan(a, 0, 10.0)
+
+
+def test_a_big_campaign_is_queued_as_its_tenant_can_send_it_and_no_batch_comes_back(world: World) -> None:
+    """1,000 recipients at 2 emails/s take 500 s. Dispatch queues them page by page, each delayed
+    until shortly before its turn, never more than ~DISPATCH_AHEAD_SECONDS of them ahead, and
+    continues later; so each batch is received once, when its window is near, instead of all 20
+    at once and most of them going back to the queue until their turn."""
+    import heapq
+    import json
+
+    from beacon.sending import DISPATCH_AHEAD_SECONDS, dispatch, send_batch
+    from tests.integration.pipeline_world import DISPATCH_Q, SEND_Q
+
+    clock = FakeClock()
+    world.deps.tenant_pace, world.deps.tenant_rate = pace(clock), 2.0
+    world.deps.sleep, world.deps.clock = clock.sleep, clock
+    world.deps.pool = SerialPool()  # type: ignore[assignment]
+    due: list[tuple[float, int, str, dict[str, Any]]] = []  # SQS: messages by the time they become visible
+    order = itertools.count()
+
+    def send(queue_url: str, bodies: list[dict[str, Any]], delay_seconds: int = 0) -> None:
+        assert 0 <= delay_seconds <= 900
+        for body in bodies:
+            heapq.heappush(due, (clock.now + delay_seconds, next(order), queue_url, json.loads(json.dumps(body))))
+
+    world.queue.send = send  # type: ignore[method-assign]
+    at: list[float] = []
+    sender = world.ses.send
+
+    def timed(email: OutgoingEmail) -> str:
+        at.append(clock.now)
+        return sender(email)
+
+    world.ses.send = timed  # type: ignore[method-assign]
+    people = [f"big{i:04d}@example.com" for i in range(1000)]
+    campaign = world.campaign([world.new_list(people)])
+    received = {"dispatch": 0, "send": 0}
+    most_queued = 0
+    while due:
+        visible, _, queue_url, body = heapq.heappop(due)
+        clock.now = max(clock.now, visible)
+        waiting = sum(len(m.get("recipients", ())) for _, _, url, m in due if url == SEND_Q)
+        most_queued = max(most_queued, waiting)
+        if queue_url == DISPATCH_Q:
+            if body.get("kind") == "finalize":
+                continue
+            received["dispatch"] += 1
+            dispatch(body, world.deps, lambda: 60.0)
+        else:
+            received["send"] += 1
+            send_batch(body, world.deps)
+    assert sorted(world.recipients_sent()) == people  # everyone, once
+    assert received["send"] == 20  # no batch came back
+    assert 4 <= received["dispatch"] <= 12  # the first job and its paced continuations
+    assert most_queued <= (DISPATCH_AHEAD_SECONDS + 60) * 2.0  # never much more than 2 minutes ahead
+    gaps = [y - x for x, y in itertools.pairwise(at)]
+    assert min(gaps) >= 0.5 - 1e-6  # the tenant's rate
+    assert at[-1] - at[0] <= 999 * 0.5 * 1.1  # and not much slower than it
+    assert world.stats(campaign)["sent"] == 1000

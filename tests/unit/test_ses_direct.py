@@ -48,9 +48,15 @@ class Stub:
 
 
 def _client(region: str = "eu-west-1", **kwargs: Any) -> Any:
+    from moto.core.models import botocore_stubber
+
     session = botocore.session.get_session()
     session.set_credentials("AKIDEXAMPLE", "secret", kwargs.pop("token", None))
-    return aws.quiet_gil(session.create_client("sesv2", region_name=region, config=aws.config(4), **kwargs))
+    client = aws.quiet_gil(session.create_client("sesv2", region_name=region, config=aws.config(4), **kwargs))
+    # every handler of before-send runs (the first answer wins): without this, moto's stubber would
+    # also serve the request whenever another test module's mock_aws() is active
+    client.meta.events.unregister("before-send", botocore_stubber)
+    return client
 
 
 def _sender(client: Any, sleeps: list[float] | None = None) -> SesV2Sender:

@@ -45,6 +45,10 @@ MAX_TENANT_WAIT_SECONDS = 20.0
 # At a slow pace (an SES sandbox sends 1 email/s) 50 emails would outlast the invocation: a batch
 # sends what its pace fits in this many seconds and queues the rest as a message of its own.
 SEND_BUDGET_SECONDS = 30.0
+# With a tenant rate, dispatch queues at most about this much of the tenant's sending ahead (and
+# delays each page until shortly before its expected start); then it continues later.
+DISPATCH_AHEAD_SECONDS = 120.0
+DISPATCH_LEAD_SECONDS = 5.0  # a page arrives this much before its expected start
 
 
 class Pacer:
@@ -135,6 +139,8 @@ def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]
         return "dropped"
     list_ids = list(item.list_ids or [])
     head = {"account_id": account_id, "campaign_id": campaign_id}
+    schedule = deps.tenant_pace if deps.tenant_rate else None
+    ahead = 0.0  # seconds of this tenant's sending queued ahead of now (with a tenant rate)
     while not item.dispatched_at:
         seq = int(item.dispatch_seq or 0)
         index = int(item.dispatch_list_index or 0)
@@ -152,7 +158,13 @@ def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]
                     continue  # erased meanwhile, or already a recipient through an earlier list
                 recipients.append({"rid": m.sk, "email": contact.email, "attributes": contact.attributes or {}})
             if recipients:
-                deps.queue.send(deps.send_queue_url, _split(recipients, head))
+                delay = 0
+                if schedule is not None and deps.tenant_rate:
+                    start = schedule.plan(account_id, len(recipients), deps.tenant_rate)
+                    now = deps.clock()
+                    delay = min(900, max(0, int(start - now - DISPATCH_LEAD_SECONDS)))
+                    ahead = start + len(recipients) / deps.tenant_rate - now
+                deps.queue.send(deps.send_queue_url, _split(recipients, head), delay_seconds=delay)
         new_index = index if next_key else index + 1
         done = next_key is None and new_index >= len(list_ids)
         if not deps.campaigns.checkpoint(item, seq, new_index, encode_cursor(next_key), len(recipients),
@@ -164,6 +176,11 @@ def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]
                                                     "recipients": int(item.recipients or 0)})
             _schedule_finalize(deps, head, 0)
             return "done"
+        if ahead > DISPATCH_AHEAD_SECONDS:  # enough of the tenant's sending is queued: continue later
+            later = min(900, max(1, int(ahead - DISPATCH_AHEAD_SECONDS / 2)))
+            deps.queue.send(deps.dispatch_queue_url, [head], delay_seconds=later)
+            logger.info("dispatch paced to the tenant's rate", extra={"campaign_id": campaign_id, "delay": later})
+            return "paced"
         if time_left() < 10.0:
             deps.queue.send(deps.dispatch_queue_url, [head])
             return "continued"

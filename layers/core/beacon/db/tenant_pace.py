@@ -5,6 +5,12 @@ A batch of n recipients at the tenant's rate r takes the window [start, start + 
 start = max(now, next_free), and moves next_free to the window's end with a conditional write
 (optimistic: a concurrent batch that moved it first makes this one read again). Windows never
 overlap, so a tenant's batches, whichever invocations run them, stay at or under r emails/s.
+
+The same item holds dispatch's projection, `queued_until`: when the recipients that dispatch has
+queued for this tenant (all its campaigns) will have been sent at its rate. Dispatch gives each
+page of recipients an SQS delay up to its expected start and stops queuing (continuing later)
+once the projection is DISPATCH_AHEAD_SECONDS ahead, so a big campaign's batches arrive about
+when their windows come instead of all at once and each going back to the queue until its turn.
 Plain botocore, like the rest of the send path's writes.
 """
 
@@ -44,7 +50,7 @@ class TenantPace:
         for _attempt in range(ATTEMPTS):
             now = self._clock()
             item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
-            seen = item["next_free"]["N"] if item else None
+            seen = item["next_free"]["N"] if item and "next_free" in item else None
             start = max(now, float(seen)) if seen is not None else now
             if start - now > max_wait:
                 return Window(start, reserved=False)
@@ -63,3 +69,34 @@ class TenantPace:
                 continue  # another batch of this tenant took the window first: read again
             return Window(start, reserved=True)
         raise RuntimeError("could not reserve a send window (too many concurrent batches of one tenant)")
+
+    def plan(self, account_id: str, recipients: int, rate: float) -> float:
+        """Add `recipients` at `rate` to what dispatch has queued for the tenant; return when they
+        are expected to start (epoch seconds): the end of the tenant's queue, or now if it is empty.
+        One write when the tenant has recipients queued, two when its queue had run empty."""
+        if recipients <= 0 or rate <= 0:
+            raise ValueError("a plan needs recipients and a positive rate")
+        key = self.key(account_id)
+        span = recipients / rate
+        failed = self._client.exceptions.ConditionalCheckFailedException
+        for _attempt in range(ATTEMPTS):
+            now = f"{self._clock():.3f}"
+            try:  # behind what is queued
+                answer = self._client.update_item(
+                    TableName=self._table, Key=key, UpdateExpression="ADD queued_until :span",
+                    ConditionExpression="queued_until >= :now", ReturnValues="UPDATED_NEW",
+                    ExpressionAttributeValues={":span": {"N": f"{span:.3f}"}, ":now": {"N": now}},
+                )
+                return float(answer["Attributes"]["queued_until"]["N"]) - float(f"{span:.3f}")
+            except failed:
+                pass
+            try:  # nothing queued (or only what should have been sent by now): from now
+                self._client.update_item(
+                    TableName=self._table, Key=key, UpdateExpression="SET queued_until = :end",
+                    ConditionExpression="attribute_not_exists(queued_until) OR queued_until < :now",
+                    ExpressionAttributeValues={":end": {"N": f"{float(now) + span:.3f}"}, ":now": {"N": now}},
+                )
+                return float(now)
+            except failed:
+                continue  # another dispatch queued meanwhile: behind it, then
+        raise RuntimeError("could not plan the tenant's queue (too many concurrent dispatches of one tenant)")

@@ -279,3 +279,21 @@ def test_a_model_that_wants_more_than_the_direct_path_falls_back_to_botocore() -
         if attribute == "auth":
             continue  # botocore itself would now sign with SigV4a (not installed here)
         assert sender.send(EMAIL) == "m-1" and len(stub.requests) == 1
+
+
+def test_one_sender_serves_many_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = _client()
+    stub = Stub(client)
+    sender = _sender(client)
+    emails = [OutgoingEmail(EMAIL.from_address, f"r{i}@example.com", EMAIL.raw + str(i).encode(), EMAIL.tags)
+              for i in range(64)]
+    with ThreadPoolExecutor(16) as pool:
+        assert list(pool.map(sender.send, emails)) == ["m-1"] * 64
+    seen = {}
+    for request in stub.requests:
+        body = json.loads(request.body)
+        assert request.headers["X-Amz-Content-SHA256"].decode() == hashlib.sha256(request.body).hexdigest()
+        seen[body["Destination"]["ToAddresses"][0]] = base64.b64decode(body["Content"]["Raw"]["Data"])
+    assert seen == {e.to_address: e.raw for e in emails}

@@ -85,7 +85,7 @@ class DirectSendEmail:
         # botocore has no public accessor for these two; they are what the client itself uses
         self._credentials = client._request_signer._credentials
         self._http = client._endpoint.http_session
-        self._parser = create_parser(model.protocol)
+        self._protocol = model.protocol
         self._sleep = sleep
 
     @staticmethod
@@ -155,6 +155,7 @@ class DirectSendEmail:
         if http.status_code < 300:
             parsed = json.loads(content) if content else {}
         else:
-            parsed = self._parser.parse({"headers": http.headers, "status_code": http.status_code, "body": content},
-                                        self._operation.output_shape)
+            answer = {"headers": http.headers, "status_code": http.status_code, "body": content}
+            # a parser per answer, as botocore's Endpoint makes one per response
+            parsed = create_parser(self._protocol).parse(answer, self._operation.output_shape)
         return http, parsed

@@ -324,3 +324,37 @@ def test_attributes_are_escaped_in_html() -> None:
 def test_compose_is_deterministic_apart_from_message_id_and_date() -> None:
     a, b = run(content()), run(content())
     assert (a.html, a.text, a.subject) == (b.html, b.text, b.subject)
+
+
+def _decoded_html(c: CampaignContent, attributes: dict[str, object] | None = None) -> str:
+    return parts(run(c, attributes).raw)[1]
+
+
+def test_a_template_with_crlf_line_ends_makes_the_same_email_as_with_lf() -> None:
+    """Browsers send a textarea's text with CRLF: the template is compiled with \\n line ends, so
+    its chunks are the cached ones and the email is the one its LF version makes."""
+    html = SIMPLE_HTML.replace("<p>", "\n<p>").replace("</p>", "</p>\n")
+    lf = _decoded_html(content(html=html))
+    crlf = _decoded_html(content(html=html.replace("\n", "\r\n")))
+    cr = _decoded_html(content(html=html.replace("\n", "\r")))
+    assert lf == crlf == cr
+    assert "\r" not in lf and hrefs(lf)[0].startswith(f"{BASE}/c/")
+
+
+def test_a_contacts_value_with_line_breaks_is_rewritten_like_the_rest() -> None:
+    html = '<p>{{ contact.note }}</p><a href="https://shop.example.com/{{ contact.slug }}">x</a></body>'
+    got = _decoded_html(content(html=html), {"note": "a\r\nb\rc", "slug": "boots"})
+    assert "<p>a\nb\nc</p>" in got
+    assert [h[len(BASE):len(BASE) + 3] for h in hrefs(got)] == ["/c/", "/u/"]  # the link, the footer's
+
+
+@needs_bench
+def test_the_same_newsletter_for_two_recipients_differs_only_where_they_do() -> None:
+    """From the cached scans of the template's text: two recipients' emails are the same HTML
+    except for their names and tokens."""
+    first = run(newsletter(), {"first_name": "Jane", "city": "Oslo"})
+    second = run(newsletter(), {"first_name": "Jane", "city": "Oslo"})
+    token = re.compile(r"/(c|o|u)/[A-Za-z0-9_-]+")
+    assert token.sub("/T", first.html) == token.sub("/T", second.html)
+    uncached = links.rewrite_parts(first.html, lambda index, url: url)[0]  # nothing to rewrite again
+    assert "".join(uncached) == first.html

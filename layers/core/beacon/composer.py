@@ -58,12 +58,17 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
         tracker = lambda index, url: (email_prefix, tokens.link_part(index, url))  # noqa: E731
     # One pass rewrites the links and finds out whether the rendered HTML links the unsubscribe URL:
     # decided on what was rendered, not on the template's source (a {{ unsubscribe_url }} inside a
-    # false {% if %} or an HTML comment is no working link). The HTML stays in parts (the text
-    # between links and the link pieces repeat across recipients: mime caches their encodings).
+    # false {% if %} or an HTML comment is no working link). It goes over the template's chunks, the
+    # scans of the template's own text cached (beacon.links.rewrite_chunks). The HTML stays in parts
+    # (the text between links and the link pieces repeat across recipients: mime caches their encodings).
     source = rendered.html
-    if "\r" in source:
+    chunks: tuple[str, ...] | list[str] = rendered.html_chunks or [source]
+    cache = True
+    if "\r" in source:  # from a contact's value (the template's own line ends are \n: rendering)
         source = source.replace("\r\n", "\n").replace("\r", "\n")
-    parts, has_unsubscribe = links.rewrite_parts(source, tracker, skip=unsubscribe_url, escaped=True)
+        chunks, cache = [source], False
+    parts, has_unsubscribe = links.rewrite_chunks(chunks, tracker, skip=unsubscribe_url, escaped=True,
+                                                  check_skip=unsubscribe_url in source, cache=cache)
     tail: list[str] = []
     if not has_unsubscribe:
         tail.append(links.footer_html(content.company, unsubscribe_url))

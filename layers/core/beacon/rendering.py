@@ -77,6 +77,9 @@ class Rendered:
     subject: str
     html: str
     text: str
+    # the HTML as the template produced it: its own text (the same strings for every recipient)
+    # and the values of its expressions, in order; "".join(html_chunks) == html
+    html_chunks: tuple[str, ...] = ()
 
 
 def _compile_one(env: SandboxedEnvironment, field: str, source: str) -> Any:
@@ -114,7 +117,9 @@ def compile_campaign(subject: str, html: str, text: str | None) -> Compiled:
     if hit is None:
         hit = Compiled(
             _compile_one(_text_env, "subject", subject),
-            _compile_one(_html_env, "html", html),
+            # line ends as \n (what the email gets): the template's own text then holds no \r and
+            # its chunks stay the same strings for every recipient (beacon.links.rewrite_chunks)
+            _compile_one(_html_env, "html", html.replace("\r\n", "\n").replace("\r", "\n")),
             _compile_one(_text_env, "text", text) if text else None,
         )
         with _cache_lock:
@@ -131,7 +136,8 @@ def render(compiled: Compiled, context: dict[str, Any]) -> Rendered:
     try:
         subject = compiled.subject.render(context)
         field = "html"
-        html = compiled.html.render(context)
+        html_chunks = tuple(compiled.html.generate(context))
+        html = "".join(html_chunks)
         field = "text"
         text = compiled.text.render(context) if compiled.text is not None else ""
     except SecurityError as exc:
@@ -142,7 +148,7 @@ def render(compiled: Compiled, context: dict[str, Any]) -> Rendered:
         raise TemplateProblem(field, f"{type(exc).__name__}: {exc}") from exc
     # a subject is one line, whatever a contact's attributes hold
     subject = " ".join(subject.split())
-    return Rendered(subject, html, text)
+    return Rendered(subject, html, text, html_chunks)
 
 
 def context_for(email: str, attributes: dict[str, Any], company: str, campaign_name: str,

@@ -158,13 +158,19 @@ def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]
                     continue  # erased meanwhile, or already a recipient through an earlier list
                 recipients.append({"rid": m.sk, "email": contact.email, "attributes": contact.attributes or {}})
             if recipients:
-                delay = 0
+                messages = _split(recipients, head)
+                delays: int | list[int] = 0
                 if schedule is not None and deps.tenant_rate:
-                    start = schedule.plan(account_id, len(recipients), deps.tenant_rate)
+                    rate = deps.tenant_rate
+                    start = schedule.plan(account_id, len(recipients), rate)
                     now = deps.clock()
-                    delay = min(900, max(0, int(start - now - DISPATCH_LEAD_SECONDS)))
-                    ahead = start + len(recipients) / deps.tenant_rate - now
-                deps.queue.send(deps.send_queue_url, _split(recipients, head), delay_seconds=delay)
+                    delays, before = [], 0
+                    for message in messages:  # each visible shortly before its own turn
+                        turn = start + before / rate - now - DISPATCH_LEAD_SECONDS
+                        delays.append(min(900, max(0, math.ceil(turn))))
+                        before += len(message["recipients"])
+                    ahead = start + len(recipients) / rate - now
+                deps.queue.send(deps.send_queue_url, messages, delay_seconds=delays)
         new_index = index if next_key else index + 1
         done = next_key is None and new_index >= len(list_ids)
         if not deps.campaigns.checkpoint(item, seq, new_index, encode_cursor(next_key), len(recipients),

@@ -32,7 +32,8 @@ PASSWORD = "correct horse battery"  # >= 10 characters
 
 STATS_KEYS = {"status", "recipients", "sent", "failed", "skipped_suppressed", "delivered", "bounced",
               "complained", "unsubscribed", "opens", "clicks",
-              "not_sent", "rejected", "rendering_failed"}  # issue 4: cancelled sends, SES reject/render failures
+              "not_sent", "rejected", "rendering_failed",  # issue 4: cancelled sends, SES reject/render failures
+              "recipients_final"}  # issue 4: False while dispatch is still queuing a big campaign
 OPENS_KEYS = {"total", "unique", "human_unique", "machine", "proxied"}  # proxied: webmail image proxies
 CLICKS_KEYS = {"total", "unique", "human_unique", "machine", "honeypot", "links"}  # honeypot: hidden-link hits
 

@@ -347,6 +347,9 @@ def stats(item: CampaignItem, counters: Counters, engagement: Engagement) -> dic
     return {
         "status": item.status,
         "recipients": int(item.recipients or 0),
+        # False while dispatch is still counting and queuing recipients: a campaign bigger than
+        # ~14 minutes of its tenant's rate is queued as it sends, and `recipients` grows until then
+        "recipients_final": bool(item.dispatched_at),
         "sent": c.get("sent", 0),
         "failed": c.get("failed", 0),
         "skipped_suppressed": c.get("skipped_suppressed", 0),

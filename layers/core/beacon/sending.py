@@ -45,9 +45,11 @@ MAX_TENANT_WAIT_SECONDS = 20.0
 # At a slow pace (an SES sandbox sends 1 email/s) 50 emails would outlast the invocation: a batch
 # sends what its pace fits in this many seconds and queues the rest as a message of its own.
 SEND_BUDGET_SECONDS = 30.0
-# With a tenant rate, dispatch queues at most about this much of the tenant's sending ahead (and
-# delays each page until shortly before its expected start); then it continues later.
-DISPATCH_AHEAD_SECONDS = 120.0
+# With a tenant rate, dispatch queues at most about this much of the tenant's sending ahead (each
+# batch delayed until shortly before its turn: SQS delays go up to 900 s); then it continues later.
+# So a campaign of up to ~14 minutes at its tenant's rate (8,400 recipients at 10/s) is queued at
+# once, and a bigger one as it sends (its stats say `recipients_final: false` until then).
+DISPATCH_AHEAD_SECONDS = 840.0
 DISPATCH_LEAD_SECONDS = 5.0  # a page arrives this much before its expected start
 
 

@@ -263,3 +263,27 @@ def test_a_big_campaign_is_queued_as_its_tenant_can_send_it_and_no_batch_comes_b
     assert at[-1] - at[0] <= 499 * 0.5 * 1.1  # and not much slower than it
     final = world.stats(campaign)
     assert (final["sent"], final["recipients"], final["recipients_final"]) == (500, 500, True)
+
+
+@pytest.mark.parametrize("action", ["pause", "cancel"])
+def test_pausing_or_cancelling_restarts_the_tenants_projection(world: World, action: str) -> None:
+    """Otherwise the tenant's next campaign would be queued behind batches that will not go out."""
+    from beacon import campaigns
+    from beacon.db.campaigns import CampaignRepo
+    from tests.integration.pipeline_world import DISPATCH_Q
+
+    clock = FakeClock()
+    schedule = pace(clock)
+    world.deps.tenant_pace, world.deps.tenant_rate, world.deps.clock = schedule, 2.0, clock
+    campaign = world.campaign([world.new_list([f"m{i:03d}@example.com" for i in range(300)])])
+    world.run_dispatch()  # 300 recipients at 2/s: queued up to T0 + 150
+    other = schedule.plan("b" * 32, 100, 2.0)  # another tenant's queue is its own
+    assert schedule.plan(world.account_id, 2, 2.0) == T0 + 150  # behind the campaign
+    clock.now = T0 + 10
+    campaigns.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, action, schedule)
+    assert schedule.plan(world.account_id, 20, 2.0) == T0 + 10  # from now again
+    assert schedule.plan("b" * 32, 2, 2.0) == other + 50.0
+    # and resuming changes nothing more (the paused campaign's batches are re-planned as they send)
+    if action == "pause":
+        campaigns.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, "resume", schedule)
+        assert schedule.plan(world.account_id, 2, 2.0) == T0 + 20

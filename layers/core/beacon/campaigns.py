@@ -14,9 +14,11 @@ from beacon.db.campaigns import CampaignRepo
 from beacon.db.counters import Counters
 from beacon.db.engagement import Engagement
 from beacon.db.models import CampaignItem
+from beacon.db.tenant_pace import TenantPace
 from beacon.domains import SenderCheck, default_sender_check
 from beacon.errors import Conflict, NotFound, TooManyRequests, Unprocessable
 from beacon.ids import new_id, recipient_id
+from beacon.observability import logger
 from beacon.ports.queue import Queue
 from beacon.ports.ses import EmailSender, OutgoingEmail, SesRejected, SesThrottled
 from beacon.tokens import TokenSigner
@@ -267,10 +269,12 @@ _CONTROL: dict[str, tuple[tuple[str, ...], str]] = {
 
 
 def control(repo: CampaignRepo, queue: Queue, dispatch_queue_url: str, account_id: str, campaign_id: str,
-            action: str) -> dict[str, Any]:
+            action: str, tenant_pace: TenantPace | None = None) -> dict[str, Any]:
     """pause (sending -> paused), resume (paused -> sending), cancel (scheduled|sending|paused ->
     cancelled, final). The send function reads the status before every batch: a paused campaign's
-    batches wait in the queue, a cancelled one's are dropped. 409 from any other status."""
+    batches wait in the queue, a cancelled one's are dropped. 409 from any other status. Pausing
+    or cancelling also restarts the tenant's dispatch projection from now (beacon.db.tenant_pace),
+    so its next campaign is not queued behind batches that will not be sent."""
     allowed, target = _CONTROL[action]
     for _attempt in range(3):
         item = require(repo, account_id, campaign_id, consistent=True)
@@ -284,6 +288,12 @@ def control(repo: CampaignRepo, queue: Queue, dispatch_queue_url: str, account_i
         if action == "pause":
             extra = [CampaignItem.status_reason.set("paused by the user")]
         if repo.transition(item, item.status, target, now, extra=extra):
+            if action in ("pause", "cancel") and tenant_pace is not None:
+                try:
+                    tenant_pace.forget_queue(account_id)
+                except Exception:  # the campaign is paused/cancelled either way; only later dispatch waits
+                    logger.warning("could not reset the tenant's dispatch projection", exc_info=True,
+                                   extra={"campaign_id": campaign_id})
             if action == "resume":
                 # dispatch and the finalize checks stop while paused: start them again (a dispatch
                 # job continues from its checkpoint, or only schedules the finalize check)

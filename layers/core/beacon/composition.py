@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from beacon.db.erasure import TenantEraser
     from beacon.db.ledger import Ledger
     from beacon.db.recipient_ledger import RecipientLedger
+    from beacon.db.tenant_pace import TenantPace
     from beacon.db.unsubscribe_view import UnsubscribeView
     from beacon.ports.identities import SesV2Identities
     from beacon.ports.queue import SqsQueue
@@ -115,12 +116,18 @@ def ses() -> SesV2Sender:
 
 
 @lru_cache(maxsize=1)
+def tenant_pace() -> TenantPace:
+    from beacon.db.tenant_pace import TenantPace
+
+    return TenantPace(_raw_dynamodb(), settings().stats_table)
+
+
+@lru_cache(maxsize=1)
 def send_deps() -> SendDeps:
     from beacon.db.accounts import AccountRepo
     from beacon.db.campaigns import CampaignRepo
     from beacon.db.contacts import ContactRepo
     from beacon.db.suppressions import SuppressionRepo
-    from beacon.db.tenant_pace import TenantPace
     from beacon.sending import Pacer, SendDeps
 
     s = bound()
@@ -131,7 +138,7 @@ def send_deps() -> SendDeps:
         send_queue_url=s.send_queue_url, dispatch_queue_url=s.dispatch_queue_url,
         # BEACON_SEND_RATE over the event source mapping's MaximumConcurrency: see sending.Pacer
         pacer=Pacer(s.send_rate / s.send_max_concurrency),
-        tenant_pace=TenantPace(_raw_dynamodb(), s.stats_table), tenant_rate=s.tenant_send_rate,
+        tenant_pace=tenant_pace(), tenant_rate=s.tenant_send_rate,
     )
 
 
@@ -193,7 +200,7 @@ def reset() -> None:
 
     beacon.config.get_settings.cache_clear()
     beacon.aws.client.cache_clear()
-    for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, send_deps,
+    for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, tenant_pace, send_deps,
                    subscription_deps, ses_event_deps, identities):
         cached.cache_clear()
     recipient_ledger.cache_clear()

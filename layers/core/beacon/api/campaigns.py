@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from beacon import campaigns
 from beacon.api.common import ID, base_url, company_of, principal, reply, require_id
 from beacon.api.models import CampaignIn, CampaignPatch, PreviewIn, SendIn, TestSendIn
-from beacon.composition import bound, counters, engagement, queue, ses, signer
+from beacon.composition import bound, counters, engagement, queue, ses, signer, tenant_pace
 from beacon.db.accounts import ListRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.observability import logger
@@ -79,7 +79,7 @@ def send_campaign(campaign_id: ID, body: Annotated[SendIn | None, Body()] = None
 def _control(campaign_id: str, action: str) -> Response[Any]:
     who = principal(router.current_event)
     result = campaigns.control(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
-                               require_id(campaign_id, "campaign"), action)
+                               require_id(campaign_id, "campaign"), action, tenant_pace())
     logger.info(f"campaign {action}", extra={"campaign_id": campaign_id})
     return reply(200, result)
 

@@ -16,6 +16,7 @@ Plain botocore, like the rest of the send path's writes.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,18 @@ class TenantPace:
                 continue  # another batch of this tenant took the window first: read again
             return Window(start, reserved=True)
         raise RuntimeError("could not reserve a send window (too many concurrent batches of one tenant)")
+
+    def forget_queue(self, account_id: str) -> None:
+        """A campaign of the tenant was paused or cancelled: its queued batches will not go out at
+        their projected turns, so the projection restarts from now (another campaign's batches
+        already queued may then meet a few newer ones early: the send windows still hold the rate,
+        and a batch whose window is far goes back to the queue)."""
+        now = {"N": f"{self._clock():.3f}"}
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):  # none ahead
+            self._client.update_item(
+                TableName=self._table, Key=self.key(account_id), UpdateExpression="SET queued_until = :now",
+                ConditionExpression="queued_until > :now", ExpressionAttributeValues={":now": now},
+            )
 
     def plan(self, account_id: str, recipients: int, rate: float) -> float:
         """Add `recipients` at `rate` to what dispatch has queued for the tenant; return when they

@@ -5,6 +5,7 @@ and the reject / rendering-failure / delivery-delay notifications."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import Counter
 from typing import Any
 
@@ -213,9 +214,12 @@ def test_bounce_rate_over_the_threshold_pauses_the_campaign_with_the_reason(worl
         _bounce(world, campaign, email)
         _bounce(world, campaign, email)  # SNS repeats itself: counted once
     assert world.stats(campaign)["status"] == "sending"
+    projection = composition.tenant_pace()
+    projection.plan(world.account_id, 1000, 2.0)  # as if its dispatch had queued 500 s ahead
     _bounce(world, campaign, sent[2])  # 3 / 50 = 6 %
     item = CampaignRepo().get(world.account_id, campaign, consistent=True)
     assert item is not None and item.status == "paused"
+    assert projection.plan(world.account_id, 2, 2.0) < time.time() + 5  # the tenant's queue restarts now
     assert "bounce rate 6.00%" in item.status_reason and "after 50 sends" in item.status_reason
     world.deliver([second, *rest])
     assert len(world.ses.sent) == 50  # the rest waits for a human to look

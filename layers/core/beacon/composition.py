@@ -167,7 +167,7 @@ def ses_event_deps() -> SesEventDeps:
     return SesEventDeps(ledger(), counters(), SuppressionRepo(), ContactRepo(),
                         EventRepo(s.event_retention_days), campaigns=CampaignRepo(),
                         pause_bounce_rate=s.auto_pause_bounce_rate, pause_complaint_rate=s.auto_pause_complaint_rate,
-                        pause_min_sends=s.auto_pause_min_sends)
+                        pause_min_sends=s.auto_pause_min_sends, tenant_pace=tenant_pace())
 
 
 @lru_cache(maxsize=1)

@@ -19,6 +19,7 @@ from beacon.db.events import EventRepo
 from beacon.db.ledger import Ledger
 from beacon.db.models import CampaignItem, ContactItem, SuppressionItem
 from beacon.db.suppressions import SuppressionRepo
+from beacon.db.tenant_pace import TenantPace
 from beacon.ids import is_id
 from beacon.observability import logger
 
@@ -38,6 +39,7 @@ class SesEventDeps:
     pause_bounce_rate: float = 0.05
     pause_complaint_rate: float = 0.001
     pause_min_sends: int = 1000
+    tenant_pace: TenantPace | None = None  # an auto-pause restarts the tenant's dispatch projection
 
 
 @dataclass(frozen=True)
@@ -170,4 +172,9 @@ def check_reputation(deps: SesEventDeps, account_id: str, campaign_id: str) -> s
                                      extra=[CampaignItem.status_reason.set(reason)]):
         return None
     logger.warning("campaign auto-paused", extra={"campaign_id": campaign_id, "reason": reason})
+    if deps.tenant_pace is not None:
+        try:
+            deps.tenant_pace.forget_queue(account_id)
+        except Exception:  # paused either way; only the tenant's next dispatch may wait longer
+            logger.warning("could not reset the tenant's dispatch projection", exc_info=True)
     return reason

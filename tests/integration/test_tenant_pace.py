@@ -48,6 +48,19 @@ def world(clean_aws: object) -> World:
     return make_world()
 
 
+def send_times(world: World, clock: FakeClock) -> list[float]:
+    """The clock's time at each SES call of the world, in order."""
+    at: list[float] = []
+    send = world.ses.send
+
+    def timed(email: OutgoingEmail) -> str:
+        at.append(clock.now)
+        return send(email)
+
+    world.ses.send = timed  # type: ignore[method-assign]
+    return at
+
+
 def test_one_tenants_windows_follow_each_other_and_other_tenants_are_apart(world: World) -> None:
     clock = FakeClock()
     schedule = pace(clock)
@@ -94,14 +107,7 @@ def test_a_tenants_batches_send_at_its_rate_whichever_invocation_runs_them(world
     world.deps.tenant_pace, world.deps.tenant_rate = pace(clock), 20.0
     world.deps.sleep, world.deps.clock = clock.sleep, clock
     world.deps.pool = SerialPool()  # type: ignore[assignment]
-    at: list[float] = []
-    send = world.ses.send
-
-    def timed(email: OutgoingEmail) -> str:
-        at.append(clock.now)
-        return send(email)
-
-    world.ses.send = timed  # type: ignore[method-assign]
+    at = send_times(world, clock)
     people = [f"p{i:03d}@example.com" for i in range(120)]
     world.campaign([world.new_list(people)])
     world.run_all()
@@ -223,14 +229,7 @@ def test_a_big_campaign_is_queued_as_its_tenant_can_send_it_and_no_batch_comes_b
             heapq.heappush(due, (clock.now + delay, next(order), queue_url, json.loads(json.dumps(body))))
 
     world.queue.send = send  # type: ignore[method-assign]
-    at: list[float] = []
-    sender = world.ses.send
-
-    def timed(email: OutgoingEmail) -> str:
-        at.append(clock.now)
-        return sender(email)
-
-    world.ses.send = timed  # type: ignore[method-assign]
+    at = send_times(world, clock)
     people = [f"big{i:04d}@example.com" for i in range(500)]
     campaign = world.campaign([world.new_list(people)])
     received = {"dispatch": 0, "send": 0}

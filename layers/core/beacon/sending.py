@@ -50,7 +50,7 @@ SEND_BUDGET_SECONDS = 30.0
 # So a campaign of up to ~14 minutes at its tenant's rate (8,400 recipients at 10/s) is queued at
 # once, and a bigger one as it sends (its stats say `recipients_final: false` until then).
 DISPATCH_AHEAD_SECONDS = 840.0
-DISPATCH_LEAD_SECONDS = 5.0  # a page arrives this much before its expected start
+DISPATCH_LEAD_SECONDS = 5.0  # a batch becomes visible this much before its turn
 
 
 class Pacer:

@@ -441,7 +441,7 @@ def test_delete_account_erases_everything_but_hashed_suppressions(api: Client, a
         sign_in(api, owner.email, owner.password)
         api.post("/v1/password-resets", {"email": owner.email})
         rid = recipient_id(owner.id, "p0@example.com")
-        beacon.composition.ledger().claim(owner.id, camp["id"], rid, "p0@example.com")
+        beacon.composition.ledger().claim_many(owner.id, camp["id"], [(rid, "p0@example.com")])
         beacon.composition.counters().add(owner.id, camp["id"], {"sent": 1})
         EventRepo(30).put(owner.id, rid, "unsubscribe", now_iso(), epoch(), campaign_id=camp["id"])
         SuppressionRepo().add(SuppressionItem(pk=owner.id, sk=rid, email="p0@example.com", reason="unsubscribe",

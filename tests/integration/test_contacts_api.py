@@ -98,7 +98,7 @@ def send_to(account_id: str, email: str, *, opens: int = 0, clicks: int = 0, del
     campaign_id = new_id()
     rid = recipient_id(account_id, email)
     ledger = composition.ledger()
-    claim = ledger.claim(account_id, campaign_id, rid, email)
+    claim = ledger.claim_many(account_id, campaign_id, [(rid, email)])[rid]
     assert claim.won
     assert ledger.settle(account_id, campaign_id, [Outcome(rid, email, "sent", claim.claim_id, "ses-1")],
                          now_iso()) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -14,10 +14,8 @@ from beacon.links import (
     find_links,
     footer_html,
     footer_text,
-    insert_before_body_end,
     insert_before_body_end_parts,
     pixel_html,
-    rewrite_links,
     rewrite_parts,
 )
 
@@ -26,6 +24,16 @@ UNSUB = "https://t.example.com/u/UNSUBTOKEN"
 
 def tracked(index: int, url: str) -> str:
     return f"https://t.example.com/c/T{index}"
+
+
+def rewrite_links(html: str, tracked_url: Callable[[int, str], str], skip: str = "") -> str:
+    return "".join(rewrite_parts(html, tracked_url, skip)[0])
+
+
+def insert_before_body_end(html: str, snippet: str) -> str:
+    parts = [html]
+    insert_before_body_end_parts(parts, snippet)
+    return "".join(parts)
 
 
 def _hrefs(html: str) -> list[str]:

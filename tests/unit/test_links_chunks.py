@@ -8,11 +8,13 @@ import itertools
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
 
 from beacon import links
+from tests.unit.test_links import _hang_guard
 
 # The oracle: the single regex pass over the whole HTML that Beacon used before chunks, kept here
 # on its own (same tokenizer and tag inspection, nothing cached across calls).
@@ -115,3 +117,16 @@ def test_a_link_cut_by_expressions_is_rewritten() -> None:
     assert "".join(parts) == '<p><a href="T0" style="c">go</a></p>'
     parts, saw = links.rewrite_chunks(chunks, tracked, "https://x.example/?u=ann", check_skip=True)
     assert "".join(parts) == "".join(chunks) and saw
+
+
+@pytest.mark.parametrize("opener", ["<!--", '<a href="https://x.example/', "<a title='"])
+def test_a_token_left_open_over_many_chunks_is_read_in_one_pass(opener: str) -> None:
+    """`<!-- {% for i in range(200000) %}{{ i }}{% endfor %}`: carrying the open token from chunk
+    to chunk and scanning it again each time would be quadratic; past MAX_CARRY the rest is read
+    in one pass. The hang guard turns a hang into a failure; no timing is asserted."""
+    chunks: list[str] = [opener] + [Markup(str(i)) if i % 2 else " x " for i in range(200_000)]  # noqa: S704
+    chunks += ['">', '<a href="https://y.example/">y</a>']
+    html = "".join(chunks)
+    with _hang_guard(10):
+        got, saw, _calls = _run(chunks, html, "", True)
+    assert (got, saw) == oracle(html, lambda index, url: f"https://t.example/c/{index}&x", "")

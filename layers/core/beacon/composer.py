@@ -62,7 +62,7 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
     # scans of the template's own text cached (beacon.links.rewrite_chunks). The HTML stays in parts
     # (the text between links and the link pieces repeat across recipients: mime caches their encodings).
     source = rendered.html
-    chunks: tuple[str, ...] | list[str] = rendered.html_chunks or [source]
+    chunks: tuple[str, ...] | list[str] = rendered.html_chunks
     cache = True
     if "\r" in source:  # from a contact's value (the template's own line ends are \n: rendering)
         source = source.replace("\r\n", "\n").replace("\r", "\n")

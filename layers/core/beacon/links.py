@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,7 +44,7 @@ def _inspect(tag: str) -> tuple[tuple[int, int] | None, str, bool]:
                     span = (start, end)
                     url = htmllib.unescape(m.group(group)).strip()
                     break
-    return span, url, not notrack and is_trackable(url, "")
+    return span, url, not notrack and is_trackable(url)
 
 
 # The longest destination a tracked link carries; a longer link stays as written (its token
@@ -52,50 +52,36 @@ def _inspect(tag: str) -> tuple[tuple[int, int] | None, str, bool]:
 MAX_TRACKED_URL_BYTES = 2048
 
 
-def is_trackable(url: str, skip: str) -> bool:
+def is_trackable(url: str) -> bool:
     low = url[:8].lower()
     return (
         (low.startswith("http://") or low.startswith("https://"))
-        and url != skip
         and len(url) <= MAX_TRACKED_URL_BYTES
         and (url.isascii() or len(url.encode("utf-8")) <= MAX_TRACKED_URL_BYTES)
     )
 
 
+def _links(html: str) -> Iterator[tuple[int, tuple[int, int], str, bool]]:
+    """Each complete <a> tag with an href, outside comments: (where the tag starts, the href
+    value's span in the tag, its url, whether it may be tracked)."""
+    for m in _TOKENS.finditer(html):
+        if m.lastindex == _A_TAG and m.group().endswith(">"):
+            span, url, trackable = _inspect(m.group())
+            if span is not None:
+                yield m.start(), span, url, trackable
+
+
 def find_links(html: str, skip: str = "") -> list[str]:
     """The distinct trackable destinations in order of first appearance; a link's index is its
     destination's position here, so two links to one URL count as one link in the stats."""
-    found: dict[str, None] = {}
-    for m in _TOKENS.finditer(html):
-        tag = m.group() if m.lastindex == _A_TAG else None
-        if tag is None or not tag.endswith(">"):
-            continue
-        span, url, trackable = _inspect(tag)
-        if span is not None and trackable and url != skip:
-            found.setdefault(url)
-    return list(found)
-
-
-def has_link(html: str, url: str) -> bool:
-    """Is `url` the href of an <a> tag (outside comments)? Cheap when it is not in the text at all."""
-    if url not in html:
-        return False
-    for m in _TOKENS.finditer(html):
-        tag = m.group() if m.lastindex == _A_TAG else None
-        if tag is not None and tag.endswith(">") and _inspect(tag)[1] == url:
-            return True
-    return False
-
-
-def rewrite_links(html: str, tracked_url: Callable[[int, str], str], skip: str = "") -> str:
-    """Replace each trackable href with tracked_url(index, destination), index as in find_links."""
-    return "".join(rewrite_parts(html, tracked_url, skip)[0])
+    return list(dict.fromkeys(url for _at, _span, url, trackable in _links(html) if trackable and url != skip))
 
 
 def rewrite_parts(html: str, tracked_url: Callable[[int, str], str | tuple[str, ...]] | None, skip: str = "",
                   *, escaped: bool = False) -> tuple[list[str], bool]:
     """One pass over the <a> tags: rewrite the trackable hrefs (unless tracked_url is None) and tell
-    whether `skip` (the unsubscribe URL) is the href of some link, as has_link would.
+    whether `skip` (the unsubscribe URL) is the href of some link (outside comments; looked for
+    only when it occurs in the HTML as written).
 
     The HTML comes back as parts whose concatenation is the rewritten HTML, cut at each new href
     value: the text between links repeats from one recipient to the next, and so can the pieces of
@@ -112,6 +98,9 @@ def rewrite_parts(html: str, tracked_url: Callable[[int, str], str | tuple[str, 
 # little work per link, instead of a regex pass over the whole HTML. A tag cut by a chunk boundary
 # (`<a href="{{ url }}">`) is carried into the next chunk until it is decided; the text after it is
 # a cached scan again (keyed by the chunk and where the scan resumed in it).
+
+
+MAX_CARRY = 4096  # characters of an undecided token carried from chunk to chunk
 
 
 @dataclass(frozen=True)
@@ -232,7 +221,10 @@ def rewrite_chunks(chunks: Sequence[str], tracked_url: Callable[[int, str], str 
         return ["".join(chunks)], False
     out = _Out(tracked_url, skip, check_skip, escaped)
     pending = ""  # the start of a token that a chunk boundary cut: the next chunks decide it
-    for chunk in chunks:
+    for n, chunk in enumerate(chunks):
+        if len(pending) > MAX_CARRY:  # a token open over many chunks (an unclosed comment): scanning
+            pending += "".join(chunks[n:])  # it again for each chunk would be quadratic; the rest
+            break  # goes in one pass below
         if not chunk:
             continue
         # the template's own text is plain str; an expression's value is Markup (autoescape), one
@@ -286,13 +278,11 @@ def rewrite_chunks(chunks: Sequence[str], tracked_url: Callable[[int, str], str 
             out.text(chunk[pos:scan.end])
         if scan.end < len(chunk):
             pending = chunk[scan.end:]
-    if pending:  # the HTML ends inside a token: what the regex makes of it at the true end
+    if pending:  # the rest, in one pass to the true end of the HTML
         pos = 0
-        for m in _TOKENS.finditer(pending):
-            if m.lastindex == _A_TAG and m.group().endswith(">"):
-                span, url, trackable = _inspect(m.group())
-                if span is not None and out.rewrites(url, trackable):
-                    pos = out.href_in(pending, pos, m.start() + span[0], m.start() + span[1], url)
+        for at, (start, end), url, trackable in _links(pending):
+            if out.rewrites(url, trackable):
+                pos = out.href_in(pending, pos, at + start, at + end, url)
         out.text(pending[pos:])
     return out.parts, out.saw_skip
 
@@ -306,15 +296,9 @@ def _last_body_end(html: str) -> int:
     return -1
 
 
-def insert_before_body_end(html: str, snippet: str) -> str:
-    at = _last_body_end(html)
-    if at < 0:
-        return html + snippet
-    return html[:at] + snippet + html[at:]
-
-
 def insert_before_body_end_parts(parts: list[str], snippet: str) -> None:
-    """insert_before_body_end on the parts of rewrite_parts (an href value holds no `</body>`)."""
+    """Put the snippet before the last `</body>` (any case, optional spaces) of the parts of
+    rewrite_parts/rewrite_chunks, or at the end when there is none (an href value holds no `</body>`)."""
     for i in range(len(parts) - 1, -1, -1):
         if "</" in parts[i] and (at := _last_body_end(parts[i])) >= 0:
             parts[i] = parts[i][:at] + snippet + parts[i][at:]

@@ -79,7 +79,7 @@ class Rendered:
     text: str
     # the HTML as the template produced it: its own text (the same strings for every recipient)
     # and the values of its expressions, in order; "".join(html_chunks) == html
-    html_chunks: tuple[str, ...] = ()
+    html_chunks: tuple[str, ...]
 
 
 def _compile_one(env: SandboxedEnvironment, field: str, source: str) -> Any:

@@ -102,6 +102,12 @@ class SendDeps:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
 
+    def tenant_schedule(self) -> tuple[TenantPace, float] | None:
+        """The shared schedule and the rate it holds each tenant to, when there is a tenant rate."""
+        if self.tenant_pace is not None and self.tenant_rate:
+            return self.tenant_pace, self.tenant_rate
+        return None
+
 
 # ------------------------------------------------------------------------------------- dispatch
 def _split(recipients: list[dict[str, Any]], head: dict[str, Any]) -> list[dict[str, Any]]:
@@ -141,7 +147,7 @@ def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]
         return "dropped"
     list_ids = list(item.list_ids or [])
     head = {"account_id": account_id, "campaign_id": campaign_id}
-    schedule = deps.tenant_pace if deps.tenant_rate else None
+    tenant = deps.tenant_schedule()
     ahead = 0.0  # seconds of this tenant's sending queued ahead of now (with a tenant rate)
     while not item.dispatched_at:
         seq = int(item.dispatch_seq or 0)
@@ -162,8 +168,8 @@ def dispatch(job: dict[str, Any], deps: SendDeps, time_left: Callable[[], float]
             if recipients:
                 messages = _split(recipients, head)
                 delays: int | list[int] = 0
-                if schedule is not None and deps.tenant_rate:
-                    rate = deps.tenant_rate
+                if tenant is not None:
+                    schedule, rate = tenant
                     start = schedule.plan(account_id, len(recipients), rate)
                     now = deps.clock()
                     delays, before = [], 0
@@ -288,17 +294,17 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
         Outcome(r["rid"], r["email"], "suppressed") for r in recipients if r["rid"] in suppressed
     ]
     todo = [r for r in recipients if r["rid"] not in suppressed]
-    schedule = deps.tenant_pace if deps.tenant_rate else None
-    tenant_rate = deps.tenant_rate if schedule is not None else None
+    tenant = deps.tenant_schedule()
     head = {k: v for k, v in body.items() if k != "recipients"}
-    later = _beyond_budget(todo, max(deps.pacer.interval, 1.0 / tenant_rate if tenant_rate else 0.0))
+    later = _beyond_budget(todo, max(deps.pacer.interval, 1.0 / tenant[1] if tenant else 0.0))
     if later:
         todo = todo[: len(todo) - len(later)]
         deps.queue.send(deps.send_queue_url, _split(later, head))
         logger.info("slow pace: part of the batch queued on its own",
                     extra={"campaign_id": campaign_id, "sent_now": len(todo), "queued": len(later)})
     tenant_pacer: Pacer | None = None
-    if todo and schedule is not None and tenant_rate:
+    if todo and tenant is not None:
+        schedule, tenant_rate = tenant
         window = schedule.reserve(account_id, len(todo), tenant_rate, MAX_TENANT_WAIT_SECONDS)
         wait = window.start - deps.clock()
         if not window.reserved:  # the tenant's schedule is full for now: come back at its turn

@@ -6,13 +6,16 @@ from __future__ import annotations
 import base64
 import html
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from beacon.classify import CLICK, Signal, classify, client_class
 from beacon.composition import signer, subscription_deps, unsubscribe_view
 from beacon.observability import logger
 from beacon.pages import not_found_page, page
+
+if TYPE_CHECKING:
+    from beacon.tokens import TokenData
 from beacon.privacy import truncate_ip
 from beacon.tokens import UNSUBSCRIBE, InvalidToken, TokenData
 
@@ -60,6 +63,16 @@ def _blocked_page(company: str, reason: str) -> dict[str, Any]:
     return page("You get no emails",
                 f"<h1>You get no emails from {c}</h1><p>{c} sends you nothing because {html.escape(why)}.</p>"
                 f"<p>To receive its emails again, contact {c}.</p>")
+
+
+def _status_page(data: TokenData) -> dict[str, Any]:
+    """The page for where the person stands: asked to unsubscribe, unsubscribed (with an undo),
+    or suppressed for another reason (no undo)."""
+    company = _company(data.account_id)
+    reason = unsubscribe_view().suppression_reason(data.account_id, data.recipient_id)
+    if reason is None:
+        return _ask_page(company)
+    return _done_page(company) if reason == "unsubscribe" else _blocked_page(company, reason)
 
 
 def _back_page(company: str) -> dict[str, Any]:
@@ -138,11 +151,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     method = (((event.get("requestContext") or {}).get("http") or {}).get("method") or "GET").upper()
     try:
         if method != "POST":  # GET, HEAD, anything else: show the page, change nothing
-            company = _company(data.account_id)
-            reason = unsubscribe_view().suppression_reason(data.account_id, data.recipient_id)
-            if reason is None:
-                return _ask_page(company)
-            return _done_page(company) if reason == "unsubscribe" else _blocked_page(company, reason)
+            return _status_page(data)
         action = _action(event)
         if action is None:
             return page("Nothing changed", "<h1>Nothing changed</h1><p>The request was not understood.</p>", 400)
@@ -158,11 +167,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
             return _done_page(_company(data.account_id))
         if subscriptions.resubscribe(deps, data, requester=_requester(event, method)):
             return _back_page(_company(data.account_id))
-        reason = unsubscribe_view().suppression_reason(data.account_id, data.recipient_id)
-        if reason is None:  # nothing to undo: not unsubscribed
-            return _ask_page(_company(data.account_id))
-        return _done_page(_company(data.account_id)) if reason == "unsubscribe" else \
-            _blocked_page(_company(data.account_id), reason)
+        return _status_page(data)  # nothing to undo: the page as it stands
     except Exception:
         logger.exception("unsubscribe endpoint failed", extra={"method": method})
         return page("Please try again", "<h1>Something went wrong</h1>"

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from beacon.db.keys import SHARDS, ledger_pk
+from beacon.db.keys import ledger_pk, ledger_pks
 
 CLICK_LOG_CAP = 100
 LINK_SHIFT = 65536
@@ -106,7 +106,7 @@ class Engagement:
                             {":t": {"NS": [str(at)]}, ":at": {"S": at_iso}, ":cls": {"S": client}})
 
     # ------------------------------------------------------------------ reading (stats)
-    def _query(self, account_id: str, campaign_id: str, link_count: int, shard: str) -> list[dict[str, Any]]:
+    def _query(self, pk: str, link_count: int) -> list[dict[str, Any]]:
         fields = list(_BASE_FIELDS) + [f"link_{i}" for i in range(link_count)]
         names = {f"#f{i}": f for i, f in enumerate(fields)}
         args: dict[str, Any] = {
@@ -116,7 +116,7 @@ class Engagement:
                                  "OR attribute_exists(honeypot_hits)"),
             "ProjectionExpression": ", ".join(names),
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": {":pk": {"S": f"{account_id}#{campaign_id}#{shard}"}},
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ConsistentRead": True,
         }
         found: list[dict[str, Any]] = []
@@ -131,10 +131,11 @@ class Engagement:
               ) -> Iterator[dict[str, Any]]:
         """The engaged ledger items of a campaign (raw DynamoDB attribute values): one Query per ledger
         partition key (beacon.db.keys); parallel: the 16 at once (large campaigns)."""
+        pks = ledger_pks(account_id, campaign_id)
         if not parallel:
-            for shard in SHARDS:
-                yield from self._query(account_id, campaign_id, link_count, shard)
+            for pk in pks:
+                yield from self._query(pk, link_count)
             return
-        with ThreadPoolExecutor(16) as pool:
-            for chunk in pool.map(lambda p: self._query(account_id, campaign_id, link_count, p), SHARDS):
+        with ThreadPoolExecutor(len(pks)) as pool:
+            for chunk in pool.map(lambda pk: self._query(pk, link_count), pks):
                 yield from chunk

@@ -79,16 +79,6 @@ class Ledger:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 
-    def claim(self, account_id: str, campaign_id: str, recipient_id: str, email: str) -> Claim:
-        claim_id = secrets.token_hex(8)
-        try:
-            self._client.put_item(**self._claim_put(account_id, campaign_id, recipient_id, email, claim_id,
-                                                    time.time()))
-        except self._client.exceptions.ConditionalCheckFailedException as exc:
-            old = exc.response.get("Item", {})
-            return Claim(recipient_id, claim_id, False, old.get("status", {}).get("S", "unknown"))
-        return Claim(recipient_id, claim_id, True, "sending")
-
     def claim_many(self, account_id: str, campaign_id: str, recipients: list[tuple[str, str]]) -> dict[str, Claim]:
         """Claim a batch's recipients ((recipient id, email) pairs, at most 99) in one transaction.
 

@@ -40,19 +40,20 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 import botocore.session  # noqa: E402
 import jinja2  # noqa: E402
-import moto  # noqa: E402,F401  (before any botocore session, beacon.aws.SESSION included: aws_call_figures runs on moto)
+import moto  # noqa: E402,F401  (before any botocore session, beacon.shared.aws.SESSION included: aws_call_figures runs on moto)
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
-from beacon import aws, sending  # noqa: E402
-from beacon.db.counters import Counters  # noqa: E402
-from beacon.db.ledger import Ledger  # noqa: E402
+from beacon.db.campaign_counters import Counters  # noqa: E402
 from beacon.db.models import CampaignItem  # noqa: E402
+from beacon.db.send_ledger import Ledger  # noqa: E402
 from beacon.db.tenant_pace import TenantPace  # noqa: E402
 from beacon.ports.queue import FakeQueue  # noqa: E402
 from beacon.ports.ses import FakeSender, OutgoingEmail, SesV2Sender  # noqa: E402
 from beacon.ports.ses_direct import DirectSendEmail  # noqa: E402
-from beacon.sending import SendDeps, send_batch  # noqa: E402
-from beacon.tokens import TokenSigner  # noqa: E402
+from beacon.sending import send as sending  # noqa: E402
+from beacon.sending.send import SendDeps, send_batch  # noqa: E402
+from beacon.shared import aws  # noqa: E402
+from beacon.shared.tokens import TokenSigner  # noqa: E402
 
 HTML = (SHARED / "newsletter.html").read_text()
 TEXT = (SHARED / "newsletter.txt").read_text()
@@ -85,7 +86,7 @@ def _stub(request: Any, event_name: str, **_kwargs: Any) -> AWSResponse:
 
 
 def stubbed_clients(pool: int, production: bool = True) -> tuple[Any, Any]:
-    """Clients built as beacon.aws builds them (production) or with botocore's defaults (the floor)."""
+    """Clients built as beacon.shared.aws builds them (production) or with botocore's defaults (the floor)."""
     session = botocore.session.get_session()
     session.set_credentials("bench", "bench")
     if production:
@@ -278,17 +279,20 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
         resources = create_resources(ROOT / "template.yaml", stage="bench", region="us-east-1",
                                      secret="bench-token-secret-0123456789abcdef")  # noqa: S106 (moto)
         os.environ.update(resources.environment())
-        from beacon import accounts, campaigns, composition, contacts
-        from beacon.clock import now_iso
+        from beacon import wiring
+        from beacon.accounts import access as accounts
+        from beacon.audience import contacts
+        from beacon.campaigns import drafts as campaigns
         from beacon.db.accounts import AccountRepo, ListRepo
         from beacon.db.campaigns import CampaignRepo
         from beacon.db.contacts import ContactRepo
         from beacon.db.models import ListItem
         from beacon.db.suppressions import SuppressionRepo
-        from beacon.ids import new_id
+        from beacon.shared.clock import now_iso
+        from beacon.shared.ids import new_id
 
-        composition.reset()
-        composition.bound()
+        wiring.reset()
+        wiring.bound()
         resources.client("ses").verify_domain_identity(Domain="acme.test")
         account, _key = accounts.sign_up(AccountRepo(), "Acme", "owner@acme.test", "correct horse 1")
         account_id = str(account["id"])
@@ -300,10 +304,10 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
         for start in range(0, recipients, 1000):
             contacts.upsert_json(ContactRepo(), ListRepo(), SuppressionRepo(), account_id, list_id,
                                  people[start:start + 1000])
-        deps = composition.send_deps()
+        deps = wiring.send_deps()
         deps.pacer = sending.Pacer(None)
         deps.tenant_rate = 1e6  # the tenant schedule's calls are counted, without its waits
-        view = campaigns.create(CampaignRepo(), ListRepo(), composition.signer(), account_id, "Acme",
+        view = campaigns.create(CampaignRepo(), ListRepo(), wiring.signer(), account_id, "Acme",
                                 {"name": "Bench", "subject": "Hi {{ contact.first_name }}",
                                  "from_email": "news@acme.test", "list_ids": [list_id], "html": HTML,
                                  "text": TEXT}, "https://t.acme.test", senders=lambda *_: True)
@@ -336,8 +340,8 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
                     time.sleep(0.5)  # a finalize check waits out its delay
             final = CampaignRepo().get(account_id, view["id"], consistent=True)
             assert final is not None
-            stats = campaigns.stats(final, composition.counters(), composition.engagement())
-        composition.reset()
+            stats = campaigns.stats(final, wiring.counters(), wiring.engagement())
+        wiring.reset()
     if stats["status"] != "sent" or stats["sent"] != recipients:
         raise RuntimeError(f"the bench campaign did not finish: {stats}")
     per_email = {service: round(calls[service] / recipients, 3) for service in ("ses", "dynamodb", "sqs")}

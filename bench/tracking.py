@@ -69,7 +69,7 @@ _HANDLER = _STUB + textwrap.dedent("""
                                 None)
         assert answer["statusCode"] in (200, 302), answer
     else:
-        import beacon.composition as c
+        import beacon.wiring as c
         c.unsubscribe_view() if "unsubscribe" in sys.argv[1] else c.engagement()
     print(time.process_time() - t0)
     assert not any(m in sys.modules for m in ("jinja2", "pydantic", "aws_lambda_powertools.utilities.idempotency")), \\
@@ -87,7 +87,7 @@ _FLOOR = _STUB + textwrap.dedent("""
 
 
 def _tokens() -> dict[str, str]:
-    from beacon.tokens import TokenSigner
+    from beacon.shared.tokens import TokenSigner
 
     signer = TokenSigner(SECRET.encode())
     issued = int(time.time()) - 86400
@@ -142,10 +142,10 @@ def _in_process() -> tuple[Any, Any, Any, dict[str, str]]:
 
     os.environ.update(ENV)
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    from beacon import composition
+    from beacon import wiring
 
-    composition.reset()
-    client = composition.engagement()._client
+    wiring.reset()
+    client = wiring.engagement()._client
     client.meta.events.register_first("before-send.dynamodb", _stub, unique_id="bench-stub")
     handlers = []
     for name in ("track_open", "track_click"):
@@ -203,9 +203,9 @@ def warm_and_calls() -> dict[str, Any]:
             pixel(open_event, None)
         ratios.append((time.process_time() - start) / bare)
     client.meta.events.unregister("before-send.dynamodb", unique_id="bench-stub")
-    from beacon import composition
+    from beacon import wiring
 
-    composition.reset()
+    wiring.reset()
     return {"pixel_warm_cpu_ratio": round(statistics.median(ratios), 3),
             "aws_calls_per_open": per_open, "aws_calls_per_click": per_click}
 

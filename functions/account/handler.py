@@ -1,12 +1,12 @@
-"""ANY /v1/{proxy+}: the authenticated API. Routing and logic live in beacon.api.app."""
+"""ANY /v1/{proxy+}: the authenticated API. Routing and logic live in beacon.web.app."""
 
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from beacon.api.app import app
-from beacon.observability import logger
+from beacon.shared.observability import logger
+from beacon.web.app import app
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

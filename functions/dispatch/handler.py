@@ -7,9 +7,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from beacon.composition import send_deps
-from beacon.observability import logger
-from beacon.sending import dispatch
+from beacon.sending.send import dispatch
+from beacon.shared.observability import logger
+from beacon.wiring import send_deps
 
 processor = BatchProcessor(event_type=EventType.SQS)
 _context: LambdaContext | None = None

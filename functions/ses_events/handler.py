@@ -4,9 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from beacon.composition import ses_event_deps
-from beacon.observability import logger
-from beacon.ses_events import BadNotification, apply, parse
+from beacon.shared.observability import logger
+from beacon.tracking.ses_events import BadNotification, apply, parse
+from beacon.wiring import ses_event_deps
 
 
 @logger.inject_lambda_context(clear_state=True)

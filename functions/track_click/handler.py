@@ -1,16 +1,16 @@
 """GET /c/{token}: redirect to the link that was in the campaign (the token carries it, encrypted).
 
-Zero database reads; one write per click (beacon.tracking). The redirect never waits on the
+Zero database reads; one write per click (beacon.tracking.opens_and_clicks). The redirect never waits on the
 database's health: a storage fault is logged and counted, and the 302 still goes out. The hidden
 honeypot link (only machines follow it) answers with a blank page and is recorded as a machine.
 """
 
 from typing import Any
 
-from beacon.composition import engagement, signer
-from beacon.observability import count_fault, logger
-from beacon.pages import not_found_page, page
-from beacon.tracking import is_honeypot, record_click, verify_click
+from beacon.shared.observability import count_fault, logger
+from beacon.tracking.opens_and_clicks import is_honeypot, record_click, verify_click
+from beacon.web.pages import not_found_page, page
+from beacon.wiring import engagement, signer
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

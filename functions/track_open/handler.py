@@ -1,14 +1,14 @@
 """GET /o/{token}: the open pixel. Always the 43-byte GIF, whatever the token or the database.
 
-One DynamoDB write per open (first or repeat) and no read: beacon.tracking / beacon.db.engagement.
+One DynamoDB write per open (first or repeat) and no read: beacon.tracking.opens_and_clicks / beacon.db.engagement.
 """
 
 import base64
 from typing import Any
 
-from beacon.composition import engagement, signer
-from beacon.observability import count_fault, logger
-from beacon.tracking import GIF, record_open, verify_open
+from beacon.shared.observability import count_fault, logger
+from beacon.tracking.opens_and_clicks import GIF, record_open, verify_open
+from beacon.wiring import engagement, signer
 
 _BODY = base64.b64encode(GIF).decode()
 _HEADERS = {"content-type": "image/gif", "cache-control": "no-store, no-cache, max-age=0", "pragma": "no-cache"}

@@ -3,7 +3,7 @@
 
 from typing import Any
 
-from beacon.unsubscribe_page import handle
+from beacon.web.unsubscribe_page import handle
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

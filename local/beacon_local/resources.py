@@ -52,7 +52,7 @@ _QUEUE_ATTRIBUTES = (
 
 
 def aws_client(service: str, region: str, endpoint_url: str | None) -> Any:
-    """A boto3 client for the local stack's own calls (never Beacon's `beacon.aws.SESSION`)."""
+    """A boto3 client for the local stack's own calls (never Beacon's `beacon.shared.aws.SESSION`)."""
     session: Any = boto3.session.Session(
         aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],

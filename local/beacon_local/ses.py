@@ -1,6 +1,6 @@
 """The SES simulator: an outbox of .eml files and SES event publishing, on top of moto's SES.
 
-Beacon builds every AWS client from `beacon.aws.SESSION`; the simulator registers botocore
+Beacon builds every AWS client from `beacon.shared.aws.SESSION`; the simulator registers botocore
 event handlers on that session (before any client exists), so every `sesv2.send_email`:
 
 - before the call: verifies the sender's domain in moto at once (a real account verifies by
@@ -156,10 +156,10 @@ class SesSimulator:
 
     # ------------------------------------------------------------ lifecycle
     def install(self, session: Any = None) -> SesSimulator:
-        """Register the hooks on a botocore session (default: `beacon.aws.SESSION`) and start
+        """Register the hooks on a botocore session (default: `beacon.shared.aws.SESSION`) and start
         the publishing worker. Install before the session creates its SES client."""
         if session is None:
-            from beacon.aws import SESSION
+            from beacon.shared.aws import SESSION
 
             session = SESSION
         self._session = session

@@ -2,7 +2,7 @@
 
 Start-up order matters: the HTTP socket is bound first (its URL is the public base URL of the
 tracking links), then the resources are created and their environment is put into os.environ,
-then the SES simulator hooks `beacon.aws.SESSION`, and only then are the handlers imported.
+then the SES simulator hooks `beacon.shared.aws.SESSION`, and only then are the handlers imported.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`beacon dev` end to end with a tiny fake app: CLI start-up and shutdown, HTTP routes, the SQS
-poller, the SES simulator on `beacon.aws.SESSION` (outbox + events) and the SNS subscription."""
+poller, the SES simulator on `beacon.shared.aws.SESSION` (outbox + events) and the SNS subscription."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ Resources:
 
 API = '''
 import json, os
-from beacon.aws import client
+from beacon.shared.aws import client
 
 def handler(event, context):
     region, endpoint = os.environ["AWS_REGION"], os.environ.get("AWS_ENDPOINT_URL")

@@ -27,20 +27,20 @@ TOKEN_SECRET = "integration-tests-token-secret-0123456789abcdefghijklmnopqrstuvw
 def _rebind_beacon() -> None:
     """Beacon reads its settings once and caches clients: start it afresh on this environment."""
     try:
-        import beacon.config
+        import beacon.shared.config
     except ImportError:
         return
-    beacon.config.get_settings.cache_clear()
+    beacon.shared.config.get_settings.cache_clear()
     try:
-        import beacon.aws
+        import beacon.shared.aws
 
-        beacon.aws.client.cache_clear()
+        beacon.shared.aws.client.cache_clear()
     except ImportError:
         pass
     try:
         import beacon.db
 
-        beacon.db.bind(beacon.config.get_settings())
+        beacon.db.bind(beacon.shared.config.get_settings())
     except ImportError:
         pass
 

@@ -7,19 +7,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from beacon import accounts, campaigns, composition, contacts, domains
-from beacon.clock import now_iso
+from beacon import wiring
+from beacon.accounts import access as accounts
+from beacon.accounts import sender_domains as domains
+from beacon.audience import contacts
+from beacon.campaigns import drafts as campaigns
 from beacon.db.accounts import AccountRepo, ListRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.contacts import ContactRepo
 from beacon.db.domains import DomainRepo
 from beacon.db.models import ListItem
 from beacon.db.suppressions import SuppressionRepo
-from beacon.ids import new_id
 from beacon.ports.identities import FakeIdentities
 from beacon.ports.queue import FakeQueue
 from beacon.ports.ses import FakeSender
-from beacon.sending import SendDeps, dispatch, send_batch
+from beacon.sending.send import SendDeps, dispatch, send_batch
+from beacon.shared.clock import now_iso
+from beacon.shared.ids import new_id
 
 SEND_Q = "local://send"
 DISPATCH_Q = "local://dispatch"
@@ -52,7 +56,7 @@ class World:
         return list_id
 
     def campaign(self, list_ids: list[str], html: str = HTML) -> str:
-        view = campaigns.create(CampaignRepo(), ListRepo(), composition.signer(), self.account_id, "Acme",
+        view = campaigns.create(CampaignRepo(), ListRepo(), wiring.signer(), self.account_id, "Acme",
                                 {"name": "Nov", "subject": "Hi {{ contact.first_name }}",
                                  "from_email": f"news@{self.sender_domain}", "from_name": "Acme", "list_ids": list_ids,
                                  "html": html, "text": "Hi {{ contact.first_name }}"}, BASE)
@@ -98,19 +102,19 @@ class World:
     def stats(self, campaign_id: str) -> dict[str, Any]:
         self.finalize()
         item = campaigns.require(CampaignRepo(), self.account_id, campaign_id, consistent=True)
-        return campaigns.stats(item, composition.counters(), composition.engagement())
+        return campaigns.stats(item, wiring.counters(), wiring.engagement())
 
 
 def make_world() -> World:
-    composition.reset()
-    composition.bound()
+    wiring.reset()
+    wiring.bound()
     account, _key = accounts.sign_up(AccountRepo(), "Acme", f"owner-{new_id()[:8]}@acme.test", "correct horse 1")
     queue = FakeQueue()
     ses = FakeSender()
     deps = SendDeps(
         campaigns=CampaignRepo(), accounts=AccountRepo(), contacts=ContactRepo(), suppressions=SuppressionRepo(),
-        ledger=composition.ledger(), counters=composition.counters(), queue=queue, ses=ses,
-        signer=composition.signer(), send_queue_url=SEND_Q, dispatch_queue_url=DISPATCH_Q,
+        ledger=wiring.ledger(), counters=wiring.counters(), queue=queue, ses=ses,
+        signer=wiring.signer(), send_queue_url=SEND_Q, dispatch_queue_url=DISPATCH_Q,
         pool=ThreadPoolExecutor(8),
         throttle_sleep=lambda _seconds: None,  # SES backoff inside an invocation: no real waiting in tests
     )

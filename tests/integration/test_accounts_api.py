@@ -29,37 +29,37 @@ SENDER_DOMAIN = "sender.beacon.test"  # the platform's own sender (BEACON_SENDER
 def api(aws: Any) -> Iterator[Client]:
     import os
 
-    import beacon.composition
-    import beacon.password_reset
+    import beacon.accounts.password_reset
+    import beacon.wiring
 
     before = os.environ.get("BEACON_SENDER_EMAIL")
     os.environ["BEACON_SENDER_EMAIL"] = f"no-reply@{SENDER_DOMAIN}"
-    beacon.composition.reset()
+    beacon.wiring.reset()
     aws.clean()
-    beacon.composition.identities()._client.create_email_identity(EmailIdentity=SENDER_DOMAIN)
-    beacon.composition.reset()
-    floor = beacon.password_reset.RESPONSE_FLOOR_SECONDS
-    beacon.password_reset.RESPONSE_FLOOR_SECONDS = 0.0  # tests must not sleep; the floor is a constant
+    beacon.wiring.identities()._client.create_email_identity(EmailIdentity=SENDER_DOMAIN)
+    beacon.wiring.reset()
+    floor = beacon.accounts.password_reset.RESPONSE_FLOOR_SECONDS
+    beacon.accounts.password_reset.RESPONSE_FLOOR_SECONDS = 0.0  # tests must not sleep; the floor is a constant
     yield Client(_load_handler().handler)
-    beacon.password_reset.RESPONSE_FLOOR_SECONDS = floor
+    beacon.accounts.password_reset.RESPONSE_FLOOR_SECONDS = floor
     if before is None:
         os.environ.pop("BEACON_SENDER_EMAIL", None)
     else:
         os.environ["BEACON_SENDER_EMAIL"] = before
-    beacon.composition.reset()
+    beacon.wiring.reset()
 
 
 @pytest.fixture
 def instant_verification(api: Client) -> Iterator[None]:
     """What the local stack does: every new SES domain identity is verified at once."""
-    import beacon.aws
-    import beacon.composition
+    import beacon.shared.aws
+    import beacon.wiring
 
-    verify_identities_at_once(beacon.aws.SESSION)
-    beacon.composition.reset()
+    verify_identities_at_once(beacon.shared.aws.SESSION)
+    beacon.wiring.reset()
     yield
-    stop_verifying_identities(beacon.aws.SESSION)
-    beacon.composition.reset()
+    stop_verifying_identities(beacon.shared.aws.SESSION)
+    beacon.wiring.reset()
 
 
 def unique_email(tag: str = "owner") -> str:
@@ -121,7 +121,7 @@ def test_session_token_works_like_an_api_key_until_it_expires(api: Client, alice
     assert status == 200 and profile["id"] == alice.id
     assert me.post("/v1/lists", {"name": "by session"})[0] == 201
     # expired (DynamoDB's TTL deletes lazily, so the expiry is checked on every read)
-    from beacon.accounts import hash_key
+    from beacon.accounts.access import hash_key
     from beacon.db.models import SessionItem
 
     item = SessionItem.get(f"S#{hash_key(body['token'])}", "SESSION")
@@ -147,7 +147,7 @@ def test_repeated_failures_answer_429_with_retry_after_and_the_window_ends(api: 
     # the API key is not affected
     assert alice.client.get("/v1/account")[0] == 200
     # the window ends by itself (TTL); simulate its end
-    from beacon.accounts import login_throttle_key
+    from beacon.accounts.access import login_throttle_key
     from beacon.db.models import ThrottleItem
 
     ThrottleItem(pk=login_throttle_key(alice.email), sk="COUNT").update(actions=[ThrottleItem.expires_at.set(1)])
@@ -308,7 +308,7 @@ def test_password_reset_emails_at_most_three_an_hour(api: Client, alice: Owner) 
 
 
 def test_expired_reset_token_is_410(api: Client, alice: Owner) -> None:
-    from beacon.accounts import hash_key
+    from beacon.accounts.access import hash_key
     from beacon.db.models import ResetItem
 
     api.post("/v1/password-resets", {"email": alice.email})
@@ -407,9 +407,9 @@ def test_unicode_domain_is_stored_as_punycode(alice: Owner) -> None:
 
 # ---------------------------------------------------------------------------- erasure
 def _items_of(aws: Any, account_id: str) -> dict[str, list[dict[str, Any]]]:
-    import beacon.composition
+    import beacon.wiring
 
-    client = beacon.composition._raw_dynamodb()
+    client = beacon.wiring._raw_dynamodb()
     found: dict[str, list[dict[str, Any]]] = {}
     for table in aws.tables.values() if isinstance(aws.tables, dict) else aws.tables:
         for page in client.get_paginator("scan").paginate(TableName=table):
@@ -421,12 +421,12 @@ def _items_of(aws: Any, account_id: str) -> dict[str, list[dict[str, Any]]]:
 
 def test_delete_account_erases_everything_but_hashed_suppressions(api: Client, aws: Any, alice: Owner,
                                                                   bob: Owner, instant_verification: None) -> None:
-    import beacon.composition
-    from beacon.clock import epoch, now_iso
-    from beacon.db.events import EventRepo
+    import beacon.wiring
+    from beacon.db.audit_log import EventRepo
     from beacon.db.models import SuppressionItem
     from beacon.db.suppressions import SuppressionRepo
-    from beacon.ids import recipient_id
+    from beacon.shared.clock import epoch, now_iso
+    from beacon.shared.ids import recipient_id
 
     for owner in (alice, bob):
         c = owner.client
@@ -441,8 +441,8 @@ def test_delete_account_erases_everything_but_hashed_suppressions(api: Client, a
         sign_in(api, owner.email, owner.password)
         api.post("/v1/password-resets", {"email": owner.email})
         rid = recipient_id(owner.id, "p0@example.com")
-        beacon.composition.ledger().claim_many(owner.id, camp["id"], [(rid, "p0@example.com")])
-        beacon.composition.counters().add(owner.id, camp["id"], {"sent": 1})
+        beacon.wiring.ledger().claim_many(owner.id, camp["id"], [(rid, "p0@example.com")])
+        beacon.wiring.counters().add(owner.id, camp["id"], {"sent": 1})
         EventRepo(30).put(owner.id, rid, "unsubscribe", now_iso(), epoch(), campaign_id=camp["id"])
         SuppressionRepo().add(SuppressionItem(pk=owner.id, sk=rid, email="p0@example.com", reason="unsubscribe",
                                               created_at=now_iso()))
@@ -452,7 +452,7 @@ def test_delete_account_erases_everything_but_hashed_suppressions(api: Client, a
     answer = alice.client.call("DELETE", "/v1/account")
     assert answer.status == 204, answer.raw
     left = _items_of(aws, alice.id)
-    suppressions = beacon.composition.bound().suppressions_table
+    suppressions = beacon.wiring.bound().suppressions_table
     assert set(left) == {suppressions}, left
     assert all("email" not in item for item in left[suppressions])
     assert "p0@example.com" not in json.dumps(left)

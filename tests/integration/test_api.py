@@ -202,15 +202,15 @@ def _load_handler() -> ModuleType:
 
 @pytest.fixture(scope="module", autouse=True)
 def api(aws: Any) -> Iterator[Client]:
-    import beacon.aws
-    import beacon.composition
+    import beacon.shared.aws
+    import beacon.wiring
 
-    beacon.composition.reset()
+    beacon.wiring.reset()
     aws.clean()
-    verify_identities_at_once(beacon.aws.SESSION)  # as the local stack does: sender domains verify at once
+    verify_identities_at_once(beacon.shared.aws.SESSION)  # as the local stack does: sender domains verify at once
     yield Client(_load_handler().handler)
-    stop_verifying_identities(beacon.aws.SESSION)
-    beacon.composition.reset()
+    stop_verifying_identities(beacon.shared.aws.SESSION)
+    beacon.wiring.reset()
 
 
 @pytest.fixture
@@ -788,9 +788,10 @@ def test_bad_limit_is_422(a: Client, limit: str) -> None:
 
 # ---------------------------------------------------------------------------- suppression
 def test_reimport_does_not_resubscribe_an_unsubscribed_person(a: Client, tenant_a: Tenant, d: str) -> None:
-    from beacon import composition, subscriptions
-    from beacon.ids import recipient_id
-    from beacon.tokens import UNSUBSCRIBE, TokenData
+    from beacon import wiring
+    from beacon.audience import subscriptions
+    from beacon.shared.ids import recipient_id
+    from beacon.shared.tokens import UNSUBSCRIBE, TokenData
 
     lst = new_list(a)
     a.put(f"/v1/lists/{lst['id']}/contacts", [{"email": f"leaver@{d}", "attributes": {"first_name": "L"}},
@@ -798,7 +799,7 @@ def test_reimport_does_not_resubscribe_an_unsubscribed_person(a: Client, tenant_
     account_id = tenant_a.account["id"]
     campaign_id = new_campaign(a, [lst["id"]])["id"]
     data = TokenData(UNSUBSCRIBE, account_id, campaign_id, recipient_id(account_id, f"leaver@{d}"))
-    assert subscriptions.unsubscribe(composition.subscription_deps(), data, via="test") is True
+    assert subscriptions.unsubscribe(wiring.subscription_deps(), data, via="test") is True
 
     def statuses(list_id: str) -> dict[str, str]:
         return {m["email"]: m["status"] for m in all_members(a, list_id)}
@@ -816,9 +817,9 @@ def test_reimport_does_not_resubscribe_an_unsubscribed_person(a: Client, tenant_
 
 
 def test_import_of_a_suppressed_new_address_keeps_it_suppressed(a: Client, tenant_a: Tenant, d: str) -> None:
-    from beacon.clock import now_iso
     from beacon.db.models import SuppressionItem
-    from beacon.ids import recipient_id
+    from beacon.shared.clock import now_iso
+    from beacon.shared.ids import recipient_id
 
     account_id = tenant_a.account["id"]
     for email, reason in ((f"complainer@{d}", "complaint"), (f"bouncer@{d}", "bounce"),

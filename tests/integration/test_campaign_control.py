@@ -11,15 +11,16 @@ from typing import Any
 
 import pytest
 
-from beacon import campaigns, composition
-from beacon.config import Settings
+from beacon import wiring
+from beacon.campaigns import drafts as campaigns
 from beacon.db.accounts import ListRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.models import CampaignItem
-from beacon.errors import Conflict, Unprocessable
-from beacon.ids import recipient_id
-from beacon.sending import dispatch, send_batch
-from beacon.ses_events import SesEvent, apply
+from beacon.sending.send import dispatch, send_batch
+from beacon.shared.config import Settings
+from beacon.shared.errors import Conflict, Unprocessable
+from beacon.shared.ids import recipient_id
+from beacon.tracking.ses_events import SesEvent, apply
 from tests.integration.pipeline_world import BASE, DISPATCH_Q, HTML, World, make_world
 from tests.integration.test_ses_events import Ctx, _handler, sample
 
@@ -38,7 +39,7 @@ def control(world: World, campaign: str, action: str) -> dict[str, Any]:
 
 
 def draft(world: World, list_ids: list[str]) -> str:
-    view = campaigns.create(CampaignRepo(), ListRepo(), composition.signer(), world.account_id, "Acme",
+    view = campaigns.create(CampaignRepo(), ListRepo(), wiring.signer(), world.account_id, "Acme",
                             {"name": "Later", "subject": "Hi", "from_email": f"news@{world.sender_domain}",
                              "from_name": "Acme", "list_ids": list_ids, "html": HTML, "text": "Hi"}, BASE)
     return str(view["id"])
@@ -194,7 +195,7 @@ def test_persistent_throttling_sends_the_rest_back_and_never_fails_anyone(world:
 
 
 def _event_deps(min_sends: int) -> Any:
-    return dataclasses.replace(composition.ses_event_deps(), pause_min_sends=min_sends)
+    return dataclasses.replace(wiring.ses_event_deps(), pause_min_sends=min_sends)
 
 
 def _bounce(world: World, campaign: str, email: str, kind: str = "Bounce") -> None:
@@ -214,7 +215,7 @@ def test_bounce_rate_over_the_threshold_pauses_the_campaign_with_the_reason(worl
         _bounce(world, campaign, email)
         _bounce(world, campaign, email)  # SNS repeats itself: counted once
     assert world.stats(campaign)["status"] == "sending"
-    projection = composition.tenant_pace()
+    projection = wiring.tenant_pace()
     projection.plan(world.account_id, 1000, 2.0)  # as if its dispatch had queued 500 s ahead
     _bounce(world, campaign, sent[2])  # 3 / 50 = 6 %
     item = CampaignRepo().get(world.account_id, campaign, consistent=True)

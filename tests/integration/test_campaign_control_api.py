@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import beacon.api.campaigns as campaigns_api
+import beacon.web.routes.campaigns as campaigns_api
 from beacon.ports.ses import FakeSender
 from tests.integration import test_api
 from tests.integration.test_api import Client, assert_error, new_campaign, new_list

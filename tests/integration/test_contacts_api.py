@@ -32,12 +32,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 @pytest.fixture(scope="module", autouse=True)
 def api(aws: Any) -> Iterator[Client]:
-    import beacon.composition
+    import beacon.wiring
 
-    beacon.composition.reset()
+    beacon.wiring.reset()
     aws.clean()
     yield Client(_load_handler().handler)
-    beacon.composition.reset()
+    beacon.wiring.reset()
 
 
 def _sign_up(api: Client, company: str) -> Tenant:
@@ -90,14 +90,14 @@ def path(email: str) -> str:
 
 def send_to(account_id: str, email: str, *, opens: int = 0, clicks: int = 0, delivered: bool = True) -> str:
     """One campaign's ledger item for this person, as the send pipeline and tracking write it."""
-    from beacon import composition
-    from beacon.clock import now_iso
-    from beacon.db.ledger import Outcome
-    from beacon.ids import new_id, recipient_id
+    from beacon import wiring
+    from beacon.db.send_ledger import Outcome
+    from beacon.shared.clock import now_iso
+    from beacon.shared.ids import new_id, recipient_id
 
     campaign_id = new_id()
     rid = recipient_id(account_id, email)
-    ledger = composition.ledger()
+    ledger = wiring.ledger()
     claim = ledger.claim_many(account_id, campaign_id, [(rid, email)])[rid]
     assert claim.won
     assert ledger.settle(account_id, campaign_id, [Outcome(rid, email, "sent", claim.claim_id, "ses-1")],
@@ -105,7 +105,7 @@ def send_to(account_id: str, email: str, *, opens: int = 0, clicks: int = 0, del
     if delivered:
         assert ledger.mark(account_id, campaign_id, rid, "delivered_at", "delivered", now_iso())
     # opens and clicks as tracking keeps them on the ledger item (beacon/db/engagement.py)
-    client, table = composition.ledger()._client, composition.settings().messages_table
+    client, table = wiring.ledger()._client, wiring.settings().messages_table
     key = {"pk": {"S": ledger_pk(account_id, campaign_id, rid)}, "sk": {"S": rid}}
     if opens:
         client.update_item(TableName=table, Key=key,
@@ -119,18 +119,19 @@ def send_to(account_id: str, email: str, *, opens: int = 0, clicks: int = 0, del
 
 
 def unsubscribe(account_id: str, campaign_id: str, email: str) -> None:
-    from beacon import composition, subscriptions
-    from beacon.ids import recipient_id
-    from beacon.tokens import UNSUBSCRIBE, TokenData
+    from beacon import wiring
+    from beacon.audience import subscriptions
+    from beacon.shared.ids import recipient_id
+    from beacon.shared.tokens import UNSUBSCRIBE, TokenData
 
     data = TokenData(UNSUBSCRIBE, account_id, campaign_id, recipient_id(account_id, email))
-    assert subscriptions.unsubscribe(composition.subscription_deps(), data, via="test") is True
+    assert subscriptions.unsubscribe(wiring.subscription_deps(), data, via="test") is True
 
 
 def suppress(account_id: str, email: str, reason: str) -> None:
-    from beacon.clock import now_iso
     from beacon.db.models import SuppressionItem
-    from beacon.ids import recipient_id
+    from beacon.shared.clock import now_iso
+    from beacon.shared.ids import recipient_id
 
     SuppressionItem(pk=account_id, sk=recipient_id(account_id, email), email=email, reason=reason,
                     created_at=now_iso()).save()
@@ -283,9 +284,9 @@ def test_export_holds_everything_stored_about_the_person(a: Client, tenant_a: Te
 
 def test_erasure_removes_the_person_but_keeps_the_unsubscribe_by_hash(a: Client, tenant_a: Tenant,
                                                                       d: str) -> None:
-    from beacon import composition
+    from beacon import wiring
     from beacon.db.models import EventItem, MembershipItem, SuppressionItem
-    from beacon.ids import recipient_id
+    from beacon.shared.ids import recipient_id
 
     news, other = new_list(a, "News"), new_list(a, "Other")
     email = f"leaver@{d}"
@@ -295,7 +296,7 @@ def test_erasure_removes_the_person_but_keeps_the_unsubscribe_by_hash(a: Client,
     rid = recipient_id(account_id, email)
     campaign = send_to(account_id, email, opens=1)
     unsubscribe(account_id, campaign, email)
-    stats_before = composition.counters().read(account_id, campaign)
+    stats_before = wiring.counters().read(account_id, campaign)
     assert stats_before["sent"] == 1 and stats_before["unsubscribed"] == 1
 
     status, body = a.delete(f"/v1/contacts/{path(email.upper())}")
@@ -311,9 +312,9 @@ def test_erasure_removes_the_person_but_keeps_the_unsubscribe_by_hash(a: Client,
     status, page = a.get("/v1/suppressions")
     assert status == 200 and email not in str(page)
     # the ledger item stays (stats, exactly-once), without the address
-    item = composition.ledger().get(account_id, campaign, rid)
+    item = wiring.ledger().get(account_id, campaign, rid)
     assert item is not None and item["status"] == "sent" and "email" not in item
-    assert composition.counters().read(account_id, campaign) == stats_before
+    assert wiring.counters().read(account_id, campaign) == stats_before
     # what is left is no longer about a known address: a second erasure is a 404
     assert_error(*a.delete(f"/v1/contacts/{path(email)}"), 404, "not_found")
     export = a.get(f"/v1/contacts/{path(email)}/export")

@@ -26,15 +26,15 @@ EXPECTED: dict[str, Any] = {k: v for k, v in json.loads((DATA / "expected_summar
 
 @pytest.fixture(scope="module")
 def me(aws: Any) -> Iterator[Client]:
-    import beacon.composition
+    import beacon.wiring
 
-    beacon.composition.reset()
+    beacon.wiring.reset()
     api = Client(_load_handler().handler)
     status, body = api.post("/v1/accounts", {"company": "Corpus", "email": f"corpus-{uuid.uuid4().hex[:8]}@example.com",
                                              "password": PASSWORD})
     assert status == 201, body
     yield api.as_(body["api_key"])
-    beacon.composition.reset()
+    beacon.wiring.reset()
 
 
 def test_every_corpus_file_has_an_expected_summary() -> None:

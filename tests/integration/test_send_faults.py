@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from beacon import subscriptions
-from beacon.composition import ses_event_deps, signer, subscription_deps
-from beacon.db import ledger as ledger_mod
-from beacon.ids import recipient_id
+from beacon.audience import subscriptions
+from beacon.db import send_ledger as ledger_mod
 from beacon.ports.ses import OutgoingEmail
-from beacon.ses_events import SesEvent, apply
-from beacon.tokens import UNSUBSCRIBE
+from beacon.shared.ids import recipient_id
+from beacon.shared.tokens import UNSUBSCRIBE
+from beacon.tracking.ses_events import SesEvent, apply
+from beacon.wiring import ses_event_deps, signer, subscription_deps
 from beacon_local.moto_patches import fast_transactions
 from tests.integration.pipeline_world import World, make_world
 

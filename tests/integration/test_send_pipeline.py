@@ -8,13 +8,13 @@ from collections import Counter
 
 import pytest
 
-from beacon import subscriptions
-from beacon.composition import signer, subscription_deps
-from beacon.db import ledger as ledger_mod
-from beacon.ids import recipient_id
+from beacon.audience import subscriptions
+from beacon.db import send_ledger as ledger_mod
 from beacon.ports.ses import SesThrottled
-from beacon.ses_events import SesEvent, apply
-from beacon.tokens import UNSUBSCRIBE
+from beacon.shared.ids import recipient_id
+from beacon.shared.tokens import UNSUBSCRIBE
+from beacon.tracking.ses_events import SesEvent, apply
+from beacon.wiring import signer, subscription_deps
 from tests.integration.pipeline_world import World, make_world
 
 
@@ -114,7 +114,7 @@ def test_crash_after_ses_accepted_is_settled_by_the_ses_event_not_resent(world: 
         world.deliver(bodies)
     assert len(world.ses.sent) == 8
     # SES publishes Send/Delivery for what it accepted; ses_events settles those ledger items
-    from beacon.composition import ses_event_deps
+    from beacon.wiring import ses_event_deps
 
     for n, email in enumerate(world.recipients_sent()):
         rid = recipient_id(world.account_id, email)

@@ -12,8 +12,8 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID, set_initial_no_auth_action_count
 from moto.ses.models import ses_backends
 
-from beacon import aws
 from beacon.ports.ses import OutgoingEmail, SesRejected, SesV2Sender
+from beacon.shared import aws
 
 RAW = b"From: news@direct.test\r\nTo: ann@example.com\r\nSubject: hi\r\n\r\n" + "café ✓\r\n".encode() * 2000
 
@@ -76,15 +76,15 @@ def test_an_unverified_sender_is_a_rejection(aws: Any) -> None:
 @pytest.mark.parametrize(("setting", "direct"), [(None, True), ("true", True), ("false", False), ("0", False)])
 def test_the_deployment_switch_picks_the_path(aws: Any, monkeypatch: pytest.MonkeyPatch, setting: str | None,
                                               direct: bool) -> None:
-    from beacon import composition
+    from beacon import wiring
 
     if setting is None:
         monkeypatch.delenv("BEACON_SES_DIRECT", raising=False)
     else:
         monkeypatch.setenv("BEACON_SES_DIRECT", setting)
-    composition.reset()
+    wiring.reset()
     try:
-        assert (composition.ses()._direct is not None) is direct
+        assert (wiring.ses()._direct is not None) is direct
     finally:
         monkeypatch.undo()
-        composition.reset()
+        wiring.reset()

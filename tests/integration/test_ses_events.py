@@ -12,8 +12,8 @@ import pytest
 
 from beacon.db.contacts import ContactRepo
 from beacon.db.suppressions import SuppressionRepo
-from beacon.ids import recipient_id
-from beacon.ses_events import BadNotification, parse
+from beacon.shared.ids import recipient_id
+from beacon.tracking.ses_events import BadNotification, parse
 from tests.integration.pipeline_world import World, make_world
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"

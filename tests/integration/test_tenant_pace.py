@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from beacon import composition
-from beacon.config import get_settings as settings
+from beacon import wiring
 from beacon.db.tenant_pace import TenantPace
 from beacon.ports.ses import OutgoingEmail
+from beacon.shared.config import get_settings as settings
 from tests.integration.pipeline_world import World, make_world
 
 T0 = 1_800_000_000.0
@@ -40,7 +40,7 @@ class SerialPool:
 
 
 def pace(clock: FakeClock) -> TenantPace:
-    return TenantPace(composition._raw_dynamodb(), settings().stats_table, clock=clock)
+    return TenantPace(wiring._raw_dynamodb(), settings().stats_table, clock=clock)
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_one_tenants_windows_follow_each_other_and_other_tenants_are_apart(world
 
 def test_a_batch_that_loses_the_race_reads_again(world: World) -> None:
     clock = FakeClock()
-    client = composition._raw_dynamodb()
+    client = wiring._raw_dynamodb()
     rival = pace(clock)
 
     class RacingClient:
@@ -131,7 +131,7 @@ def test_a_batch_whose_window_is_far_goes_back_to_the_queue_untouched(world: Wor
     assert world.ses.sent == [] and clock.sleeps == []
     back = world.send_messages()
     assert back == bodies and world.queue.delays == [40]
-    ledger = composition.ledger()
+    ledger = wiring.ledger()
     for r in bodies[0]["recipients"]:
         assert ledger.get(world.account_id, bodies[0]["campaign_id"], r["rid"]) is None  # nobody claimed
     clock.now += 40  # SQS brings it back when its turn has come
@@ -140,11 +140,11 @@ def test_a_batch_whose_window_is_far_goes_back_to_the_queue_untouched(world: Wor
 
 
 def test_erasing_the_tenant_erases_its_schedule(world: World) -> None:
-    from beacon.db.erasure import TenantEraser
+    from beacon.db.tenant_erasure import TenantEraser
 
     clock = FakeClock()
     pace(clock).reserve(world.account_id, 50, 10.0, max_wait=20)
-    client, table = composition._raw_dynamodb(), settings().stats_table
+    client, table = wiring._raw_dynamodb(), settings().stats_table
     key = TenantPace.key(world.account_id)
     assert "Item" in client.get_item(TableName=table, Key=key)
     TenantEraser(client, settings(), lambda: 60.0).erase(world.account_id)
@@ -155,7 +155,7 @@ def test_at_a_pace_too_slow_for_one_invocation_the_batch_sends_what_fits_and_que
     """An SES sandbox sends 1 email/s: over two invocations each paces to 0.5/s, and 50 emails would
     outlast the send function's 60 s. A batch sends what fits in SEND_BUDGET_SECONDS (15 at 0.5/s)
     and puts the rest in a message of its own, claimed by nobody yet."""
-    from beacon.sending import SEND_BUDGET_SECONDS, Pacer
+    from beacon.sending.send import SEND_BUDGET_SECONDS, Pacer
 
     clock = FakeClock()
     world.deps.pacer = Pacer(0.5, clock=clock, sleep=clock.sleep)
@@ -170,7 +170,7 @@ def test_at_a_pace_too_slow_for_one_invocation_the_batch_sends_what_fits_and_que
     assert clock.now - T0 <= SEND_BUDGET_SECONDS  # the invocation's share of its 60 s
     (rest,) = world.send_messages()
     assert len(rest["recipients"]) == 35 and rest["campaign_id"] == campaign
-    ledger = composition.ledger()
+    ledger = wiring.ledger()
     assert all(ledger.get(world.account_id, campaign, r["rid"]) is None for r in rest["recipients"])
     world.deliver([rest])  # and so on, 15 at a time
     while bodies := world.send_messages():
@@ -203,8 +203,8 @@ def test_a_big_campaign_is_queued_as_its_tenant_can_send_it_and_no_batch_comes_b
     import heapq
     import json
 
-    from beacon import sending
-    from beacon.sending import DISPATCH_LEAD_SECONDS, dispatch, send_batch
+    from beacon.sending import send as sending
+    from beacon.sending.send import DISPATCH_LEAD_SECONDS, dispatch, send_batch
     from tests.integration.pipeline_world import DISPATCH_Q, SEND_Q
 
     monkeypatch.setattr(sending, "DISPATCH_AHEAD_SECONDS", 120.0)
@@ -267,7 +267,7 @@ def test_a_big_campaign_is_queued_as_its_tenant_can_send_it_and_no_batch_comes_b
 @pytest.mark.parametrize("action", ["pause", "cancel"])
 def test_pausing_or_cancelling_restarts_the_tenants_projection(world: World, action: str) -> None:
     """Otherwise the tenant's next campaign would be queued behind batches that will not go out."""
-    from beacon import campaigns
+    from beacon.campaigns import drafts as campaigns
     from beacon.db.campaigns import CampaignRepo
     from tests.integration.pipeline_world import DISPATCH_Q
 

@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
-from beacon import composition, tracking
-from beacon.config import get_settings
-from beacon.db.events import EventRepo
+from beacon import wiring
+from beacon.db.audit_log import EventRepo
 from beacon.db.suppressions import SuppressionRepo
-from beacon.ids import recipient_id
+from beacon.shared.config import get_settings
+from beacon.shared.ids import recipient_id
+from beacon.tracking import opens_and_clicks as tracking
 from tests.integration.pipeline_world import World, make_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +84,7 @@ def later(monkeypatch: pytest.MonkeyPatch) -> None:
 def aws_calls() -> Iterator[Counter[str]]:
     """Count the DynamoDB operations the tracking client makes (botocore's before-call event)."""
     seen: Counter[str] = Counter()
-    client = composition.engagement()._client
+    client = wiring.engagement()._client
 
     def hook(model: Any, **_: Any) -> None:
         seen[model.name] += 1
@@ -170,7 +171,7 @@ def test_storage_fault_still_gives_gif_and_redirect(mailed: Mailed, monkeypatch:
                                                     capsys: pytest.CaptureFixture[str],
                                                     caplog: pytest.LogCaptureFixture) -> None:
     _world, _campaign, tokens = mailed
-    engagement = composition.engagement()
+    engagement = wiring.engagement()
     monkeypatch.setattr(engagement, "_client", _DownClient(engagement._client))
     t = next(iter(tokens.values()))
     answer = load("track_open")(event(t["o"]), None)
@@ -285,7 +286,7 @@ def test_concurrent_opens_and_clicks_keep_unique_counts_exact(mailed: Mailed) ->
     assert stats["clicks"]["links"][0] == {"url": "https://shop.example.com/a", "total": 20, "unique": 5,
                                            "human_unique": 5, "machine": 0}
     # the large-campaign read (16 Queries over the recipient-id prefixes at once) sees the same items
-    engagement = composition.engagement()
+    engagement = wiring.engagement()
     one = list(engagement.items(world.account_id, campaign, 2))
     sixteen = list(engagement.items(world.account_id, campaign, 2, parallel=True))
     assert len(one) == 5 and sorted(one, key=lambda i: i["sk"]["S"]) == sorted(sixteen, key=lambda i: i["sk"]["S"])
@@ -293,7 +294,7 @@ def test_concurrent_opens_and_clicks_keep_unique_counts_exact(mailed: Mailed) ->
 
 def _scan_all() -> str:
     s = get_settings()
-    client = composition.engagement()._client
+    client = wiring.engagement()._client
     dump = []
     for table in (s.messages_table, s.events_table, s.stats_table, s.contacts_table, s.suppressions_table,
                   s.campaigns_table, s.accounts_table):
@@ -322,10 +323,10 @@ def test_nothing_raw_about_a_request_is_stored_and_events_expire(mailed: Mailed)
     assert audit.detail["network"] == "2001:db8:abcd::/48" and audit.detail["client"] == "desktop_browser"
     settings = get_settings()
     assert abs(audit.expires_at - (time.time() + settings.event_retention_days * 86400)) < 120
-    ttl = composition.engagement()._client.describe_time_to_live(TableName=settings.events_table)
+    ttl = wiring.engagement()._client.describe_time_to_live(TableName=settings.events_table)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
     assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
-    item = composition.ledger().get(world.account_id, _campaign, rid)
+    item = wiring.ledger().get(world.account_id, _campaign, rid)
     assert item is not None and item["open_client"] == "desktop_browser" and item["click_client"] == "scanner:curl"
 
 
@@ -450,8 +451,8 @@ def test_unsubscribe_stops_the_rest_of_a_sending_campaign_and_later_ones(clean_a
 @pytest.mark.parametrize(("reason", "says"), [("complaint", "spam"), ("bounce", "could not be delivered"),
                                               ("manual", "stopped mailing")])
 def test_a_suppression_that_is_not_an_unsubscribe_offers_no_undo(mailed: Mailed, reason: str, says: str) -> None:
-    from beacon.clock import now_iso
     from beacon.db.models import SuppressionItem
+    from beacon.shared.clock import now_iso
 
     world, campaign, tokens = mailed
     page = load("unsubscribe")

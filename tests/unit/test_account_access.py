@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from beacon import accounts
-from beacon.errors import Unauthorized, Unprocessable
-from beacon.password_reset import reset_email
+from beacon.accounts import access as accounts
+from beacon.accounts.password_reset import reset_email
+from beacon.shared.errors import Unauthorized, Unprocessable
 
 
 class NoRepo:

@@ -1,4 +1,4 @@
-"""beacon.addresses.normalize: the one place that decides what an address is (SES has no SMTPUTF8)."""
+"""beacon.shared.addresses.normalize: the one place that decides what an address is (SES has no SMTPUTF8)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beacon.addresses import MAX_LENGTH, InvalidAddress, normalize
+from beacon.shared.addresses import MAX_LENGTH, InvalidAddress, normalize
 
 
 @pytest.mark.parametrize(

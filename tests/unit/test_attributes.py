@@ -1,4 +1,4 @@
-"""beacon.attributes: what a template may read as {{ contact.<name> }}; no payment card numbers."""
+"""beacon.audience.attributes: what a template may read as {{ contact.<name> }}; no payment card numbers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from beacon.attributes import (
+from beacon.audience.attributes import (
     MAX_ATTRIBUTES,
     MAX_NAME,
     MAX_VALUE,

@@ -1,4 +1,4 @@
-"""beacon.aws: the clients' GIL-quiet handlers sign exactly what botocore would have signed."""
+"""beacon.shared.aws: the clients' GIL-quiet handlers sign exactly what botocore would have signed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import botocore.session
 from botocore.awsrequest import AWSResponse
 
-from beacon import aws
+from beacon.shared import aws
 
 
 class _Raw:

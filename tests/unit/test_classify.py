@@ -1,4 +1,4 @@
-"""beacon.classify: one row per rule, with the user agents and networks seen in the wild."""
+"""beacon.tracking.classify: one row per rule, with the user agents and networks seen in the wild."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import pytest
 
-from beacon.classify import (
+from beacon.tracking.classify import (
     CLICK,
     OPEN,
     REQUEST_RULES,

@@ -1,4 +1,4 @@
-"""beacon.composer.compose: one recipient's email, read back from the raw MIME a client receives."""
+"""beacon.message.compose.compose: one recipient's email, read back from the raw MIME a client receives."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from beacon import links
-from beacon.composer import CampaignContent, Composed, compose
-from beacon.tokens import CLICK, OPEN, UNSUBSCRIBE, TokenSigner
+from beacon.message import links
+from beacon.message.compose import CampaignContent, Composed, compose
+from beacon.shared.tokens import CLICK, OPEN, UNSUBSCRIBE, TokenSigner
 
 BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "bench"
 needs_bench = pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""beacon.csv_import: contact CSVs in the shapes real exports come in.
+"""beacon.audience.csv_import: contact CSVs in the shapes real exports come in.
 
 Row numbers are the 1-based physical line on which a record starts, the number a user sees
 when they open the file in an editor (the header is line 1).
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beacon.attributes import attribute_name
-from beacon.csv_import import EMAIL_HEADERS, MAX_BYTES, MAX_ROWS, CsvProblem, ParsedCsv, email_cell, parse
+from beacon.audience.attributes import attribute_name
+from beacon.audience.csv_import import EMAIL_HEADERS, MAX_BYTES, MAX_ROWS, CsvProblem, ParsedCsv, email_cell, parse
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -385,7 +385,7 @@ def test_headerless_file_uses_the_column_holding_addresses() -> None:
     ("mailto:ann@example.com", "ann@example.com"),
     ("MAILTO:ann@example.com?subject=Hi&body=x", "ann@example.com"),
     ("Ann <mailto:ann@example.com>", "ann@example.com"),
-    (" ann@example.com ", " ann@example.com "),  # untouched: beacon.addresses trims
+    (" ann@example.com ", " ann@example.com "),  # untouched: beacon.shared.addresses trims
     ("ann@example.com <bob@example.com>", "bob@example.com"),
     ("Ann <ann@example.com> <x>", "Ann <ann@example.com> <x>"),  # not one address: left for the validator
     ("a <b", "a <b"),

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from beacon.domains import InvalidDomain, candidates, normalize
+from beacon.accounts.sender_domains import InvalidDomain, candidates, normalize
 from beacon.ports.identities import FakeIdentities, status_of
 from beacon_local.ses import _remember_identity, _verified_at_once
 

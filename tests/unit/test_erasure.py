@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from beacon.config import Settings
-from beacon.db.erasure import OutOfTime, TenantEraser
 from beacon.db.keys import ledger_pk
+from beacon.db.tenant_erasure import OutOfTime, TenantEraser
+from beacon.shared.config import Settings
 
 SETTINGS = Settings(
     stage="t", token_secret=b"x" * 16, public_base_url="", sender_email="a@b.c", configuration_set="",

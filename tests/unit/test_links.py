@@ -1,4 +1,4 @@
-"""beacon.links: tracked links, the open pixel and the unsubscribe footer, byte for byte elsewhere."""
+"""beacon.message.links: tracked links, the open pixel and the unsubscribe footer, byte for byte elsewhere."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from beacon.links import (
+from beacon.message.links import (
     MAX_TRACKED_URL_BYTES,
     find_links,
     footer_html,

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
 
-from beacon import links
+from beacon.message import links
 from tests.unit.test_links import _hang_guard
 
 # The oracle: the single regex pass over the whole HTML that Beacon used before chunks, kept here

@@ -1,4 +1,4 @@
-"""beacon.mime: the multipart/alternative message, read back the way a mail client reads it."""
+"""beacon.message.mime: the multipart/alternative message, read back the way a mail client reads it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beacon.mime import HeaderProblem, build, check_header_value, mailbox, message_id
+from beacon.message.mime import HeaderProblem, build, check_header_value, mailbox, message_id
 
 UNSUB = "https://t.example.com/u/AbC-123_xyz"
 
@@ -253,7 +253,7 @@ def test_html_given_in_parts_decodes_to_the_joined_parts(parts: list[str]) -> No
     """The parts are encoded one by one (the repeating ones come from a cache) and joined with soft
     line breaks: a reader sees exactly the joined text, every line is 7-bit, at most 76 characters
     and never ends in a space or tab."""
-    from beacon.mime import qp_parts
+    from beacon.message.mime import qp_parts
 
     encoded = qp_parts(parts)
     assert binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")) == "".join(parts).encode()

@@ -1,4 +1,4 @@
-"""beacon.rendering: sandboxed Jinja2 campaign templates, compiled once, rendered per recipient."""
+"""beacon.message.rendering: sandboxed Jinja2 campaign templates, compiled once, rendered per recipient."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from beacon.rendering import TemplateProblem, compile_campaign, context_for, render
+from beacon.message.rendering import TemplateProblem, compile_campaign, context_for, render
 
 UNSUB = "https://t.example.com/u/TOKEN"
 
@@ -246,7 +246,7 @@ _DOS_SCRIPT = textwrap.dedent(
     """
     import resource, sys
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-    from beacon.rendering import TemplateProblem, compile_campaign, context_for, render
+    from beacon.message.rendering import TemplateProblem, compile_campaign, context_for, render
     for source in sys.argv[1:]:
         try:
             compiled = compile_campaign("s", source, None)

@@ -14,9 +14,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.credentials import RefreshableCredentials
 
-from beacon import aws
 from beacon.ports.ses import OutgoingEmail, SesRejected, SesThrottled, SesV2Sender
 from beacon.ports.ses_direct import RETRIES, DirectSendEmail
+from beacon.shared import aws
 
 EMAIL = OutgoingEmail("News <news@acme.test>", "ann@example.com", b"Subject: hi\r\n\r\n" + bytes(range(256)) * 40,
                       {"account": "a" * 32, "campaign": "c" * 32, "recipient": "r" * 32})

@@ -1,4 +1,4 @@
-"""beacon.tokens: HMAC-signed open/click/unsubscribe tokens, verified without a database read."""
+"""beacon.shared.tokens: HMAC-signed open/click/unsubscribe tokens, verified without a database read."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beacon.tokens import CLICK, MAX_TOKEN_LEN, OPEN, UNSUBSCRIBE, InvalidToken, TokenData, TokenSigner
+from beacon.shared.tokens import CLICK, MAX_TOKEN_LEN, OPEN, UNSUBSCRIBE, InvalidToken, TokenData, TokenSigner
 
 SECRET = b"unit-test-secret-0123456789abcdef"
 ACCOUNT = "0123456789abcdef0123456789abcdef"

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from beacon.composer import CampaignContent, compose
 from beacon.db.engagement import LINK_SHIFT
-from beacon.privacy import truncate_ip
-from beacon.tokens import CLICK, HONEYPOT_LINK, TokenSigner
-from beacon.tracking import summarize
-from beacon.unsubscribe_page import _action, _multipart
+from beacon.message.compose import CampaignContent, compose
+from beacon.shared.privacy import truncate_ip
+from beacon.shared.tokens import CLICK, HONEYPOT_LINK, TokenSigner
+from beacon.tracking.opens_and_clicks import summarize
+from beacon.web.unsubscribe_page import _action, _multipart
 
 signer = TokenSigner(b"tracking-unit-test-secret")
 DELIVERED = 1_800_000_000

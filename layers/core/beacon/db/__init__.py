@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from beacon.config import Settings
+from beacon.shared.config import Settings
 
 
 def bind(settings: Settings) -> None:
@@ -20,6 +20,6 @@ def bind(settings: Settings) -> None:
 
 def raw_client(region: str, endpoint_url: str | None) -> Any:
     """A plain botocore DynamoDB client for the hot paths (counters, tracking): no PynamoDB import."""
-    from beacon.aws import client
+    from beacon.shared.aws import client
 
     return client("dynamodb", region, endpoint_url, 50)  # = sending.SEND_WORKERS

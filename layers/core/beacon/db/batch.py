@@ -22,7 +22,7 @@ BATCH_WORKERS = 16  # concurrent batch calls: a 50,000-row import must fit the A
 
 def client() -> Any:
     """The raw DynamoDB client the models are bound to (thread-safe; pooled for BATCH_WORKERS)."""
-    from beacon.aws import client as aws_client
+    from beacon.shared.aws import client as aws_client
 
     return aws_client("dynamodb", ContactItem.Meta.region, getattr(ContactItem.Meta, "host", None), 32)
 

@@ -3,7 +3,7 @@
 Each open or click is ONE UpdateItem on that recipient's ledger item (condition: the item exists,
 so a token for a message Beacon never sent records nothing), with ReturnValues NONE; no counter
 is written and nothing is read. Every figure in the stats is derived from these items when the
-stats are read (Engagement.items + beacon.tracking.summarize):
+stats are read (Engagement.items + beacon.tracking.opens_and_clicks.summarize):
 - per-recipient counts are atomic `ADD`s on one item, so 20 threads opening the same email give
   exactly opens = 20, and "unique" is simply "items with opens > 0": exact by construction, and
   there is no second write that could fail after the first and leave totals and uniques apart;

@@ -9,7 +9,7 @@ overlap, so a tenant's batches, whichever invocations run them, stay at or under
 The same item holds dispatch's projection, `queued_until`: when the recipients that dispatch has
 queued for this tenant (all its campaigns) will have been sent at its rate. Dispatch gives each
 batch an SQS delay up to shortly before its expected turn and stops queuing (continuing later)
-once the projection is beacon.sending.DISPATCH_AHEAD_SECONDS ahead, so a big campaign's batches arrive about
+once the projection is beacon.sending.send.DISPATCH_AHEAD_SECONDS ahead, so a big campaign's batches arrive about
 when their windows come instead of all at once and each going back to the queue until its turn.
 Plain botocore, like the rest of the send path's writes.
 """

@@ -12,7 +12,7 @@ event emissions, and parses the answer. `DirectSendEmail` sends the same HTTP re
   when it built the client: FIPS, dual-stack and custom endpoints (`AWS_ENDPOINT_URL`, the local
   stack) included;
 - it is signed by botocore's SigV4 signer with the client's credentials (refreshed as botocore
-  refreshes them), its payload hash computed in steps that keep the GIL (`beacon.aws`);
+  refreshes them), its payload hash computed in steps that keep the GIL (`beacon.shared.aws`);
 - it goes out through the client's own HTTP session (its pool of `max_pool_connections`);
 - the client's `before-call`, `before-send` and `after-call` events are emitted as botocore emits
   them, so whatever hooks the client (moto, the local stack's SES simulator, a test stub, the
@@ -41,7 +41,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.hooks import first_non_none_response
 from botocore.parsers import create_parser
 
-from beacon import aws
+from beacon.shared import aws
 
 RETRIES = 2  # after the first attempt, for connection errors and 5xx answers
 _RETRY_STATUS = frozenset({500, 502, 503, 504})

@@ -1,0 +1,173 @@
+"""Sender domains: a tenant registers a domain, SES creates the identity with Easy DKIM, the tenant
+publishes the three CNAME records, and once SES sees them the domain is verified. A campaign may
+only send from a verified domain of its own tenant (or a subdomain of one: SES allows that)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from beacon.db.domains import DomainRepo, DomainTaken
+from beacon.db.models import DomainItem
+from beacon.ports.identities import Identities, IdentityRefused, IdentityStatus
+from beacon.shared.clock import now_iso
+from beacon.shared.errors import Conflict, NotFound, Unprocessable
+
+MAX_DOMAINS = 100
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+SenderCheck = Callable[[str, str], bool]  # (account_id, from_email) -> on a verified domain of it
+
+
+class InvalidDomain(ValueError):
+    pass
+
+
+def normalize(value: Any) -> str:
+    """A domain name in lower-case ASCII (IDNA/Punycode), or InvalidDomain."""
+    if not isinstance(value, str):
+        raise InvalidDomain("must be a string")
+    name = value.strip().rstrip(".").lower()
+    if not name or len(name) > 253:
+        raise InvalidDomain("must be a domain name such as example.com")
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise InvalidDomain("is not a valid internationalised domain name") from exc
+    labels = name.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise InvalidDomain("must be a domain name such as example.com (letters, digits, hyphens, dots)")
+    if labels[-1].isdigit():
+        raise InvalidDomain("must be a domain name, not an IP address")
+    if len(name) > 253:
+        raise InvalidDomain("is too long")
+    return name
+
+
+def view(item: DomainItem) -> dict[str, Any]:
+    return {
+        "domain": item.domain,
+        "status": item.status,
+        "dkim_records": [
+            {"name": f"{token}._domainkey.{item.domain}", "type": "CNAME", "value": f"{token}.dkim.amazonses.com"}
+            for token in item.dkim_tokens or []
+        ],
+        "created_at": item.created_at,
+        "checked_at": item.checked_at,
+    }
+
+
+def _field(value: Any) -> str:
+    try:
+        return normalize(value)
+    except InvalidDomain as exc:
+        raise Unprocessable(f"domain {exc}", details=[{"field": "domain", "message": str(exc)}]) from exc
+
+
+def add(repo: DomainRepo, ses: Identities, account_id: str, domain: Any) -> tuple[dict[str, Any], bool]:
+    """Register a sender domain. Returns (view, created); adding one the tenant has is idempotent."""
+    name = _field(domain)
+    existing = repo.get(account_id, name)
+    if existing is not None:
+        return view(existing), False
+    owner = repo.owner(name)
+    if owner is not None and owner != account_id:
+        raise Conflict("this domain is registered by another account", code="domain_taken")
+    if len(repo.all(account_id)) >= MAX_DOMAINS:
+        raise Unprocessable(f"an account may register at most {MAX_DOMAINS} domains", code="too_many_domains")
+    now = now_iso()
+    item = DomainItem(pk=f"A#{account_id}", sk=f"DOMAIN#{name}", domain=name, status="pending",
+                      dkim_tokens=[], created_at=now, checked_at=now)
+    try:
+        created = repo.claim(item, account_id)
+    except DomainTaken as exc:
+        raise Conflict("this domain is registered by another account", code="domain_taken") from exc
+    if not created:
+        found = repo.get(account_id, name)
+        return view(found or item), False
+    try:
+        status = ses.create(name)
+    except IdentityRefused as exc:
+        repo.delete(account_id, name)
+        raise Unprocessable(f"domain: SES refused it: {exc}", code="domain_refused",
+                            details=[{"field": "domain", "message": str(exc)}]) from exc
+    except Exception:
+        repo.delete(account_id, name)  # give the name back: the tenant can simply try again
+        raise
+    _apply(item, status)
+    repo.save(item)
+    return view(item), True
+
+
+def _apply(item: DomainItem, status: IdentityStatus) -> None:
+    item.status = status.status
+    if status.dkim_tokens:
+        item.dkim_tokens = list(status.dkim_tokens)
+    item.checked_at = now_iso()
+
+
+def _require(repo: DomainRepo, account_id: str, domain: str) -> DomainItem:
+    try:
+        name = normalize(domain)
+    except InvalidDomain as exc:
+        raise NotFound("domain not found") from exc
+    item = repo.get(account_id, name)
+    if item is None:
+        raise NotFound("domain not found")
+    return item
+
+
+def refresh(repo: DomainRepo, ses: Identities, item: DomainItem) -> DomainItem:
+    status = ses.status(item.domain)
+    if status is None:  # removed from SES behind our back: create it again (new DKIM tokens)
+        status = ses.create(item.domain)
+    _apply(item, status)
+    repo.save(item)
+    return item
+
+
+def get(repo: DomainRepo, ses: Identities, account_id: str, domain: str) -> dict[str, Any]:
+    return view(refresh(repo, ses, _require(repo, account_id, domain)))
+
+
+def all_of(repo: DomainRepo, account_id: str) -> list[dict[str, Any]]:
+    return [view(i) for i in repo.all(account_id)]
+
+
+def remove(repo: DomainRepo, ses: Identities, account_id: str, domain: str) -> None:
+    item = _require(repo, account_id, domain)
+    ses.delete(item.domain)
+    repo.delete(account_id, item.domain)
+
+
+def candidates(domain: str) -> list[str]:
+    """The domain and its parents that SES would accept as the verified identity for it."""
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(0, max(len(labels) - 1, 1))]
+
+
+def sender_check(repo: DomainRepo, ses: Identities) -> SenderCheck:
+    """The campaign rule: is `from_email` on a verified domain of the tenant? A pending domain is
+    re-read from SES first, so a tenant never has to poll GET /v1/domains before sending."""
+
+    def check(account_id: str, from_email: str) -> bool:
+        try:
+            domain = normalize(from_email.rpartition("@")[2])
+        except InvalidDomain:
+            return False
+        items = repo.get_many(account_id, candidates(domain))
+        if any(i.status == "verified" for i in items):
+            return True
+        return any(refresh(repo, ses, i).status == "verified" for i in items)
+
+    return check
+
+
+def default_sender_check() -> SenderCheck:
+    """The check over the stored domains and the real SES (built by beacon.wiring)."""
+    from beacon.wiring import bound, identities
+
+    bound()
+    return sender_check(DomainRepo(), identities())

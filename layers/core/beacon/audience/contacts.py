@@ -1,0 +1,312 @@
+"""Contacts: JSON upsert and CSV import onto a list, and paged listing.
+
+A contact is keyed by its recipient id (a hash of tenant and address). Adding a contact never
+resubscribes a person who unsubscribed, complained or hard-bounced: status only moves on a
+person's own action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from beacon.audience import attributes, csv_import
+from beacon.db.accounts import ListRepo
+from beacon.db.audit_log import EventRepo
+from beacon.db.contacts import ContactRepo, decode_cursor, encode_cursor
+from beacon.db.keys import campaign_of
+from beacon.db.models import ContactItem, ListItem
+from beacon.db.recipient_ledger import RecipientLedger
+from beacon.db.suppressions import SuppressionRepo
+from beacon.shared import addresses
+from beacon.shared.clock import now_iso
+from beacon.shared.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
+from beacon.shared.ids import recipient_id
+
+MAX_JSON_CONTACTS = 1000
+SUPPRESSED_STATUS = {"unsubscribe": "unsubscribed", "complaint": "complained", "bounce": "bounced",
+                     "manual": "suppressed"}
+
+
+def contact_view(item: ContactItem) -> dict[str, Any]:
+    return {
+        "email": item.email,
+        "status": item.status,
+        "attributes": item.attributes or {},
+        "list_ids": sorted(item.list_ids or []),
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
+
+
+def _require_list(lists: ListRepo, account_id: str, list_id: str) -> None:
+    if lists.get(account_id, list_id) is None:
+        raise NotFound("list not found")
+
+
+def upsert(
+    contacts: ContactRepo,
+    lists: ListRepo,
+    suppressions: SuppressionRepo,
+    account_id: str,
+    list_id: str,
+    entries: list[tuple[dict[str, int], Any, Any]],
+    skipped: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Add or update contacts on a list. `entries` are (where, raw email, raw attributes), where
+    `where` locates the entry for the caller ({"row": n} in a CSV, {"index": i} in JSON)."""
+    _require_list(lists, account_id, list_id)
+    skipped = list(skipped or [])
+    clean: dict[str, tuple[str, dict[str, Any]]] = {}
+    first_seen: dict[str, dict[str, int]] = {}
+    for where, raw_email, raw_attrs in entries:
+        try:
+            email = addresses.normalize(raw_email)
+        except addresses.InvalidAddress as exc:
+            skipped.append({**where, "email": raw_email if isinstance(raw_email, str) else None,
+                            "reason": f"invalid email: {exc}"})
+            continue
+        try:
+            attrs = attributes.clean(raw_attrs)
+        except attributes.InvalidAttributes as exc:
+            skipped.append({**where, "email": email, "reason": str(exc)})
+            continue
+        rid = recipient_id(account_id, email)
+        if rid in clean:
+            first = ", ".join(f"{k} {v}" for k, v in first_seen[rid].items())
+            skipped.append({**where, "email": email, "reason": f"duplicate of {first} (same address)"})
+            continue
+        clean[rid] = (email, attrs)
+        first_seen[rid] = where
+
+    existing = contacts.get_many(account_id, clean)
+    new_ids = [rid for rid in clean if rid not in existing]
+    suppressed: dict[str, str] = {}
+    for rid in suppressions.suppressed(account_id, new_ids):
+        found = suppressions.get(account_id, rid)
+        suppressed[rid] = SUPPRESSED_STATUS.get(found.reason if found else "manual", "suppressed")
+    now = now_iso()
+    created = updated = 0
+    to_save: list[ContactItem] = []
+    joined: set[str] = set()
+    for rid, (email, attrs) in clean.items():
+        item = existing.get(rid)
+        if item is None:
+            item = ContactItem(pk=account_id, sk=f"C#{rid}", email=email, attributes=attrs,
+                               status=suppressed.get(rid, "subscribed"), list_ids={list_id},
+                               created_at=now, updated_at=now)
+            created += 1
+            joined.add(rid)
+        else:
+            updated += 1
+            merged = dict(item.attributes or {})
+            merged.update(attrs)
+            on_list = list_id in (item.list_ids or set())
+            if on_list and merged == (item.attributes or {}):
+                continue  # nothing new: no write (a re-import of the same file costs reads only)
+            item.attributes = merged
+            if not on_list:
+                joined.add(rid)
+            item.list_ids = set(item.list_ids or set()) | {list_id}
+            item.updated_at = now
+        to_save.append(item)
+    contacts.save_many(to_save, joined, list_id, now)
+    lists.add_count(account_id, list_id, len(joined))
+    return {"created": created, "updated": updated, "skipped": skipped}
+
+
+def upsert_json(contacts: ContactRepo, lists: ListRepo, suppressions: SuppressionRepo, account_id: str,
+                list_id: str, body: Any) -> dict[str, Any]:
+    if not isinstance(body, list):
+        raise Unprocessable("the body must be a JSON array of {email, attributes}")
+    if len(body) > MAX_JSON_CONTACTS:
+        raise PayloadTooLarge(f"at most {MAX_JSON_CONTACTS} contacts a call; use a CSV import for more")
+    entries: list[tuple[dict[str, int], Any, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    for index, entry in enumerate(body):
+        if not isinstance(entry, dict):
+            skipped.append({"index": index, "email": None, "reason": "entry must be an object"})
+            continue
+        unknown = set(entry) - {"email", "attributes"}
+        if unknown:
+            skipped.append({"index": index, "email": entry.get("email") if isinstance(entry.get("email"), str)
+                            else None, "reason": f"unknown fields: {', '.join(sorted(map(str, unknown)))}"})
+            continue
+        entries.append(({"index": index}, entry.get("email"), entry.get("attributes")))
+    result = upsert(contacts, lists, suppressions, account_id, list_id, entries, skipped)
+    return result
+
+
+def import_csv(contacts: ContactRepo, lists: ListRepo, suppressions: SuppressionRepo, account_id: str,
+               list_id: str, data: bytes) -> dict[str, Any]:
+    _require_list(lists, account_id, list_id)
+    try:
+        parsed = csv_import.parse(data)
+    except csv_import.CsvProblem as exc:
+        raise Unprocessable(str(exc), code="invalid_csv") from exc
+    entries: list[tuple[dict[str, int], Any, Any]] = [({"row": row}, email, attrs)
+                                                      for row, email, attrs in parsed.rows]
+    result = upsert(contacts, lists, suppressions, account_id, list_id, entries, parsed.skipped)
+    result["skipped"].sort(key=lambda s: s.get("row") or 0)
+    return result
+
+
+def list_members(contacts: ContactRepo, lists: ListRepo, account_id: str, list_id: str, limit: int,
+                 cursor: str | None) -> dict[str, Any]:
+    _require_list(lists, account_id, list_id)
+    if not 1 <= limit <= 1000:
+        raise BadRequest("limit must be between 1 and 1000")
+    try:
+        key = decode_cursor(cursor)
+        members, next_key = contacts.members_page(account_id, list_id, limit, key)
+    except ValueError as exc:
+        raise BadRequest(str(exc), code="invalid_cursor") from exc
+    found = contacts.get_many(account_id, [m.sk for m in members])
+    items = [contact_view(found[m.sk]) for m in members if m.sk in found]
+    return {"items": items, "next_cursor": encode_cursor(next_key)}
+
+
+# ----------------------------------------------------------------------------- lists
+def rename_list(lists: ListRepo, account_id: str, list_id: str, name: Any) -> ListItem:
+    if not isinstance(name, str) or not name.strip():
+        raise Unprocessable("name: must not be empty", details=[{"field": "name"}])
+    item = lists.rename(account_id, list_id, name.strip())
+    if item is None:
+        raise NotFound("list not found")
+    return item
+
+
+def delete_list(contacts: ContactRepo, lists: ListRepo, account_id: str, list_id: str) -> None:
+    """Delete the list and its memberships, and take it out of each member's list_ids. The contacts
+    stay (with their other lists, status and attributes). The list is gone first, so it cannot be
+    imported into or sent to while its memberships are being removed."""
+    if not lists.delete(account_id, list_id):
+        raise NotFound("list not found")
+    for page in contacts.member_ids(account_id, list_id):
+        contacts.drop_list(account_id, page, list_id)
+        contacts.delete_memberships(account_id, list_id, page)
+
+
+# ----------------------------------------------------------------------------- one person
+@dataclass
+class PersonDeps:
+    contacts: ContactRepo
+    lists: ListRepo
+    suppressions: SuppressionRepo
+    events: EventRepo
+    ledger: RecipientLedger
+
+
+def email_from_path(raw: str, what: str = "contact") -> str:
+    """The address in a URL path segment (percent-encoded), normalised; a non-address is not found."""
+    try:
+        return addresses.normalize(unquote(raw))
+    except addresses.InvalidAddress as exc:
+        raise NotFound(f"{what} not found") from exc
+
+
+def _iso(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+_INTERNAL = {"pk", "sk", "recipient_key", "claim_id", "claimed_at", "email"}
+
+
+def _message_view(item: dict[str, Any]) -> dict[str, Any]:
+    """One send-ledger item: the summary fields, and under `stored` every attribute kept on it
+    (engagement counters by kind, per-link clicks, client classes, timestamps)."""
+    pk = str(item.get("pk", ""))
+    return {
+        "campaign_id": campaign_of(pk) if "#" in pk else None,
+        "status": item.get("status"),
+        "sent_at": _iso(item.get("sent_at")),
+        "opens": int(item.get("opens") or 0),
+        "last_open_at": _iso(item.get("last_open_at")),
+        "clicks": int(item.get("clicks") or 0),
+        "last_click_at": _iso(item.get("last_click_at")),
+        "delivered": bool(item.get("delivered_at")),
+        "bounced": bool(item.get("bounced_at")),
+        "complained": bool(item.get("complained_at")),
+        "unsubscribed": bool(item.get("unsubscribed_at")),
+        "stored": {k: v for k, v in sorted(item.items()) if k not in _INTERNAL},
+    }
+
+
+def _engagement(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    moments = [m[k] for m in messages for k in ("sent_at", "last_open_at", "last_click_at") if m.get(k)]
+    return {
+        "sends": sum(1 for m in messages if m["status"] == "sent"),
+        "opens": sum(m["opens"] for m in messages),
+        "clicks": sum(m["clicks"] for m in messages),
+        "last_activity_at": max(moments) if moments else None,
+    }
+
+
+def _lists_of(lists: ListRepo, account_id: str, list_ids: set[str]) -> list[dict[str, str]]:
+    if not list_ids:
+        return []
+    return [{"id": i.list_id, "name": i.name} for i in lists.all(account_id) if i.list_id in list_ids]
+
+
+def contact_detail(deps: PersonDeps, account_id: str, raw_email: str) -> dict[str, Any]:
+    """Status, lists, attributes and an engagement summary (sends, opens, clicks, last activity)."""
+    email = email_from_path(raw_email)
+    rid = recipient_id(account_id, email)
+    item = deps.contacts.get(account_id, rid)
+    if item is None:
+        raise NotFound("contact not found")
+    messages = [_message_view(m) for m in deps.ledger.items(account_id, rid)]
+    view = contact_view(item)
+    view["lists"] = _lists_of(deps.lists, account_id, set(item.list_ids or ()))
+    view["engagement"] = _engagement(messages)
+    return view
+
+
+def export_person(deps: PersonDeps, account_id: str, raw_email: str) -> dict[str, Any]:
+    """Everything Beacon stores about one person in this tenant (a data-subject access request):
+    the contact, its lists, every ledger item (one per campaign sent or skipped), the audit and
+    delivery events, and the suppression record. 404 when nothing at all is stored."""
+    email = email_from_path(raw_email)
+    rid = recipient_id(account_id, email)
+    item = deps.contacts.get(account_id, rid)
+    messages = [_message_view(m) for m in deps.ledger.items(account_id, rid)]
+    events = [{"kind": e.kind, "at": e.received_at, "campaign_id": e.campaign_id, "detail": e.detail or {}}
+              for e in deps.events.for_person(account_id, rid)]
+    suppression = deps.suppressions.get(account_id, rid)
+    if item is None and not messages and not events and suppression is None:
+        raise NotFound("contact not found")
+    return {
+        "email": email,
+        "exported_at": now_iso(),
+        "contact": contact_view(item) if item is not None else None,
+        "lists": _lists_of(deps.lists, account_id, set(item.list_ids or ())) if item is not None else [],
+        "engagement": _engagement(messages),
+        "messages": messages,
+        "events": events,
+        "suppression": None if suppression is None else {
+            "email": suppression.email, "reason": suppression.reason, "created_at": suppression.created_at,
+            "campaign_id": suppression.campaign_id,
+        },
+    }
+
+
+def erase_person(deps: PersonDeps, account_id: str, raw_email: str) -> dict[str, int | bool]:
+    """Erase a person: the contact, its memberships (list counts fixed) and its events. A suppression
+    stays, without its address, so an unsubscribe or complaint keeps being honoured by hash; ledger
+    items stay, without their address, so campaign stats and the exactly-once guarantee hold."""
+    email = email_from_path(raw_email)
+    rid = recipient_id(account_id, email)
+    contact = deps.contacts.erase(account_id, rid)
+    if contact is not None:
+        deps.lists.subtract_counts(account_id, contact.list_ids or set())
+    suppression = deps.suppressions.get(account_id, rid)
+    suppression_had_email = bool(suppression is not None and suppression.email)
+    if suppression_had_email:
+        deps.suppressions.forget_email(account_id, rid)
+    events = deps.events.erase_person(account_id, rid)
+    messages = deps.ledger.forget_email(account_id, rid)
+    if contact is None and not suppression_had_email and not events and not messages:
+        raise NotFound("contact not found")
+    return {"contact": contact is not None, "events": events, "messages": messages,
+            "suppression_kept": suppression is not None}

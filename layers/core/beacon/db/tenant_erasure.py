@@ -1,0 +1,136 @@
+"""Erasing a tenant from every table (DELETE /v1/account). Plain botocore: it pages through each
+partition of the tenant with keys-only Queries and deletes 25 items per BatchWriteItem.
+
+Where the tenant's items live (see db/models.py and the repositories):
+  accounts      pk=A#{account_id} (profile, keys, lists, domains, session/reset index) and the
+                lookups they point at: E#{email}, K#{key hash}, S#/R#{token hash}, D#{domain}
+  contacts      pk={account_id} (contacts), pk={account_id}#L#{list_id} (memberships)
+  campaigns     pk={account_id}
+  messages      pk={account_id}#{campaign_id}      stats  pk={account_id}#{campaign_id}
+  events        pk={account_id}#{recipient_id}
+  suppressions  pk={account_id}: kept, with `email` removed (only the recipient-id hash stays)
+
+The profile is deleted last, so an erasure cut short by the time budget leaves a working account
+that can simply ask again; every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from beacon.db.keys import ledger_pks
+from beacon.shared.config import Settings
+
+TimeLeft = Callable[[], float]
+
+
+class OutOfTime(Exception):
+    pass
+
+
+class TenantEraser:
+    def __init__(self, client: Any, settings: Settings, time_left: TimeLeft) -> None:
+        self._c = client
+        self._s = settings
+        self._time_left = time_left
+        self.deleted = 0
+
+    # ------------------------------------------------------------ plumbing
+    def _keys(self, table: str, pk: str, *attributes: str) -> Iterator[dict[str, Any]]:
+        names = {f"#a{i}": name for i, name in enumerate(("pk", "sk", *attributes))}
+        kwargs: dict[str, Any] = {
+            "TableName": table, "KeyConditionExpression": "#a0 = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}}, "ProjectionExpression": ", ".join(names),
+            "ExpressionAttributeNames": names, "ConsistentRead": True,
+        }
+        while True:
+            if self._time_left() < 2.0:
+                raise OutOfTime
+            page = self._c.query(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _delete(self, table: str, keys: list[dict[str, Any]]) -> None:
+        for start in range(0, len(keys), 25):
+            requests = [{"DeleteRequest": {"Key": {"pk": k["pk"], "sk": k["sk"]}}} for k in keys[start:start + 25]]
+            pending: dict[str, Any] = {table: requests}
+            for attempt in range(8):
+                answer = self._c.batch_write_item(RequestItems=pending)
+                pending = answer.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            else:
+                raise RuntimeError(f"DynamoDB kept {len(pending.get(table, []))} deletes unprocessed")
+            self.deleted += len(requests)
+
+    def _delete_partition(self, table: str, pk: str) -> list[dict[str, Any]]:
+        items = list(self._keys(table, pk))
+        self._delete(table, items)
+        return items
+
+    # ------------------------------------------------------------ the tenant
+    def campaigns(self, account_id: str) -> list[tuple[str, str]]:
+        """(campaign id, status) of every campaign of the tenant."""
+        return [(i["sk"]["S"], i.get("status", {}).get("S", ""))
+                for i in self._keys(self._s.campaigns_table, account_id, "status")]
+
+    def erase(self, account_id: str) -> None:
+        """Everything but the suppressions (which lose their email). Raises OutOfTime when the
+        time budget runs out first: nothing is left half-consistent, call it again."""
+        s = self._s
+        recipients: set[str] = set()
+        for campaign_id, _status in self.campaigns(account_id):
+            for pk in ledger_pks(account_id, campaign_id):
+                for item in self._delete_partition(s.messages_table, pk):
+                    recipients.add(item["sk"]["S"])
+            self._delete_partition(s.stats_table, f"{account_id}#{campaign_id}")
+        self._delete_partition(s.stats_table, f"{account_id}#pace")  # beacon.db.tenant_pace
+        list_ids: set[str] = set()
+        for item in self._keys(s.accounts_table, f"A#{account_id}"):
+            if item["sk"]["S"].startswith("LIST#"):
+                list_ids.add(item["sk"]["S"][5:])
+        contacts = list(self._keys(s.contacts_table, account_id, "list_ids"))
+        for item in contacts:
+            recipients.add(item["sk"]["S"].removeprefix("C#"))
+            list_ids.update(item.get("list_ids", {}).get("SS", []))
+        for list_id in sorted(list_ids):
+            self._delete_partition(s.contacts_table, f"{account_id}#L#{list_id}")
+        for item in self._keys(s.suppressions_table, account_id):
+            recipients.add(item["sk"]["S"])
+            self._c.update_item(TableName=s.suppressions_table, Key={"pk": item["pk"], "sk": item["sk"]},
+                                UpdateExpression="REMOVE email")
+        for rid in sorted(recipients):
+            self._delete_partition(s.events_table, f"{account_id}#{rid}")
+        self._delete(s.contacts_table, contacts)
+        self._delete_partition(s.campaigns_table, account_id)
+        self._erase_account_items(account_id)
+
+    def _erase_account_items(self, account_id: str) -> None:
+        s = self._s
+        items = list(self._keys(s.accounts_table, f"A#{account_id}", "key_hash", "ref", "email", "domain"))
+        lookups: list[dict[str, Any]] = []
+        profile: list[dict[str, Any]] = []
+        for item in items:
+            sk = item["sk"]["S"]
+            if sk.startswith("KEY#") and "key_hash" in item:
+                lookups.append({"pk": {"S": f"K#{item['key_hash']['S']}"}, "sk": {"S": "KEY"}})
+            elif sk.startswith(("SESSION#", "RESET#")) and "ref" in item:
+                lookups.append({"pk": item["ref"], "sk": {"S": sk.partition("#")[0]}})
+            elif sk.startswith("DOMAIN#") and "domain" in item:
+                lookups.append({"pk": {"S": f"D#{item['domain']['S']}"}, "sk": {"S": "CLAIM"}})
+            elif sk == "PROFILE":
+                profile.append(item)
+                if "email" in item:
+                    email = item["email"]["S"]
+                    lookups.append({"pk": {"S": f"E#{email}"}, "sk": {"S": "CLAIM"}})
+                    login = hashlib.sha256(email.encode()).hexdigest()
+                    lookups.append({"pk": {"S": f"T#login#{login}"}, "sk": {"S": "COUNT"}})
+        self._delete(s.accounts_table, lookups)
+        self._delete(s.accounts_table, [i for i in items if i["sk"]["S"] != "PROFILE"])
+        self._delete(s.accounts_table, profile)

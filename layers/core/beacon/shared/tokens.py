@@ -1,0 +1,243 @@
+"""HMAC-signed tokens for the public routes (open pixel, tracked link, unsubscribe).
+
+Open and unsubscribe tokens are base64url( kind | account | campaign | recipient | issued | mac ):
+- issued is the send time (uint32 epoch seconds), so the machine-click rules need no read;
+- ids are the 16 raw bytes of Beacon's 32-hex-digit ids, so a token names no person;
+- the mac is HMAC-SHA256 over everything before it, truncated to 128 bits.
+
+A click token (v3, kind "l") is base64url( head | mac | link ), where head | mac is the above with
+its own kind, and link = index | ciphertext | link mac:
+- the link mac is HMAC-SHA256 (its own key) over account | campaign | index | URL: only Beacon can
+  name a destination, so the redirect is no open redirect;
+- the URL is encrypted (it may carry personal data) with a SHAKE256 keystream keyed by the secret,
+  the campaign, the index and the link mac (a synthetic IV, as in SIV: two different URLs never
+  share a keystream, the same URL of a campaign always encrypts the same way);
+- so the link part is the same in every email of a campaign and is computed once per campaign,
+  and head | mac (69 bytes, a whole number of base64 groups) once per email: a click token is two
+  strings put together. A token's link part spliced onto another recipient's head of the same
+  campaign only names a link that campaign has; the head part is per recipient, as before.
+Click tokens of emails sent before v3 (kind "c": head | index | ciphertext | mac over all of
+it, keystream keyed by the head) still verify.
+
+Verifying a token needs only the deployment secret. Standard library only (pixel cold start).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+OPEN = b"o"
+CLICK = b"c"  # what callers ask for; a v3 click token carries _CLICK_V3
+UNSUBSCRIBE = b"u"
+_CLICK_V3 = b"l"
+_KINDS = {OPEN, CLICK, UNSUBSCRIBE, _CLICK_V3}
+_MAC_LEN = 16
+_HEAD_LEN = 1 + 16 * 3 + 4
+_SIGNED_HEAD_LEN = _HEAD_LEN + _MAC_LEN  # 69 bytes = 92 base64 characters, no padding
+MAX_TOKEN_LEN = 4096
+# The link index of the hidden honeypot link in every tracked email (its url is empty): only
+# machines follow it (beacon.message.compose adds it, beacon.tracking.opens_and_clicks records it as a machine).
+HONEYPOT_LINK = 65535
+_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+class InvalidToken(ValueError):
+    """The token is malformed, tampered with, or of another kind."""
+
+
+@dataclass(frozen=True)
+class TokenData:
+    kind: bytes
+    account_id: str
+    campaign_id: str
+    recipient_id: str
+    issued_at: int = 0
+    link_index: int = -1
+    url: str = ""
+
+
+@lru_cache(maxsize=256)
+def _raw_ids(account_id: str, campaign_id: str) -> bytes:
+    return bytes.fromhex(account_id) + bytes.fromhex(campaign_id)
+
+
+def _xor(data: bytes, stream: bytes) -> bytes:
+    n = len(data)
+    if not n:
+        return b""
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream[:n], "big")).to_bytes(n, "big")
+
+
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
+
+
+class TokenSigner:
+    def __init__(self, secret: bytes) -> None:
+        mac_key = hmac.new(secret, b"beacon/token-mac/v2", hashlib.sha256).digest()
+        self._mac_base = hmac.new(mac_key, digestmod=hashlib.sha256)  # keyed once, copied per token
+        link_key = hmac.new(secret, b"beacon/click-link/v3", hashlib.sha256).digest()
+        self._link_mac_base = hmac.new(link_key, digestmod=hashlib.sha256)
+        self._enc_key = hmac.new(secret, b"beacon/click-url/v2", hashlib.sha256).digest()
+        self._enc_key_v3 = hmac.new(secret, b"beacon/click-url/v3", hashlib.sha256).digest()
+        # the link part of a campaign's click tokens, the same in each of its emails
+        self.link_part = lru_cache(maxsize=1024)(self._link_part)
+
+    # ------------------------------------------------------------------ encoding
+    def _mac(self, data: bytes) -> bytes:
+        """HMAC-SHA256, truncated to 128 bits (the keyed state is copied, not rebuilt)."""
+        h = self._mac_base.copy()
+        h.update(data)
+        return h.digest()[:_MAC_LEN]
+
+    def _link_mac(self, ids: bytes, index: bytes, url: bytes) -> bytes:
+        h = self._link_mac_base.copy()
+        h.update(ids + index + url)
+        return h.digest()[:_MAC_LEN]
+
+    def _v3_keystream(self, ids: bytes, index: bytes, link_mac: bytes, length: int) -> bytes:
+        return hashlib.shake_256(self._enc_key_v3 + ids + index + link_mac).digest(length)
+
+    def _keystream(self, nonce: bytes, length: int) -> bytes:
+        """v2: SHAKE256(key || the token's head and index)."""
+        return hashlib.shake_256(self._enc_key + nonce).digest(length)
+
+    @staticmethod
+    def _rest(account_id: str, campaign_id: str, recipient_id: str, issued_at: int) -> bytes:
+        return _raw_ids(account_id, campaign_id) + bytes.fromhex(recipient_id) \
+            + (issued_at & 0xFFFFFFFF).to_bytes(4, "big")
+
+    def _signed(self, kind: bytes, rest: bytes) -> bytes:
+        data = kind + rest
+        return data + self._mac(data)
+
+    def _link_part(self, account_id: str, campaign_id: str, link_index: int, url: str) -> str:
+        """base64url( index | ciphertext | link mac ) of one link of one campaign."""
+        if not 0 <= link_index < 65536:
+            raise ValueError("link index out of range")
+        ids = _raw_ids(account_id, campaign_id)
+        index = link_index.to_bytes(2, "big")
+        raw = url.encode("utf-8")
+        link_mac = self._link_mac(ids, index, raw)
+        cipher = _xor(raw, self._v3_keystream(ids, index, link_mac, len(raw)))
+        return _b64(index + cipher + link_mac)
+
+    def open_token(self, account_id: str, campaign_id: str, recipient_id: str, issued_at: int) -> str:
+        return self.for_email(account_id, campaign_id, recipient_id, issued_at).open()
+
+    def unsubscribe_token(self, account_id: str, campaign_id: str, recipient_id: str, issued_at: int) -> str:
+        return self.for_email(account_id, campaign_id, recipient_id, issued_at).unsubscribe()
+
+    def click_token(
+        self, account_id: str, campaign_id: str, recipient_id: str, issued_at: int, link_index: int, url: str
+    ) -> str:
+        return self.for_email(account_id, campaign_id, recipient_id, issued_at).click(link_index, url)
+
+    def for_email(self, account_id: str, campaign_id: str, recipient_id: str, issued_at: int) -> EmailTokens:
+        """The tokens of one email (its links share the part that depends on the recipient)."""
+        return EmailTokens(self, account_id, campaign_id, self._rest(account_id, campaign_id, recipient_id,
+                                                                     issued_at))
+
+    # ------------------------------------------------------------------ decoding
+    def verify(self, token: str, kind: bytes) -> TokenData:
+        if not token or len(token) > MAX_TOKEN_LEN or not _ALPHABET.fullmatch(token):
+            raise InvalidToken("not a token")
+        try:
+            raw = binascii.a2b_base64(token.translate(_FROM_URLSAFE) + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidToken("not base64url") from exc
+        if len(raw) < _HEAD_LEN + _MAC_LEN:
+            raise InvalidToken("too short")
+        if _b64(raw) != token:
+            raise InvalidToken("not the canonical spelling")  # one token, one spelling
+        found = raw[:1]
+        if found not in _KINDS or (found != kind and not (kind == CLICK and found == _CLICK_V3)):
+            raise InvalidToken("wrong kind")
+        if found == _CLICK_V3:
+            return self._verify_click_v3(raw)
+        data, mac = raw[:-_MAC_LEN], raw[-_MAC_LEN:]
+        if not hmac.compare_digest(mac, self._mac(data)):
+            raise InvalidToken("bad signature")
+        account_id, campaign_id, recipient_id, issued_at = _head_fields(data)
+        if kind != CLICK:
+            if len(data) != _HEAD_LEN:
+                raise InvalidToken("trailing data")
+            return TokenData(kind, account_id, campaign_id, recipient_id, issued_at)
+        if len(data) < _HEAD_LEN + 2:
+            raise InvalidToken("no link")
+        head = data[: _HEAD_LEN + 2]
+        cipher = data[_HEAD_LEN + 2 :]
+        url = _utf8(_xor(cipher, self._keystream(head, len(cipher))))
+        link_index = int.from_bytes(head[_HEAD_LEN:], "big")
+        return TokenData(kind, account_id, campaign_id, recipient_id, issued_at, link_index, url)
+
+    def _verify_click_v3(self, raw: bytes) -> TokenData:
+        if len(raw) < _SIGNED_HEAD_LEN + 2 + _MAC_LEN:
+            raise InvalidToken("no link")
+        head, mac = raw[:_HEAD_LEN], raw[_HEAD_LEN:_SIGNED_HEAD_LEN]
+        if not hmac.compare_digest(mac, self._mac(head)):
+            raise InvalidToken("bad signature")
+        ids = head[1:33]
+        index = raw[_SIGNED_HEAD_LEN : _SIGNED_HEAD_LEN + 2]
+        cipher, link_mac = raw[_SIGNED_HEAD_LEN + 2 : -_MAC_LEN], raw[-_MAC_LEN:]
+        plain = _xor(cipher, self._v3_keystream(ids, index, link_mac, len(cipher)))
+        if not hmac.compare_digest(link_mac, self._link_mac(ids, index, plain)):
+            raise InvalidToken("bad link signature")
+        account_id, campaign_id, recipient_id, issued_at = _head_fields(head)
+        return TokenData(CLICK, account_id, campaign_id, recipient_id, issued_at,
+                         int.from_bytes(index, "big"), _utf8(plain))
+
+
+_FROM_URLSAFE = str.maketrans("-_", "+/")
+
+
+def _head_fields(data: bytes) -> tuple[str, str, str, int]:
+    account_id, campaign_id, recipient_id = (data[i : i + 16].hex() for i in (1, 17, 33))
+    return account_id, campaign_id, recipient_id, int.from_bytes(data[49:53], "big")
+
+
+def _utf8(plain: bytes) -> str:
+    try:
+        return plain.decode("utf-8")
+    except UnicodeDecodeError as exc:  # only possible with a forged mac
+        raise InvalidToken("bad url") from exc
+
+
+class EmailTokens:
+    """The tokens of one email: the recipient's signed head is built once; a click token is that
+    head and the campaign's cached link part, put together."""
+
+    __slots__ = ("_account_id", "_campaign_id", "_click_head", "_rest", "_signer")
+
+    def __init__(self, signer: TokenSigner, account_id: str, campaign_id: str, rest: bytes) -> None:
+        self._signer = signer
+        self._account_id = account_id
+        self._campaign_id = campaign_id
+        self._rest = rest  # account, campaign, recipient, issued
+        self._click_head = ""
+
+    def open(self) -> str:
+        return _b64(self._signer._signed(OPEN, self._rest))
+
+    def unsubscribe(self) -> str:
+        return _b64(self._signer._signed(UNSUBSCRIBE, self._rest))
+
+    def click(self, link_index: int, url: str) -> str:
+        return self.click_head() + self.link_part(link_index, url)
+
+    def click_head(self) -> str:
+        """The first 92 characters of each of this email's click tokens (kind, ids, issued, mac)."""
+        if not self._click_head:
+            self._click_head = _b64(self._signer._signed(_CLICK_V3, self._rest))
+        return self._click_head
+
+    def link_part(self, link_index: int, url: str) -> str:
+        """The rest of a click token: the campaign's, the same string object in each of its emails
+        (so whoever caches on it, beacon.message.mime, hashes it once)."""
+        return self._signer.link_part(self._account_id, self._campaign_id, link_index, url)

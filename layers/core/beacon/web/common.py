@@ -1,0 +1,57 @@
+"""What every /v1 route needs: the error body, the caller, the tracking base URL, id checks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from beacon.accounts import access as accounts
+from beacon.db.accounts import AccountRepo
+from beacon.shared.errors import NotFound
+from beacon.shared.ids import is_id
+from beacon.wiring import bound
+
+ID = Annotated[str, Path(min_length=1)]  # any other shape is simply not found (404, see require_id)
+
+
+def reply(status: int, body: Any) -> Response[Any]:
+    return Response(status_code=status, content_type="application/json", body=body)
+
+
+def error(status: int, code: str, message: str, details: Any = None) -> Response[Any]:
+    payload: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        payload["details"] = details
+    return reply(status, {"error": payload})
+
+
+def base_url(event: Any) -> str:
+    """Where the public routes (/o, /c, /u) live: the configured domain, or this API's own."""
+    configured = bound().public_base_url
+    if configured:
+        return configured
+    domain = event.request_context.domain_name or "localhost"
+    proto = event.headers.get("x-forwarded-proto") or (
+        "http" if domain.startswith(("127.", "localhost")) else "https"
+    )
+    return f"{proto}://{domain}"
+
+
+def principal(event: Any) -> accounts.Principal:
+    bound()
+    return accounts.authenticate(AccountRepo(), event.headers.get("authorization"))
+
+
+def company_of(account_id: str) -> str:
+    account = AccountRepo().get(account_id)
+    if account is None:
+        raise NotFound("account not found")
+    return account.company
+
+
+def require_id(value: str, what: str) -> str:
+    if not is_id(value):
+        raise NotFound(f"{what} not found")
+    return value

@@ -1,0 +1,128 @@
+"""/v1/accounts, /v1/account, /v1/sessions, /v1/api-keys and /v1/password-resets."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+
+from beacon.accounts import access as accounts
+from beacon.accounts import password_reset
+from beacon.db.accounts import AccountRepo
+from beacon.db.credentials import CredentialRepo
+from beacon.db.domains import DomainRepo
+from beacon.shared.errors import TooManyRequests
+from beacon.shared.observability import logger
+from beacon.web.bodies import AccountPatch, ApiKeyIn, ResetIn, ResetRequestIn, SessionIn, SignupIn
+from beacon.web.common import ID, base_url, error, principal, reply
+from beacon.wiring import bound, eraser, identities, ses
+
+router = Router()
+ERASE_BUDGET_SECONDS = 25.0  # of the function's 30 s; the rest answers
+
+
+def _too_many(exc: TooManyRequests) -> Response[Any]:
+    answer = error(exc.status, exc.code, exc.message, exc.details)
+    retry = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
+    if retry:
+        answer.headers["Retry-After"] = str(retry)
+    return answer
+
+
+@router.post("/v1/accounts", summary="Sign up", tags=["accounts"])
+def sign_up(body: Annotated[SignupIn, Body()]) -> Response[Any]:
+    bound()
+    account, key = accounts.sign_up(AccountRepo(), body.company, body.email, body.password)
+    return reply(201, {"account": account, "api_key": key})
+
+
+@router.get("/v1/account", summary="The signed-in account", tags=["accounts"])
+def get_account() -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, accounts.account_view(accounts.require_account(AccountRepo(), who.account_id)))
+
+
+@router.patch("/v1/account", summary="Change the company name or the password", tags=["accounts"],
+              description="A password change needs `current_password` and `new_password` (at least 10 "
+                          "characters); a wrong current password is 422 `wrong_password`. It signs out every "
+                          "other session.")
+def patch_account(body: Annotated[AccountPatch, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    try:
+        view = accounts.update_profile(AccountRepo(), CredentialRepo(), who, body.company, body.current_password,
+                                       body.new_password)
+    except TooManyRequests as exc:
+        return _too_many(exc)
+    return reply(200, view)
+
+
+@router.delete("/v1/account", summary="Erase the account and all its data", tags=["accounts"],
+               description="204 when everything is erased (suppressions stay, as hashes without the "
+                           "address). 202 when a very large account needs another call to finish: repeat it.")
+def delete_account() -> Response[Any]:
+    who = principal(router.current_event)
+    deadline = time.monotonic() + ERASE_BUDGET_SECONDS
+    done = accounts.delete_account(eraser(lambda: deadline - time.monotonic()), DomainRepo(), identities(),
+                                   who.account_id)
+    logger.info("account erasure", extra={"account_id": who.account_id, "finished": done})
+    if not done:
+        return reply(202, {"status": "erasing", "message": "not finished yet: send DELETE /v1/account again"})
+    return Response(status_code=204)
+
+
+# ----------------------------------------------------------------------------- sessions
+@router.post("/v1/sessions", summary="Sign in: a session token for the owner's email and password",
+             tags=["accounts"], description="401 for an unknown email or a wrong password (the same answer); "
+                                            "429 with Retry-After after 5 failures in 15 minutes.")
+def create_session(body: Annotated[SessionIn, Body()]) -> Response[Any]:
+    bound()
+    try:
+        session = accounts.sign_in(AccountRepo(), CredentialRepo(), body.email, body.password)
+    except TooManyRequests as exc:
+        return _too_many(exc)
+    return reply(201, session)
+
+
+# ----------------------------------------------------------------------------- API keys
+@router.post("/v1/api-keys", summary="Create an API key (the key is shown only in this answer)",
+             tags=["api-keys"])
+def create_api_key(body: Annotated[ApiKeyIn, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(201, accounts.create_key(AccountRepo(), who.account_id, body.name))
+
+
+@router.get("/v1/api-keys", summary="The account's API keys, without secrets", tags=["api-keys"])
+def list_api_keys() -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, {"items": accounts.list_keys(AccountRepo(), who.account_id)})
+
+
+@router.delete("/v1/api-keys/<key_id>", summary="Revoke an API key at once", tags=["api-keys"])
+def delete_api_key(key_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    accounts.delete_key(AccountRepo(), who.account_id, key_id)
+    return Response(status_code=204)
+
+
+# ----------------------------------------------------------------------------- password resets
+@router.post("/v1/password-resets", summary="Email a password-reset link (valid 1 hour, single use)",
+             tags=["accounts"], description="Always 202, whether or not the email has an account.")
+def request_password_reset(body: Annotated[ResetRequestIn, Body()]) -> Response[Any]:
+    settings = bound()
+    password_reset.request_reset(AccountRepo(), CredentialRepo(), ses(), settings.sender_email,
+                                 base_url(router.current_event), body.email)
+    return reply(202, {"status": "accepted",
+                       "message": "if this email has an account, a reset link is on its way"})
+
+
+@router.post("/v1/password-resets/<token>", summary="Set a new password with a reset token",
+             tags=["accounts"], description="204, and every session is signed out; 410 when the token is "
+                                            "unknown, used or expired; 422 for a weak password.")
+def redeem_password_reset(token: Annotated[str, Path(min_length=1)],
+                          body: Annotated[ResetIn, Body()]) -> Response[Any]:
+    bound()
+    password_reset.redeem(AccountRepo(), CredentialRepo(), token, body.password)
+    return Response(status_code=204)

@@ -1,0 +1,119 @@
+"""/v1/campaigns: drafts, preview, send, stats."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from beacon.campaigns import drafts as campaigns
+from beacon.db.accounts import ListRepo
+from beacon.db.campaigns import CampaignRepo
+from beacon.shared.observability import logger
+from beacon.web.bodies import CampaignIn, CampaignPatch, PreviewIn, SendIn, TestSendIn
+from beacon.web.common import ID, base_url, company_of, principal, reply, require_id
+from beacon.wiring import bound, counters, engagement, queue, ses, signer, tenant_pace
+
+router = Router()
+
+
+@router.post("/v1/campaigns", summary="Create a draft campaign", tags=["campaigns"])
+def create_campaign(body: Annotated[CampaignIn, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    result = campaigns.create(CampaignRepo(), ListRepo(), signer(), who.account_id, company_of(who.account_id),
+                              body.model_dump(), base_url(router.current_event))
+    return reply(201, result)
+
+
+@router.get("/v1/campaigns", summary="All campaigns, newest first", tags=["campaigns"])
+def all_campaigns() -> Response[Any]:
+    who = principal(router.current_event)
+    items = CampaignRepo().all(who.account_id)
+    return reply(200, {"items": [campaigns.view(i) for i in items]})
+
+
+@router.get("/v1/campaigns/<campaign_id>", summary="One campaign", tags=["campaigns"])
+def get_campaign(campaign_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, campaigns.view(campaigns.require(CampaignRepo(), who.account_id,
+                                                       require_id(campaign_id, "campaign"))))
+
+
+@router.patch("/v1/campaigns/<campaign_id>", summary="Change a draft", tags=["campaigns"])
+def patch_campaign(campaign_id: ID, body: Annotated[CampaignPatch, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    result = campaigns.update(CampaignRepo(), ListRepo(), signer(), who.account_id, company_of(who.account_id),
+                              require_id(campaign_id, "campaign"), body.model_dump(exclude_unset=True),
+                              base_url(router.current_event))
+    return reply(200, result)
+
+
+@router.delete("/v1/campaigns/<campaign_id>", summary="Delete a draft", tags=["campaigns"])
+def delete_campaign(campaign_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    campaigns.delete(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
+    return Response(status_code=204)
+
+
+@router.post("/v1/campaigns/<campaign_id>/preview", summary="Render for one contact", tags=["campaigns"])
+def preview_campaign(campaign_id: ID, body: Annotated[PreviewIn, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    item = campaigns.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
+    result = campaigns.preview(item, company_of(who.account_id), signer(), base_url(router.current_event),
+                               body.contact.email, body.contact.attributes)
+    return reply(200, result)
+
+
+@router.post("/v1/campaigns/<campaign_id>/send", summary="Send now, or at send_at", tags=["campaigns"])
+def send_campaign(campaign_id: ID, body: Annotated[SendIn | None, Body()] = None) -> Response[Any]:
+    who = principal(router.current_event)
+    result = campaigns.start_send(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
+                                  require_id(campaign_id, "campaign"), base_url(router.current_event),
+                                  send_at=body.send_at if body is not None else None)
+    logger.info("campaign send requested", extra={"campaign_id": campaign_id, "status": result["status"]})
+    return reply(202, result)
+
+
+def _control(campaign_id: str, action: str) -> Response[Any]:
+    who = principal(router.current_event)
+    result = campaigns.control(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
+                               require_id(campaign_id, "campaign"), action, tenant_pace())
+    logger.info(f"campaign {action}", extra={"campaign_id": campaign_id})
+    return reply(200, result)
+
+
+@router.post("/v1/campaigns/<campaign_id>/pause", summary="Pause a sending campaign", tags=["campaigns"])
+def pause_campaign(campaign_id: ID) -> Response[Any]:
+    return _control(campaign_id, "pause")
+
+
+@router.post("/v1/campaigns/<campaign_id>/resume", summary="Resume a paused campaign", tags=["campaigns"])
+def resume_campaign(campaign_id: ID) -> Response[Any]:
+    return _control(campaign_id, "resume")
+
+
+@router.post("/v1/campaigns/<campaign_id>/cancel", summary="Cancel a scheduled, sending or paused campaign",
+             tags=["campaigns"])
+def cancel_campaign(campaign_id: ID) -> Response[Any]:
+    return _control(campaign_id, "cancel")
+
+
+@router.post("/v1/campaigns/<campaign_id>/test", summary="Send a test email to up to 10 addresses",
+             tags=["campaigns"])
+def test_campaign(campaign_id: ID, body: Annotated[TestSendIn, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    item = campaigns.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
+    result = campaigns.send_test(item, company_of(who.account_id), signer(), ses(), base_url(router.current_event),
+                                 body.to)
+    return reply(202, result)
+
+
+@router.get("/v1/campaigns/<campaign_id>/stats", summary="Delivery and engagement numbers", tags=["campaigns"])
+def campaign_stats(campaign_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    item = campaigns.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"), consistent=True)
+    return reply(200, campaigns.stats(item, counters(), engagement()))
+
+

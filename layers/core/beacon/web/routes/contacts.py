@@ -1,0 +1,149 @@
+"""/v1/lists and their contacts: lists CRUD, JSON upsert, CSV import, paging; /v1/contacts/{email}:
+one person's detail, export and erasure (the email in the path is percent-encoded)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from beacon.audience import contacts
+from beacon.db.accounts import ListRepo
+from beacon.db.audit_log import EventRepo
+from beacon.db.contacts import ContactRepo
+from beacon.db.models import ListItem
+from beacon.db.suppressions import SuppressionRepo
+from beacon.shared.clock import now_iso
+from beacon.shared.errors import BadRequest, NotFound, Unprocessable
+from beacon.shared.ids import new_id
+from beacon.web.bodies import ContactEntry, ListIn
+from beacon.web.common import ID, principal, reply, require_id
+from beacon.wiring import bound, recipient_ledger
+
+router = Router()
+
+
+def _list_view(item: ListItem) -> dict[str, Any]:
+    return {"id": item.list_id, "name": item.name, "contact_count": int(item.contact_count or 0),
+            "created_at": item.created_at}
+
+
+@router.post("/v1/lists", summary="Create a list", tags=["lists"])
+def create_list(body: Annotated[ListIn, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    list_id = new_id()
+    item = ListItem(pk=f"A#{who.account_id}", sk=f"LIST#{list_id}", list_id=list_id, name=body.name.strip(),
+                    created_at=now_iso(), contact_count=0)
+    if not item.name:
+        raise Unprocessable("name: must not be empty", details=[{"field": "name"}])
+    ListRepo().create(item)
+    return reply(201, _list_view(item))
+
+
+@router.get("/v1/lists", summary="All lists", tags=["lists"])
+def all_lists() -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, {"items": [_list_view(i) for i in ListRepo().all(who.account_id)]})
+
+
+@router.get("/v1/lists/<list_id>", summary="One list", tags=["lists"])
+def get_list(list_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    item = ListRepo().get(who.account_id, require_id(list_id, "list"))
+    if item is None:
+        raise NotFound("list not found")
+    return reply(200, _list_view(item))
+
+
+@router.put("/v1/lists/<list_id>/contacts", summary="Add or update up to 1000 contacts", tags=["contacts"])
+def put_contacts(list_id: ID, body: Annotated[list[ContactEntry | Any], Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    raw = router.current_event.json_body
+    result = contacts.upsert_json(ContactRepo(), ListRepo(), SuppressionRepo(), who.account_id,
+                                  require_id(list_id, "list"), raw)
+    return reply(200, result)
+
+
+@router.post("/v1/lists/<list_id>/imports", summary="Import a CSV file (text/csv)", tags=["contacts"])
+def import_contacts(list_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    event = router.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        import base64
+        import binascii
+
+        try:
+            raw = base64.b64decode(body, validate=False)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest("the body is not valid base64") from exc
+    else:
+        raw = body.encode("utf-8", "surrogatepass")
+    result = contacts.import_csv(ContactRepo(), ListRepo(), SuppressionRepo(), who.account_id,
+                                 require_id(list_id, "list"), raw)
+    return reply(200, result)
+
+
+@router.get("/v1/lists/<list_id>/contacts", summary="Contacts of a list, a page at a time", tags=["contacts"])
+def list_contacts(
+    list_id: ID,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, contacts.list_members(ContactRepo(), ListRepo(), who.account_id, require_id(list_id, "list"),
+                                            limit, cursor))
+
+
+@router.patch("/v1/lists/<list_id>", summary="Rename a list", tags=["lists"])
+def patch_list(list_id: ID, body: Annotated[ListIn, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    item = contacts.rename_list(ListRepo(), who.account_id, require_id(list_id, "list"), body.name)
+    return reply(200, _list_view(item))
+
+
+@router.delete("/v1/lists/<list_id>", summary="Delete a list (its contacts stay)", tags=["lists"])
+def delete_list(list_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    contacts.delete_list(ContactRepo(), ListRepo(), who.account_id, require_id(list_id, "list"))
+    return Response(status_code=204)
+
+
+def _person_deps() -> contacts.PersonDeps:
+    return contacts.PersonDeps(ContactRepo(), ListRepo(), SuppressionRepo(),
+                               EventRepo(bound().event_retention_days), recipient_ledger())
+
+
+EMAIL_IN_PATH = Annotated[str, Path(min_length=3, max_length=1024, description="the address, percent-encoded")]
+
+
+@router.get("/v1/contacts/<email>", summary="One contact: status, lists, attributes, engagement", tags=["contacts"])
+def get_contact(email: EMAIL_IN_PATH) -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, contacts.contact_detail(_person_deps(), who.account_id, email))
+
+
+@router.get("/v1/contacts/<email>/export", tags=["contacts"],
+            summary="Everything stored about one person (data-subject access request)",
+            description="The contact, its lists, every send-ledger item (campaign, status, sent_at, opens, "
+                        "clicks, delivered/bounced/complained/unsubscribed), the audit and delivery events and "
+                        "the suppression record. After DELETE, a suppression and the ledger items remain "
+                        "without the address (keyed by a hash of tenant and address), so an unsubscribe keeps "
+                        "being honoured and campaign stats stay intact.")
+def export_contact(email: EMAIL_IN_PATH) -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, contacts.export_person(_person_deps(), who.account_id, email))
+
+
+@router.delete("/v1/contacts/<email>", tags=["contacts"], summary="Erase a contact",
+               description="Deletes the contact, its list memberships and its events. A suppression "
+                           "(unsubscribe, complaint, bounce, manual) stays without the address, so the person "
+                           "is still never mailed; send-ledger items stay without the address so campaign "
+                           "stats and the no-duplicate guarantee hold.")
+def delete_contact(email: EMAIL_IN_PATH) -> Response[Any]:
+    who = principal(router.current_event)
+    contacts.erase_person(_person_deps(), who.account_id, email)
+    return Response(status_code=204)
+

@@ -1,0 +1,207 @@
+"""The one place that builds the real repositories and ports (cached per container).
+
+Handlers ask for what they need; tests build the same objects over moto or pass fakes.
+Nothing here is imported by the tracking handlers except through `tracking_deps`, which avoids
+PynamoDB, Jinja2 and pydantic.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from beacon.shared.config import Settings, get_settings
+from beacon.shared.tokens import TokenSigner
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from beacon.audience.subscriptions import SubscriptionDeps
+    from beacon.db.campaign_counters import Counters
+    from beacon.db.engagement import Engagement
+    from beacon.db.recipient_ledger import RecipientLedger
+    from beacon.db.send_ledger import Ledger
+    from beacon.db.tenant_erasure import TenantEraser
+    from beacon.db.tenant_pace import TenantPace
+    from beacon.db.unsubscribe_view import UnsubscribeView
+    from beacon.ports.identities import SesV2Identities
+    from beacon.ports.queue import SqsQueue
+    from beacon.ports.ses import SesV2Sender
+    from beacon.sending.send import SendDeps
+    from beacon.tracking.ses_events import SesEventDeps
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return get_settings()
+
+
+@lru_cache(maxsize=1)
+def signer() -> TokenSigner:
+    return TokenSigner(settings().token_secret)
+
+
+@lru_cache(maxsize=1)
+def bound() -> Settings:
+    """Settings, after binding the PynamoDB models to the template's tables."""
+    from beacon import db
+
+    s = settings()
+    db.bind(s)
+    return s
+
+
+def _raw_dynamodb() -> Any:
+    from beacon.db import raw_client
+
+    s = settings()
+    return raw_client(s.region, s.endpoint_url)
+
+
+@lru_cache(maxsize=1)
+def tracking_deps() -> tuple[Engagement, Counters]:
+    from beacon.db.campaign_counters import Counters
+    from beacon.db.engagement import Engagement
+
+    s = settings()
+    client = _raw_dynamodb()
+    return Engagement(client, s.messages_table), Counters(client, s.stats_table)
+
+
+@lru_cache(maxsize=1)
+def counters() -> Counters:
+    return tracking_deps()[1]
+
+
+def engagement() -> Engagement:
+    """Opens and clicks on the ledger items (the tracking handlers' one dependency)."""
+    return tracking_deps()[0]
+
+
+@lru_cache(maxsize=1)
+def unsubscribe_view() -> UnsubscribeView:
+    """The unsubscribe page's reads, on the raw client (no PynamoDB on the page's cold start)."""
+    from beacon.db.unsubscribe_view import UnsubscribeView
+
+    s = settings()
+    return UnsubscribeView(_raw_dynamodb(), s.accounts_table, s.suppressions_table)
+
+
+@lru_cache(maxsize=1)
+def ledger() -> Ledger:
+    from beacon.db.send_ledger import Ledger
+
+    s = settings()
+    return Ledger(_raw_dynamodb(), s.messages_table, s.stats_table)
+
+
+@lru_cache(maxsize=1)
+def queue() -> SqsQueue:
+    from beacon.ports.queue import SqsQueue
+    from beacon.shared.aws import client
+
+    s = settings()
+    return SqsQueue(client("sqs", s.region, s.endpoint_url))
+
+
+@lru_cache(maxsize=1)
+def ses() -> SesV2Sender:
+    from beacon.ports.ses import SesV2Sender
+    from beacon.sending.send import SEND_WORKERS
+    from beacon.shared.aws import client
+
+    s = settings()
+    return SesV2Sender(client("sesv2", s.region, s.endpoint_url, SEND_WORKERS), s.configuration_set,
+                       direct=s.ses_direct)
+
+
+@lru_cache(maxsize=1)
+def tenant_pace() -> TenantPace:
+    from beacon.db.tenant_pace import TenantPace
+
+    return TenantPace(_raw_dynamodb(), settings().stats_table)
+
+
+@lru_cache(maxsize=1)
+def send_deps() -> SendDeps:
+    from beacon.db.accounts import AccountRepo
+    from beacon.db.campaigns import CampaignRepo
+    from beacon.db.contacts import ContactRepo
+    from beacon.db.suppressions import SuppressionRepo
+    from beacon.sending.send import Pacer, SendDeps
+
+    s = bound()
+    return SendDeps(
+        campaigns=CampaignRepo(), accounts=AccountRepo(), contacts=ContactRepo(),
+        suppressions=SuppressionRepo(), ledger=ledger(), counters=counters(),
+        queue=queue(), ses=ses(), signer=signer(),
+        send_queue_url=s.send_queue_url, dispatch_queue_url=s.dispatch_queue_url,
+        # BEACON_SEND_RATE over the event source mapping's MaximumConcurrency: see sending.Pacer
+        pacer=Pacer(s.send_rate / s.send_max_concurrency),
+        tenant_pace=tenant_pace(), tenant_rate=s.tenant_send_rate,
+    )
+
+
+@lru_cache(maxsize=1)
+def subscription_deps() -> SubscriptionDeps:
+    """Plain botocore only: the one-click unsubscribe path stays free of PynamoDB (cold start)."""
+    from beacon.audience.subscriptions import SubscriptionDeps
+    from beacon.db.subscription_store import SubscriptionStore
+
+    s = settings()
+    store = SubscriptionStore(_raw_dynamodb(), s.contacts_table, s.suppressions_table, s.events_table,
+                              s.event_retention_days)
+    return SubscriptionDeps(store, ledger())
+
+
+@lru_cache(maxsize=1)
+def ses_event_deps() -> SesEventDeps:
+    from beacon.db.audit_log import EventRepo
+    from beacon.db.contacts import ContactRepo
+    from beacon.db.suppressions import SuppressionRepo
+    from beacon.tracking.ses_events import SesEventDeps
+
+    s = bound()
+    from beacon.db.campaigns import CampaignRepo
+
+    return SesEventDeps(ledger(), counters(), SuppressionRepo(), ContactRepo(),
+                        EventRepo(s.event_retention_days), campaigns=CampaignRepo(),
+                        pause_bounce_rate=s.auto_pause_bounce_rate, pause_complaint_rate=s.auto_pause_complaint_rate,
+                        pause_min_sends=s.auto_pause_min_sends, tenant_pace=tenant_pace())
+
+
+@lru_cache(maxsize=1)
+def recipient_ledger() -> RecipientLedger:
+    """One person's ledger items across campaigns (contact export and erasure)."""
+    from beacon.db.recipient_ledger import RecipientLedger
+
+    return RecipientLedger(_raw_dynamodb(), settings().messages_table)
+
+
+@lru_cache(maxsize=1)
+def identities() -> SesV2Identities:
+    from beacon.ports.identities import SesV2Identities
+    from beacon.shared.aws import client
+
+    s = settings()
+    return SesV2Identities(client("sesv2", s.region, s.endpoint_url))
+
+
+def eraser(time_left: Callable[[], float]) -> TenantEraser:
+    from beacon.db.tenant_erasure import TenantEraser
+
+    return TenantEraser(_raw_dynamodb(), bound(), time_left)
+
+
+def reset() -> None:
+    """Forget every cached setting, client and repository (tests that change the environment)."""
+    import beacon.shared.aws
+    import beacon.shared.config
+
+    beacon.shared.config.get_settings.cache_clear()
+    beacon.shared.aws.client.cache_clear()
+    for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, tenant_pace, send_deps,
+                   subscription_deps, ses_event_deps, identities):
+        cached.cache_clear()
+    recipient_ledger.cache_clear()
+    unsubscribe_view.cache_clear()

@@ -1,6 +1,6 @@
 """The send path: CPU per email against a floor, emails/s of one invocation, AWS calls per email.
 
-- send_cpu_per_email_ms / send_cpu_ratio: `sending.send_batch` (the tenant's send window, claim,
+- send_cpu_per_email_ms / send_cpu_ratio: `beacon.sending.send.send_batch` (the tenant's send window, claim,
   render, link rewrite, pixel, MIME, SES request, one settle per batch) with every AWS call
   answered in-process by a botocore `before-send` stub (botocore still serialises the request and
   parses the answer), over the floor of a bare Jinja2 render of the same template plus a bare
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "bench"
+SHARED = Path(__file__).resolve().parent  # newsletter.html/.txt: the benchmark template every figure uses
 for extra in (ROOT, ROOT / "layers" / "core", ROOT / "local"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
@@ -50,8 +50,9 @@ from beacon.db.tenant_pace import TenantPace  # noqa: E402
 from beacon.ports.queue import FakeQueue  # noqa: E402
 from beacon.ports.ses import FakeSender, OutgoingEmail, SesV2Sender  # noqa: E402
 from beacon.ports.ses_direct import DirectSendEmail  # noqa: E402
-from beacon.sending import send as sending  # noqa: E402
-from beacon.sending.send import SendDeps, send_batch  # noqa: E402
+from beacon.sending import batches, dispatch, pacing  # noqa: E402
+from beacon.sending.deps import SEND_WORKERS, SendDeps  # noqa: E402
+from beacon.sending.send import send_batch  # noqa: E402
 from beacon.shared import aws  # noqa: E402
 from beacon.shared.tokens import TokenSigner  # noqa: E402
 
@@ -59,7 +60,7 @@ HTML = (SHARED / "newsletter.html").read_text()
 TEXT = (SHARED / "newsletter.txt").read_text()
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 CAMPAIGN = "fedcba9876543210fedcba9876543210"
-BATCH = sending.BATCH_SIZE
+BATCH = batches.BATCH_SIZE
 
 
 # ----------------------------------------------------------------------------- the botocore stub
@@ -154,8 +155,8 @@ def _cpu(fn: Callable[[], None], runs: int) -> float:
 
 
 def cpu_figures(batches: int = 6, runs: int = 9) -> dict[str, float]:
-    ddb, ses_client = stubbed_clients(sending.SEND_WORKERS)
-    pool = ThreadPoolExecutor(sending.SEND_WORKERS)
+    ddb, ses_client = stubbed_clients(SEND_WORKERS)
+    pool = ThreadPoolExecutor(SEND_WORKERS)
     deps = deps_for(SesV2Sender(ses_client, "beacon-bench"), ddb, pool)
     send_batch(body(0), deps)  # warm: compile caches, botocore models
     jobs = iter([body(n * BATCH) for n in range(1, (runs + 1) * batches + 1)])  # new recipients each batch
@@ -219,8 +220,8 @@ def cpu_figures(batches: int = 6, runs: int = 9) -> dict[str, float]:
 
 
 def rate_figures(runs: int = 5) -> dict[str, float]:
-    ddb, _ses = stubbed_clients(sending.SEND_WORKERS)
-    pool = ThreadPoolExecutor(sending.SEND_WORKERS)
+    ddb, _ses = stubbed_clients(SEND_WORKERS)
+    pool = ThreadPoolExecutor(SEND_WORKERS)
     deps = deps_for(FakeSender(latency=0.05), ddb, pool)
     send_batch(body(0), deps)
     rates = []
@@ -280,9 +281,10 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
                                      secret="bench-token-secret-0123456789abcdef")  # noqa: S106 (moto)
         os.environ.update(resources.environment())
         from beacon import wiring
-        from beacon.accounts import access as accounts
+        from beacon.accounts import tenants
         from beacon.audience import contacts
         from beacon.campaigns import drafts as campaigns
+        from beacon.campaigns import lifecycle
         from beacon.db.accounts import AccountRepo, ListRepo
         from beacon.db.campaigns import CampaignRepo
         from beacon.db.contacts import ContactRepo
@@ -294,7 +296,7 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
         wiring.reset()
         wiring.bound()
         resources.client("ses").verify_domain_identity(Domain="acme.test")
-        account, _key = accounts.sign_up(AccountRepo(), "Acme", "owner@acme.test", "correct horse 1")
+        account, _key = tenants.sign_up(AccountRepo(), "Acme", "owner@acme.test", "correct horse 1")
         account_id = str(account["id"])
         list_id = new_id()
         ListRepo().create(ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}", list_id=list_id, name="All",
@@ -305,7 +307,7 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
             contacts.upsert_json(ContactRepo(), ListRepo(), SuppressionRepo(), account_id, list_id,
                                  people[start:start + 1000])
         deps = wiring.send_deps()
-        deps.pacer = sending.Pacer(None)
+        deps.pacer = pacing.Pacer(None)
         deps.tenant_rate = 1e6  # the tenant schedule's calls are counted, without its waits
         view = campaigns.create(CampaignRepo(), ListRepo(), wiring.signer(), account_id, "Acme",
                                 {"name": "Bench", "subject": "Hi {{ contact.first_name }}",
@@ -315,7 +317,7 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
         queues = {deps.dispatch_queue_url: "dispatch", deps.send_queue_url: "send"}
         with counting() as (calls, on):
             on.set()
-            campaigns.start_send(CampaignRepo(), deps.queue, deps.dispatch_queue_url, account_id, view["id"],
+            lifecycle.start_send(CampaignRepo(), deps.queue, deps.dispatch_queue_url, account_id, view["id"],
                                  "https://t.acme.test")
             on.clear()
             deadline = time.monotonic() + 120
@@ -331,7 +333,7 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
                         on.set()
                         job = json.loads(message["Body"])
                         if kind == "dispatch":
-                            sending.dispatch(job, deps, lambda: 60.0)
+                            dispatch.dispatch(job, deps, lambda: 60.0)
                         else:
                             send_batch(job, deps)
                         on.clear()

@@ -7,9 +7,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from beacon.sending.send import dispatch
+from beacon.sending.dispatch import dispatch
 from beacon.shared.observability import logger
-from beacon.wiring import send_deps
+from beacon.wiring import dispatch_deps
 
 processor = BatchProcessor(event_type=EventType.SQS)
 _context: LambdaContext | None = None
@@ -20,7 +20,7 @@ def _time_left() -> float:
 
 
 def record_handler(record: SQSRecord) -> str:
-    return dispatch(json.loads(record.body), send_deps(), _time_left)
+    return dispatch(json.loads(record.body), dispatch_deps(), _time_left)
 
 
 @logger.inject_lambda_context(clear_state=True)

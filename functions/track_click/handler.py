@@ -10,13 +10,13 @@ from typing import Any
 from beacon.shared.observability import count_fault, logger
 from beacon.tracking.opens_and_clicks import is_honeypot, record_click, verify_click
 from beacon.web.pages import not_found_page, page
+from beacon.web.request import parse, path_param
 from beacon.wiring import engagement, signer
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    token = (event.get("pathParameters") or {}).get("token") or ""
     try:
-        data = verify_click(signer(), token)
+        data = verify_click(signer(), path_param(event, "token"))
     except Exception:
         logger.exception("click token could not be checked")
         data = None
@@ -26,11 +26,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not honeypot and not data.url.lower().startswith(("http://", "https://")):
         return not_found_page()
     try:
-        http = (event.get("requestContext") or {}).get("http") or {}
-        headers = event.get("headers") or {}
-        purpose = headers.get("sec-purpose") or headers.get("purpose") or headers.get("x-purpose") or ""
-        record_click(engagement(), data, http.get("method") or "GET", headers.get("user-agent") or "",
-                     http.get("sourceIp") or "", purpose or headers.get("x-moz") or "")
+        record_click(engagement(), data, parse(event))
     except Exception:
         logger.exception("click not recorded")
         count_fault("click")

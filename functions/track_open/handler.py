@@ -8,6 +8,7 @@ from typing import Any
 
 from beacon.shared.observability import count_fault, logger
 from beacon.tracking.opens_and_clicks import GIF, record_open, verify_open
+from beacon.web.request import parse, path_param
 from beacon.wiring import engagement, signer
 
 _BODY = base64.b64encode(GIF).decode()
@@ -16,14 +17,9 @@ _HEADERS = {"content-type": "image/gif", "cache-control": "no-store, no-cache, m
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        token = (event.get("pathParameters") or {}).get("token") or ""
-        data = verify_open(signer(), token)
+        data = verify_open(signer(), path_param(event, "token"))
         if data is not None:
-            http = (event.get("requestContext") or {}).get("http") or {}
-            headers = event.get("headers") or {}
-            purpose = headers.get("sec-purpose") or headers.get("purpose") or headers.get("x-purpose") or ""
-            record_open(engagement(), data, http.get("method") or "GET", headers.get("user-agent") or "",
-                        http.get("sourceIp") or "", purpose or headers.get("x-moz") or "")
+            record_open(engagement(), data, parse(event))
     except Exception:
         logger.exception("open not recorded")
         count_fault("open")

@@ -38,9 +38,9 @@ def _rebind_beacon() -> None:
     except ImportError:
         pass
     try:
-        import beacon.db
+        import beacon.db.connection
 
-        beacon.db.bind(beacon.shared.config.get_settings())
+        beacon.db.connection.bind(beacon.shared.config.get_settings())
     except ImportError:
         pass
 

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from beacon import wiring
-from beacon.accounts import access as accounts
 from beacon.accounts import sender_domains as domains
+from beacon.accounts import tenants
 from beacon.audience import contacts
 from beacon.campaigns import drafts as campaigns
+from beacon.campaigns import lifecycle
+from beacon.campaigns.stats import report
 from beacon.db.accounts import AccountRepo, ListRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.contacts import ContactRepo
@@ -21,7 +23,9 @@ from beacon.db.suppressions import SuppressionRepo
 from beacon.ports.identities import FakeIdentities
 from beacon.ports.queue import FakeQueue
 from beacon.ports.ses import FakeSender
-from beacon.sending.send import SendDeps, dispatch, send_batch
+from beacon.sending.deps import SendDeps
+from beacon.sending.dispatch import dispatch
+from beacon.sending.send import send_batch
 from beacon.shared.clock import now_iso
 from beacon.shared.ids import new_id
 
@@ -59,8 +63,9 @@ class World:
         view = campaigns.create(CampaignRepo(), ListRepo(), wiring.signer(), self.account_id, "Acme",
                                 {"name": "Nov", "subject": "Hi {{ contact.first_name }}",
                                  "from_email": f"news@{self.sender_domain}", "from_name": "Acme", "list_ids": list_ids,
-                                 "html": html, "text": "Hi {{ contact.first_name }}"}, BASE)
-        campaigns.start_send(CampaignRepo(), self.queue, DISPATCH_Q, self.account_id, view["id"], BASE)
+                                 "html": html, "text": "Hi {{ contact.first_name }}"}, BASE,
+                                senders=wiring.sender_check())
+        lifecycle.start_send(CampaignRepo(), self.queue, DISPATCH_Q, self.account_id, view["id"], BASE)
         return str(view["id"])
 
     def run_dispatch(self, time_left: float = 60.0) -> None:
@@ -102,13 +107,13 @@ class World:
     def stats(self, campaign_id: str) -> dict[str, Any]:
         self.finalize()
         item = campaigns.require(CampaignRepo(), self.account_id, campaign_id, consistent=True)
-        return campaigns.stats(item, wiring.counters(), wiring.engagement())
+        return report(item, wiring.counters(), wiring.engagement())
 
 
 def make_world() -> World:
     wiring.reset()
     wiring.bound()
-    account, _key = accounts.sign_up(AccountRepo(), "Acme", f"owner-{new_id()[:8]}@acme.test", "correct horse 1")
+    account, _key = tenants.sign_up(AccountRepo(), "Acme", f"owner-{new_id()[:8]}@acme.test", "correct horse 1")
     queue = FakeQueue()
     ses = FakeSender()
     deps = SendDeps(

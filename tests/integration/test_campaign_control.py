@@ -13,10 +13,12 @@ import pytest
 
 from beacon import wiring
 from beacon.campaigns import drafts as campaigns
+from beacon.campaigns import lifecycle
 from beacon.db.accounts import ListRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.models import CampaignItem
-from beacon.sending.send import dispatch, send_batch
+from beacon.sending.dispatch import dispatch
+from beacon.sending.send import send_batch
 from beacon.shared.config import Settings
 from beacon.shared.errors import Conflict, Unprocessable
 from beacon.shared.ids import recipient_id
@@ -35,13 +37,14 @@ def emails(n: int) -> list[str]:
 
 
 def control(world: World, campaign: str, action: str) -> dict[str, Any]:
-    return campaigns.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, action)
+    return lifecycle.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, action)
 
 
 def draft(world: World, list_ids: list[str]) -> str:
     view = campaigns.create(CampaignRepo(), ListRepo(), wiring.signer(), world.account_id, "Acme",
                             {"name": "Later", "subject": "Hi", "from_email": f"news@{world.sender_domain}",
-                             "from_name": "Acme", "list_ids": list_ids, "html": HTML, "text": "Hi"}, BASE)
+                             "from_name": "Acme", "list_ids": list_ids, "html": HTML, "text": "Hi"}, BASE,
+                            senders=wiring.sender_check())
     return str(view["id"])
 
 
@@ -115,7 +118,7 @@ def _reschedule(world: World, campaign: str, send_at: str) -> None:
 def test_scheduled_campaign_is_started_by_the_sweep_once_due(world: World) -> None:
     people = emails(60)
     campaign = draft(world, [world.new_list(people)])
-    answer = campaigns.start_send(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, BASE,
+    answer = lifecycle.start_send(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, BASE,
                                   send_at=_in_days(3))
     assert answer["status"] == "scheduled"
     assert world.queue.drain(DISPATCH_Q) == []  # nothing enqueued until it is due
@@ -135,7 +138,7 @@ def test_scheduled_campaign_is_started_by_the_sweep_once_due(world: World) -> No
 
 def test_cancelled_schedule_never_sends(world: World) -> None:
     campaign = draft(world, [world.new_list(emails(3))])
-    campaigns.start_send(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, BASE,
+    lifecycle.start_send(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, BASE,
                          send_at=_in_days(1))
     with pytest.raises(Conflict):
         control(world, campaign, "pause")
@@ -152,7 +155,7 @@ def test_cancelled_schedule_never_sends(world: World) -> None:
 def test_bad_send_at_is_refused_and_the_campaign_stays_a_draft(world: World, send_at: Any) -> None:
     campaign = draft(world, [world.new_list(emails(1))])
     with pytest.raises(Unprocessable) as err:
-        campaigns.start_send(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, BASE,
+        lifecycle.start_send(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, BASE,
                              send_at=send_at)
     assert "send_at" in str(err.value)
     item = CampaignRepo().get(world.account_id, campaign, consistent=True)

@@ -155,7 +155,7 @@ def test_at_a_pace_too_slow_for_one_invocation_the_batch_sends_what_fits_and_que
     """An SES sandbox sends 1 email/s: over two invocations each paces to 0.5/s, and 50 emails would
     outlast the send function's 60 s. A batch sends what fits in SEND_BUDGET_SECONDS (15 at 0.5/s)
     and puts the rest in a message of its own, claimed by nobody yet."""
-    from beacon.sending.send import SEND_BUDGET_SECONDS, Pacer
+    from beacon.sending.pacing import SEND_BUDGET_SECONDS, Pacer
 
     clock = FakeClock()
     world.deps.pacer = Pacer(0.5, clock=clock, sleep=clock.sleep)
@@ -203,11 +203,12 @@ def test_a_big_campaign_is_queued_as_its_tenant_can_send_it_and_no_batch_comes_b
     import heapq
     import json
 
-    from beacon.sending import send as sending
-    from beacon.sending.send import DISPATCH_LEAD_SECONDS, dispatch, send_batch
+    from beacon.sending import dispatch as dispatching
+    from beacon.sending.dispatch import DISPATCH_LEAD_SECONDS, dispatch
+    from beacon.sending.send import send_batch
     from tests.integration.pipeline_world import DISPATCH_Q, SEND_Q
 
-    monkeypatch.setattr(sending, "DISPATCH_AHEAD_SECONDS", 120.0)
+    monkeypatch.setattr(dispatching, "DISPATCH_AHEAD_SECONDS", 120.0)
 
     clock = FakeClock()
     world.deps.tenant_pace, world.deps.tenant_rate = pace(clock), 2.0
@@ -267,7 +268,7 @@ def test_a_big_campaign_is_queued_as_its_tenant_can_send_it_and_no_batch_comes_b
 @pytest.mark.parametrize("action", ["pause", "cancel"])
 def test_pausing_or_cancelling_restarts_the_tenants_projection(world: World, action: str) -> None:
     """Otherwise the tenant's next campaign would be queued behind batches that will not go out."""
-    from beacon.campaigns import drafts as campaigns
+    from beacon.campaigns import lifecycle
     from beacon.db.campaigns import CampaignRepo
     from tests.integration.pipeline_world import DISPATCH_Q
 
@@ -279,10 +280,10 @@ def test_pausing_or_cancelling_restarts_the_tenants_projection(world: World, act
     other = schedule.plan("b" * 32, 100, 2.0)  # another tenant's queue is its own
     assert schedule.plan(world.account_id, 2, 2.0) == T0 + 150  # behind the campaign
     clock.now = T0 + 10
-    campaigns.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, action, schedule)
+    lifecycle.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, action, schedule)
     assert schedule.plan(world.account_id, 20, 2.0) == T0 + 10  # from now again
     assert schedule.plan("b" * 32, 2, 2.0) == other + 50.0
     # and resuming changes nothing more (the paused campaign's batches are re-planned as they send)
     if action == "pause":
-        campaigns.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, "resume", schedule)
+        lifecycle.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, "resume", schedule)
         assert schedule.plan(world.account_id, 2, 2.0) == T0 + 20

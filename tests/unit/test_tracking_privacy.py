@@ -15,8 +15,9 @@ from beacon.db.engagement import LINK_SHIFT
 from beacon.message.compose import CampaignContent, compose
 from beacon.shared.privacy import truncate_ip
 from beacon.shared.tokens import CLICK, HONEYPOT_LINK, TokenSigner
-from beacon.tracking.opens_and_clicks import summarize
-from beacon.web.unsubscribe_page import _action, _multipart
+from beacon.tracking.engagement_stats import summarize
+from beacon.web.request import multipart_fields as _multipart
+from beacon.web.unsubscribe_page import _action
 
 signer = TokenSigner(b"tracking-unit-test-secret")
 DELIVERED = 1_800_000_000

@@ -16,6 +16,7 @@ from beacon.shared.tokens import TokenSigner
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from beacon.accounts.sender_domains import SenderCheck
     from beacon.audience.subscriptions import SubscriptionDeps
     from beacon.db.campaign_counters import Counters
     from beacon.db.engagement import Engagement
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from beacon.ports.identities import SesV2Identities
     from beacon.ports.queue import SqsQueue
     from beacon.ports.ses import SesV2Sender
-    from beacon.sending.send import SendDeps
+    from beacon.sending.deps import DispatchDeps, SendDeps
     from beacon.tracking.ses_events import SesEventDeps
 
 
@@ -44,15 +45,15 @@ def signer() -> TokenSigner:
 @lru_cache(maxsize=1)
 def bound() -> Settings:
     """Settings, after binding the PynamoDB models to the template's tables."""
-    from beacon import db
+    from beacon.db.connection import bind
 
     s = settings()
-    db.bind(s)
+    bind(s)
     return s
 
 
 def _raw_dynamodb() -> Any:
-    from beacon.db import raw_client
+    from beacon.db.connection import raw_client
 
     s = settings()
     return raw_client(s.region, s.endpoint_url)
@@ -107,7 +108,7 @@ def queue() -> SqsQueue:
 @lru_cache(maxsize=1)
 def ses() -> SesV2Sender:
     from beacon.ports.ses import SesV2Sender
-    from beacon.sending.send import SEND_WORKERS
+    from beacon.sending.deps import SEND_WORKERS
     from beacon.shared.aws import client
 
     s = settings()
@@ -123,23 +124,47 @@ def tenant_pace() -> TenantPace:
 
 
 @lru_cache(maxsize=1)
-def send_deps() -> SendDeps:
-    from beacon.db.accounts import AccountRepo
+def dispatch_deps() -> DispatchDeps:
+    """The dispatch function's needs: no SES client, no renderer."""
     from beacon.db.campaigns import CampaignRepo
     from beacon.db.contacts import ContactRepo
-    from beacon.db.suppressions import SuppressionRepo
-    from beacon.sending.send import Pacer, SendDeps
+    from beacon.sending.deps import DispatchDeps
 
     s = bound()
-    return SendDeps(
-        campaigns=CampaignRepo(), accounts=AccountRepo(), contacts=ContactRepo(),
-        suppressions=SuppressionRepo(), ledger=ledger(), counters=counters(),
-        queue=queue(), ses=ses(), signer=signer(),
+    return DispatchDeps(
+        campaigns=CampaignRepo(), contacts=ContactRepo(), counters=counters(), queue=queue(),
         send_queue_url=s.send_queue_url, dispatch_queue_url=s.dispatch_queue_url,
-        # BEACON_SEND_RATE over the event source mapping's MaximumConcurrency: see sending.Pacer
-        pacer=Pacer(s.send_rate / s.send_max_concurrency),
         tenant_pace=tenant_pace(), tenant_rate=s.tenant_send_rate,
     )
+
+
+@lru_cache(maxsize=1)
+def send_deps() -> SendDeps:
+    from beacon.db.accounts import AccountRepo
+    from beacon.db.suppressions import SuppressionRepo
+    from beacon.sending.deps import SendDeps
+    from beacon.sending.pacing import Pacer
+
+    s = bound()
+    d = dispatch_deps()
+    return SendDeps(
+        campaigns=d.campaigns, contacts=d.contacts, counters=d.counters, queue=d.queue,
+        send_queue_url=d.send_queue_url, dispatch_queue_url=d.dispatch_queue_url,
+        tenant_pace=d.tenant_pace, tenant_rate=d.tenant_rate,
+        accounts=AccountRepo(), suppressions=SuppressionRepo(), ledger=ledger(), ses=ses(), signer=signer(),
+        # BEACON_SEND_RATE over the event source mapping's MaximumConcurrency: see sending.pacing.Pacer
+        pacer=Pacer(s.send_rate / s.send_max_concurrency),
+    )
+
+
+@lru_cache(maxsize=1)
+def sender_check() -> SenderCheck:
+    """Is a from address on a verified sender domain of the tenant (stored domains, re-read from SES)?"""
+    from beacon.accounts.sender_domains import sender_check as check
+    from beacon.db.domains import DomainRepo
+
+    bound()
+    return check(DomainRepo(), identities())
 
 
 @lru_cache(maxsize=1)
@@ -200,7 +225,8 @@ def reset() -> None:
 
     beacon.shared.config.get_settings.cache_clear()
     beacon.shared.aws.client.cache_clear()
-    for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, tenant_pace, send_deps,
+    for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, tenant_pace, dispatch_deps,
+                   send_deps, sender_check,
                    subscription_deps, ses_event_deps, identities):
         cached.cache_clear()
     recipient_ledger.cache_clear()

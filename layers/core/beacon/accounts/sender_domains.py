@@ -164,10 +164,3 @@ def sender_check(repo: DomainRepo, ses: Identities) -> SenderCheck:
 
     return check
 
-
-def default_sender_check() -> SenderCheck:
-    """The check over the stored domains and the real SES (built by beacon.wiring)."""
-    from beacon.wiring import bound, identities
-
-    bound()
-    return sender_check(DomainRepo(), identities())

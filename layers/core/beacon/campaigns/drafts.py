@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from beacon.accounts.sender_domains import SenderCheck, default_sender_check
+from beacon.accounts.sender_domains import SenderCheck
 from beacon.db.accounts import ListRepo
-from beacon.db.campaign_counters import Counters
 from beacon.db.campaigns import CampaignRepo
-from beacon.db.engagement import Engagement
 from beacon.db.models import CampaignItem
-from beacon.db.tenant_pace import TenantPace
 from beacon.message import links, mime, rendering
-from beacon.message.compose import CampaignContent, compose
-from beacon.ports.queue import Queue
+from beacon.message.compose import CampaignContent, compose, content_of
 from beacon.ports.ses import EmailSender, OutgoingEmail, SesRejected, SesThrottled
 from beacon.shared import addresses
 from beacon.shared.clock import epoch, now_iso
-from beacon.shared.errors import Conflict, NotFound, TooManyRequests, Unprocessable
+from beacon.shared.errors import Conflict, NotFound, TooManyRequests, Unprocessable, invalid
 from beacon.shared.ids import new_id, recipient_id
-from beacon.shared.observability import logger
 from beacon.shared.tokens import TokenSigner
-from beacon.tracking import opens_and_clicks as tracking
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # SES v1 limit; v2 allows 40 MB after encoding
 EDITABLE = ("name", "subject", "from_email", "from_name", "reply_to", "list_ids", "html", "text", "tracking")
@@ -54,33 +47,22 @@ def view(item: CampaignItem) -> dict[str, Any]:
     }
 
 
-def content_of(item: CampaignItem, company: str, base_url: str | None = None) -> CampaignContent:
-    return CampaignContent(
-        account_id=item.pk, campaign_id=item.campaign_id, company=company, name=item.name,
-        subject=item.subject, from_email=item.from_email, from_name=item.from_name,
-        reply_to=item.reply_to or "", html=item.html, text=item.text or "",
-        track_opens=bool(item.track_opens), track_clicks=bool(item.track_clicks),
-        base_url=base_url if base_url is not None else item.base_url,
-    )
 
-
-def _problem(field: str, message: str) -> Unprocessable:
-    return Unprocessable(f"{field}: {message}", details=[{"field": field, "message": message}])
 
 
 def validate(fields: dict[str, Any], lists: ListRepo, account_id: str, company: str, signer: TokenSigner,
-             base_url: str, *, senders: SenderCheck | None = None) -> list[str]:
+             base_url: str, *, senders: SenderCheck) -> list[str]:
     """Check everything a send would trip over, now. Returns the trackable links of a sample render.
-    `senders` says whether from_email is on a verified domain of the tenant (default: its stored domains)."""
+    `senders` says whether from_email is on a verified domain of the tenant ."""
     for field in ("name", "subject", "from_name", "reply_to"):
         try:
             mime.check_header_value(field, fields.get(field) or "")
         except mime.HeaderProblem as exc:
-            raise _problem(field, str(exc)) from exc
+            raise invalid(field, str(exc)) from exc
     if not (fields.get("name") or "").strip():
-        raise _problem("name", "must not be empty")
+        raise invalid("name", "must not be empty")
     if not (fields.get("subject") or "").strip():
-        raise _problem("subject", "must not be empty")
+        raise invalid("subject", "must not be empty")
     for field in ("from_email", "reply_to"):
         value = fields.get(field)
         if field == "reply_to" and not value:
@@ -88,14 +70,14 @@ def validate(fields: dict[str, Any], lists: ListRepo, account_id: str, company: 
         try:
             fields[field] = addresses.normalize(value)
         except addresses.InvalidAddress as exc:
-            raise _problem(field, str(exc)) from exc
+            raise invalid(field, str(exc)) from exc
     list_ids = fields.get("list_ids") or []
     for list_id in list_ids:
         if lists.get(account_id, list_id) is None:
-            raise _problem("list_ids", f"list {list_id} not found")
-    if not (senders or default_sender_check())(account_id, fields["from_email"]):
+            raise invalid("list_ids", f"list {list_id} not found")
+    if not senders(account_id, fields["from_email"]):
         domain = fields["from_email"].rpartition("@")[2]
-        raise _problem("from_email", f"{domain} is not a verified sender domain of this account: add it with "
+        raise invalid("from_email", f"{domain} is not a verified sender domain of this account: add it with "
                                      "POST /v1/domains and publish its DKIM records")
     try:
         rendering.compile_campaign(fields["subject"], fields["html"], fields.get("text") or "")
@@ -115,15 +97,15 @@ def validate(fields: dict[str, Any], lists: ListRepo, account_id: str, company: 
         raise Unprocessable(str(exc), code="template_error",
                             details=[{"field": exc.field, "line": exc.line, "message": exc.message}]) from exc
     except (mime.HeaderProblem, ValueError) as exc:
-        raise _problem("subject", str(exc)) from exc
+        raise invalid("subject", str(exc)) from exc
     if len(sample.raw) > MAX_MESSAGE_BYTES:
-        raise _problem("html", f"the email is {len(sample.raw)} bytes; SES accepts at most {MAX_MESSAGE_BYTES}")
+        raise invalid("html", f"the email is {len(sample.raw)} bytes; SES accepts at most {MAX_MESSAGE_BYTES}")
     unsubscribe_prefix = f"{base_url}/u/"
     return [u for u in links.find_links(sample.html) if not u.startswith(unsubscribe_prefix)]
 
 
 def create(repo: CampaignRepo, lists: ListRepo, signer: TokenSigner, account_id: str, company: str,
-           fields: dict[str, Any], base_url: str, *, senders: SenderCheck | None = None) -> dict[str, Any]:
+           fields: dict[str, Any], base_url: str, *, senders: SenderCheck) -> dict[str, Any]:
     found_links = validate(fields, lists, account_id, company, signer, base_url, senders=senders)
     now = now_iso()
     tracking = fields.get("tracking") or {}
@@ -149,7 +131,7 @@ def require(repo: CampaignRepo, account_id: str, campaign_id: str, consistent: b
 
 def update(repo: CampaignRepo, lists: ListRepo, signer: TokenSigner, account_id: str, company: str,
            campaign_id: str, changes: dict[str, Any], base_url: str, *,
-           senders: SenderCheck | None = None) -> dict[str, Any]:
+           senders: SenderCheck) -> dict[str, Any]:
     item = require(repo, account_id, campaign_id, consistent=True)
     if item.status != "draft":
         raise Conflict(f"only a draft can be changed; this campaign is {item.status}", code="not_draft")
@@ -188,11 +170,11 @@ def preview(item: CampaignItem, company: str, signer: TokenSigner, base_url: str
     try:
         address = addresses.normalize(email)
     except addresses.InvalidAddress as exc:
-        raise _problem("contact.email", str(exc)) from exc
+        raise invalid("contact.email", str(exc)) from exc
     try:
         clean = attributes_mod.clean(attrs)
     except attributes_mod.InvalidAttributes as exc:
-        raise _problem("contact.attributes", str(exc)) from exc
+        raise invalid("contact.attributes", str(exc)) from exc
     try:
         composed = compose(content_of(item, company, base_url), signer, email=address,
                            recipient_id=recipient_id(item.pk, address), attributes=clean, issued_at=epoch())
@@ -203,105 +185,7 @@ def preview(item: CampaignItem, company: str, signer: TokenSigner, base_url: str
             "headers": composed.headers}
 
 
-MAX_SCHEDULE_AHEAD = timedelta(days=365)
 MAX_TEST_RECIPIENTS = 10
-
-
-def parse_send_at(value: Any, now: datetime) -> datetime:
-    """An ISO 8601 time with a timezone, in the future and at most a year away (UTC)."""
-    if not isinstance(value, str) or not value.strip() or len(value) > 64:
-        raise _problem("send_at", "must be an ISO 8601 date and time with a timezone")
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise _problem("send_at", "must be an ISO 8601 date and time with a timezone") from exc
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise _problem("send_at", "needs a timezone, for example 2030-01-01T09:00:00Z")
-    when = when.astimezone(UTC)
-    if when <= now:
-        raise _problem("send_at", "is in the past")
-    if when > now + MAX_SCHEDULE_AHEAD:
-        raise _problem("send_at", "is more than a year away")
-    return when
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def start_send(repo: CampaignRepo, queue: Queue, dispatch_queue_url: str, account_id: str,
-               campaign_id: str, base_url: str, send_at: Any = None) -> dict[str, Any]:
-    """Send now (status "sending", a dispatch job enqueued) or at `send_at` (status "scheduled";
-    the one-minute sweep enqueues the dispatch job once it is due)."""
-    when = parse_send_at(send_at, datetime.now(UTC)) if send_at is not None else None
-    item = require(repo, account_id, campaign_id, consistent=True)
-    if item.status != "draft":
-        raise Conflict(f"only a draft can be sent; this campaign is {item.status}", code="not_draft")
-    if not item.list_ids:
-        raise Unprocessable("the campaign has no lists to send to", details=[{"field": "list_ids"}])
-    now = now_iso()
-    if when is not None:
-        if not repo.transition(item, "draft", "scheduled", now, extra=[
-            CampaignItem.base_url.set(base_url), CampaignItem.send_requested_at.set(now),
-            CampaignItem.send_at.set(_iso(when)), CampaignItem.schedule_key.set(SCHEDULED),
-        ]):
-            raise Conflict("the campaign is no longer a draft", code="not_draft")
-        return {"id": campaign_id, "status": "scheduled", "send_at": _iso(when)}
-    if not repo.transition(item, "draft", "sending", now, extra=[
-        CampaignItem.base_url.set(base_url), CampaignItem.send_requested_at.set(now),
-    ]):
-        raise Conflict("the campaign is no longer a draft", code="not_draft")
-    try:
-        queue.send(dispatch_queue_url, [{"account_id": account_id, "campaign_id": campaign_id}])
-    except Exception:
-        repo.transition(item, "sending", "draft", now_iso())
-        raise
-    return {"id": campaign_id, "status": "sending"}
-
-
-SCHEDULED = "scheduled"  # the value of schedule_key while a campaign waits for its send_at
-_CONTROL: dict[str, tuple[tuple[str, ...], str]] = {
-    "pause": (("sending",), "paused"),
-    "resume": (("paused",), "sending"),
-    "cancel": (("scheduled", "sending", "paused"), "cancelled"),
-}
-
-
-def control(repo: CampaignRepo, queue: Queue, dispatch_queue_url: str, account_id: str, campaign_id: str,
-            action: str, tenant_pace: TenantPace | None = None) -> dict[str, Any]:
-    """pause (sending -> paused), resume (paused -> sending), cancel (scheduled|sending|paused ->
-    cancelled, final). The send function reads the status before every batch: a paused campaign's
-    batches wait in the queue, a cancelled one's are dropped. 409 from any other status. Pausing
-    or cancelling also restarts the tenant's dispatch projection from now (beacon.db.tenant_pace),
-    so its next campaign is not queued behind batches that will not be sent."""
-    allowed, target = _CONTROL[action]
-    for _attempt in range(3):
-        item = require(repo, account_id, campaign_id, consistent=True)
-        if item.status not in allowed:
-            raise Conflict(f"a campaign that is {item.status} cannot be {action}d; it must be "
-                           f"{' or '.join(allowed)}", code="invalid_status")
-        now = now_iso()
-        extra: list[Any] = [CampaignItem.status_reason.set("")]
-        if target == "cancelled":
-            extra += [CampaignItem.finished_at.set(now), CampaignItem.schedule_key.remove()]
-        if action == "pause":
-            extra = [CampaignItem.status_reason.set("paused by the user")]
-        if repo.transition(item, item.status, target, now, extra=extra):
-            if action in ("pause", "cancel") and tenant_pace is not None:
-                try:
-                    tenant_pace.forget_queue(account_id)
-                except Exception:  # the campaign is paused/cancelled either way; only later dispatch waits
-                    logger.warning("could not reset the tenant's dispatch projection", exc_info=True,
-                                   extra={"campaign_id": campaign_id})
-            if action == "resume":
-                # dispatch and the finalize checks stop while paused: start them again (a dispatch
-                # job continues from its checkpoint, or only schedules the finalize check)
-                queue.send(dispatch_queue_url, [{"account_id": account_id, "campaign_id": campaign_id}])
-            return {"id": campaign_id, "status": target}
-    raise Conflict("the campaign changed meanwhile; try again", code="invalid_status")
 
 
 def send_test(item: CampaignItem, company: str, signer: TokenSigner, sender: EmailSender, base_url: str,
@@ -310,7 +194,7 @@ def send_test(item: CampaignItem, company: str, signer: TokenSigner, sender: Ema
     stats: no open pixel or click tracking, and SES tags without campaign/recipient (ses_events
     ignores them). The unsubscribe link is real, so it can be tried."""
     if not isinstance(to, list) or not to or len(to) > MAX_TEST_RECIPIENTS:
-        raise _problem("to", f"must list 1 to {MAX_TEST_RECIPIENTS} email addresses")
+        raise invalid("to", f"must list 1 to {MAX_TEST_RECIPIENTS} email addresses")
     normalized: list[str] = []
     for i, value in enumerate(to):
         try:
@@ -341,39 +225,3 @@ def send_test(item: CampaignItem, company: str, signer: TokenSigner, sender: Ema
                                 details=[{"field": "to", "message": str(exc)}, {"sent": sent}]) from exc
         sent.append(address)
     return {"id": item.campaign_id, "test": True, "sent_to": sent}
-
-
-PARALLEL_STATS_FROM = 20_000  # recipients from which the engagement read runs 16 Queries at once
-
-
-def stats(item: CampaignItem, counters: Counters, engagement: Engagement) -> dict[str, Any]:
-    """Delivery figures from the sharded counters; opens and clicks derived from the ledger items
-    (beacon.db.engagement explains why: one write per open or click, exact uniques)."""
-    c = counters.read(item.pk, item.campaign_id)
-    link_urls = list(item.links or [])
-    opens, clicks = tracking.summarize(
-        engagement.items(item.pk, item.campaign_id, len(link_urls),
-                         parallel=int(item.recipients or 0) >= PARALLEL_STATS_FROM),
-        len(link_urls))
-    clicks["links"] = [{"url": url, **figures} for url, figures in zip(link_urls, clicks["links"], strict=True)]
-    return {
-        "status": item.status,
-        "recipients": int(item.recipients or 0),
-        # False while dispatch is still counting and queuing recipients: a campaign bigger than
-        # ~14 minutes of its tenant's rate is queued as it sends, and `recipients` grows until then
-        "recipients_final": bool(item.dispatched_at),
-        "sent": c.get("sent", 0),
-        "failed": c.get("failed", 0),
-        "skipped_suppressed": c.get("skipped_suppressed", 0),
-        # recipients not settled: still to go while sending/paused; never sent once cancelled
-        "not_sent": max(0, int(item.recipients or 0) - c.get("sent", 0) - c.get("failed", 0)
-                        - c.get("skipped_suppressed", 0)),
-        "delivered": c.get("delivered", 0),
-        "bounced": c.get("bounced", 0),
-        "complained": c.get("complained", 0),
-        "rejected": c.get("rejected", 0),
-        "rendering_failed": c.get("rendering_failed", 0),
-        "unsubscribed": c.get("unsubscribed", 0),
-        "opens": opens,
-        "clicks": clicks,
-    }

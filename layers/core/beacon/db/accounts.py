@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from beacon.db.conditions import applied, cancellation_codes
 from beacon.db.models import AccountItem, ApiKeyItem, ApiKeyLookupItem, EmailClaimItem, ListItem
 
 
@@ -24,8 +25,7 @@ class AccountRepo:
                 tx.save(key_lookup, condition=ApiKeyLookupItem.pk.does_not_exist())
                 tx.save(key)
         except TransactWriteError as exc:
-            reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or []) if r]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:  # the email claim
                 raise EmailTaken(account.email) from exc
             raise
 
@@ -100,33 +100,17 @@ class ListRepo:
 
     def rename(self, account_id: str, list_id: str, name: str) -> ListItem | None:
         """The renamed list, or None when it does not exist (never creates one)."""
-        try:
-            ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}").update(
-                actions=[ListItem.name.set(name)], condition=ListItem.pk.exists()
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return None
-            raise
+        if not applied(ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}").update,
+                       actions=[ListItem.name.set(name)], condition=ListItem.pk.exists()):
+            return None
         return self.get(account_id, list_id)
 
     def delete(self, account_id: str, list_id: str) -> bool:
         """True when the list existed (and is now gone)."""
-        try:
-            ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}").delete(condition=ListItem.pk.exists())
-        except DeleteError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return applied(ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}").delete, condition=ListItem.pk.exists())
 
     def subtract_counts(self, account_id: str, list_ids: Iterable[str], amount: int = 1) -> None:
         """Take `amount` off each list's count; a list deleted meanwhile is skipped."""
         for list_id in list_ids:
-            try:
-                ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}").update(
-                    actions=[ListItem.contact_count.add(-amount)], condition=ListItem.pk.exists()
-                )
-            except UpdateError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
-                    raise
+            applied(ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}").update,
+                    actions=[ListItem.contact_count.add(-amount)], condition=ListItem.pk.exists())

@@ -1,5 +1,8 @@
-"""Campaign counters, sharded so a million recipients opening at once stays under a partition's
-1,000 writes/s. Plain botocore (no PynamoDB) because the tracking handlers write here.
+"""A campaign's delivery counters (sent, failed, skipped_suppressed, delivered, bounced, complained,
+unsubscribed, ...), sharded over 16 items so no partition passes 1,000 writes/s. Written in the same
+transaction as the send ledger items they count (beacon.db.send_ledger: settle, settle_by_event,
+mark), so the figures move exactly when the ledger does. Opens and clicks are NOT counted here: each
+is one write on the recipient's ledger item (beacon.db.engagement). Plain botocore, like the ledger.
 
 Item: pk={account_id}#{campaign_id} sk=s{00..15}; every other attribute is a number that
 `ADD` increments. A read sums the shards (one Query).

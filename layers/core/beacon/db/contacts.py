@@ -7,16 +7,14 @@ Membership: pk={account_id}#L#{list_id} sk={recipient_id}
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
-
 from beacon.db.batch import client as _client
 from beacon.db.batch import parallel_batch_get, parallel_batch_put, run_parallel
+from beacon.db.conditions import applied
 from beacon.db.models import ContactItem, MembershipItem
 
 
@@ -71,15 +69,9 @@ class ContactRepo:
 
     def add_membership(self, account_id: str, list_id: str, recipient_id: str, email: str, at: str) -> bool:
         """True when the contact was not on the list before."""
-        try:
-            MembershipItem(pk=f"{account_id}#L#{list_id}", sk=recipient_id, email=email, created_at=at).save(
-                condition=MembershipItem.sk.does_not_exist()
-            )
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return applied(MembershipItem(
+            pk=f"{account_id}#L#{list_id}", sk=recipient_id, email=email, created_at=at
+        ).save, condition=MembershipItem.sk.does_not_exist())
 
     def members_page(
         self, account_id: str, list_id: str, limit: int, cursor: dict[str, str] | None
@@ -121,12 +113,9 @@ class ContactRepo:
         table = ContactItem.Meta.table_name
 
         def one(rid: str) -> None:
-            with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
-                client.update_item(
-                    TableName=table, Key={"pk": {"S": account_id}, "sk": {"S": f"C#{rid}"}},
-                    UpdateExpression="DELETE list_ids :gone", ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":gone": {"SS": [list_id]}},
-                )
+            applied(client.update_item, TableName=table, Key={"pk": {"S": account_id}, "sk": {"S": f"C#{rid}"}},
+                UpdateExpression="DELETE list_ids :gone", ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":gone": {"SS": [list_id]}})
 
         run_parallel([partial(one, rid) for rid in recipient_ids])
 
@@ -136,27 +125,16 @@ class ContactRepo:
         condition = ContactItem.pk.exists()
         if only_from is not None:
             condition = condition & ContactItem.status.is_in(*only_from)
-        try:
-            ContactItem(pk=account_id, sk=f"C#{recipient_id}").update(
-                actions=[ContactItem.status.set(status), ContactItem.updated_at.set(at)], condition=condition
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return applied(ContactItem(pk=account_id, sk=f"C#{recipient_id}").update,
+                       actions=[ContactItem.status.set(status), ContactItem.updated_at.set(at)], condition=condition)
 
     def erase(self, account_id: str, recipient_id: str) -> ContactItem | None:
         """Delete the contact and every membership it had; the deleted item (None if there was none)."""
         item = self.get(account_id, recipient_id)
         if item is None:
             return None
-        try:
-            item.delete(condition=ContactItem.pk.exists())
-        except DeleteError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return None  # erased by a concurrent call, which fixes the memberships and counts
-            raise
+        if not applied(item.delete, condition=ContactItem.pk.exists()):
+            return None  # erased by a concurrent call, which fixes the memberships and counts
         self.delete_memberships_of(account_id, recipient_id, item.list_ids or set())
         return item
 

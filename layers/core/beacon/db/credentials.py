@@ -9,9 +9,10 @@ DynamoDB deletes expired items within a day or two, so every read also checks `e
 
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from beacon.db.conditions import applied, condition_failed
 from beacon.db.models import AccountItem, OwnedRefItem, ResetItem, SessionItem, ThrottleItem
 
 
@@ -73,8 +74,7 @@ class CredentialRepo:
                           actions=[AccountItem.password_hash.set(password_hash)],
                           condition=AccountItem.pk.exists())
         except TransactWriteError as exc:
-            codes = [getattr(r, "code", None) for r in (exc.cancellation_reasons or []) if r]
-            if "ConditionalCheckFailed" in codes:
+            if condition_failed(exc):
                 return None  # used by a concurrent request, or the account is gone
             raise
         return item.account_id
@@ -92,20 +92,12 @@ class CredentialRepo:
 
     def add_failure(self, key: str, now: int, window: int) -> int:
         """Count one failure in the open window, or open a new one. Returns the count."""
-        try:
-            item = ThrottleItem(pk=key, sk="COUNT")
-            item.update(actions=[ThrottleItem.failures.add(1)],
-                        condition=ThrottleItem.pk.exists() & (ThrottleItem.expires_at > now))
+        item = ThrottleItem(pk=key, sk="COUNT")
+        if applied(item.update, actions=[ThrottleItem.failures.add(1)],
+                   condition=ThrottleItem.pk.exists() & (ThrottleItem.expires_at > now)):
             return int(item.failures)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-        try:
-            ThrottleItem(pk=key, sk="COUNT", failures=1, expires_at=now + window).save(
-                condition=ThrottleItem.pk.does_not_exist() | (ThrottleItem.expires_at <= now))
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        if not applied(ThrottleItem(pk=key, sk="COUNT", failures=1, expires_at=now + window).save,
+                       condition=ThrottleItem.pk.does_not_exist() | (ThrottleItem.expires_at <= now)):
             return self.add_failure(key, now, window)  # a concurrent request opened the window
         return 1
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from beacon.db.conditions import cancellation_codes
 from beacon.db.models import AccountItem, DomainClaimItem, DomainItem
 
 
@@ -26,8 +27,7 @@ class DomainRepo:
                 tx.save(claim, condition=DomainClaimItem.pk.does_not_exist())
                 tx.save(item, condition=DomainItem.pk.does_not_exist())
         except TransactWriteError as exc:
-            codes = [getattr(r, "code", None) for r in (exc.cancellation_reasons or []) if r]
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:  # the claim
                 owner = self.owner(item.domain)
                 if owner == account_id:
                     return False

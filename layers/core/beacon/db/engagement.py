@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from beacon.db.conditions import applied
 from beacon.db.keys import ledger_pk, ledger_pks
 
 CLICK_LOG_CAP = 100
@@ -62,11 +63,7 @@ class Engagement:
         }
         if names:
             args["ExpressionAttributeNames"] = names
-        try:
-            self._client.update_item(**args)
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return applied(self._client.update_item, **args)
 
     def record_open(self, account_id: str, campaign_id: str, recipient_id: str, *, kind: str, at: int,
                     at_iso: str, client: str) -> bool:

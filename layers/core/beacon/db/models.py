@@ -1,6 +1,6 @@
 """PynamoDB models. Every key starts with the tenant (account) id: no query can cross tenants.
 
-Table names and the endpoint are bound at start-up by `beacon.db.bind` (from template.yaml's
+Table names and the endpoint are bound at start-up by `beacon.db.connection.bind` (from template.yaml's
 environment variables), never hard-coded.
 """
 
@@ -224,21 +224,10 @@ class CampaignItem(_Base):
     by_send_at = CampaignsBySendAt()
 
 
-# ---------------------------------------------------------------- messages table (send ledger)
-class MessageItem(_Base):
-    """pk={account_id}#{campaign_id}#{first hex digit of the recipient id} (beacon.db.keys) sk={recipient_id}:
-    one recipient of one campaign, once."""
-
-    class Meta(_Base.Meta):
-        pass
-
-    email = UnicodeAttribute()
-    status = UnicodeAttribute()  # sending | sent | failed | suppressed
-    claimed_at = UnicodeAttribute()
-    attempts = NumberAttribute(default=1)
-    sent_at = UnicodeAttribute(null=True)
-    ses_message_id = UnicodeAttribute(null=True)
-    error = UnicodeAttribute(null=True)
+# ---------------------------------------------------------------- messages table = the send ledger
+# One item per (campaign, recipient): read and written with plain botocore only, by
+# beacon.db.send_ledger (claim, settle), beacon.db.engagement (opens and clicks) and
+# beacon.db.recipient_ledger (one person's items), so it has no PynamoDB model here.
 
 
 # ---------------------------------------------------------------- suppressions table
@@ -283,7 +272,6 @@ TABLE_OF_MODEL: dict[type[Model], str] = {
     ContactItem: "contacts_table",
     MembershipItem: "contacts_table",
     CampaignItem: "campaigns_table",
-    MessageItem: "messages_table",
     SuppressionItem: "suppressions_table",
     EventItem: "events_table",
 }

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from beacon.db.conditions import applied
+
 INDEX = "by_recipient"
 
 
@@ -74,12 +76,7 @@ class RecipientLedger:
         """Remove `email` from each of the person's ledger items; how many still had one."""
         count = 0
         for key in self._keys(account_id, recipient_id):
-            try:
-                self._client.update_item(
-                    TableName=self._table, Key=key, UpdateExpression="REMOVE email",
-                    ConditionExpression="attribute_exists(email)",
-                )
-            except self._client.exceptions.ConditionalCheckFailedException:
-                continue
-            count += 1
+            if applied(self._client.update_item, TableName=self._table, Key=key, UpdateExpression="REMOVE email",
+                ConditionExpression="attribute_exists(email)"):
+                count += 1
         return count

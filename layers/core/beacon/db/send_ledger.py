@@ -15,13 +15,13 @@ stats move exactly when the ledger does. Plain botocore: the expressions are eas
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from beacon.db.campaign_counters import Counters
+from beacon.db.conditions import applied, cancellation_codes
 from beacon.db.keys import ledger_pk
 
 STALE_CLAIM_SECONDS = 300
@@ -100,7 +100,7 @@ class Ledger:
                 self._client.transact_write_items(TransactItems=items)
             except self._client.exceptions.TransactionCanceledException as exc:
                 reasons = exc.response.get("CancellationReasons", [])
-                codes = [r.get("Code") for r in reasons]
+                codes = cancellation_codes(exc)
                 lost = {i for i, code in enumerate(codes[: len(pending)]) if code == "ConditionalCheckFailed"}
                 if lost:
                     for i in lost:
@@ -122,15 +122,13 @@ class Ledger:
 
     def release(self, account_id: str, campaign_id: str, recipient_id: str, claim_id: str) -> None:
         """Give a claim back (SES throttled): the next attempt may claim it again."""
-        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._client.update_item(
+        applied(self._client.update_item,  # False: the claim was no longer ours
                 TableName=self._table,
                 Key=self._key(account_id, campaign_id, recipient_id),
                 UpdateExpression="SET #s = :retry REMOVE claim_id",
                 ConditionExpression="claim_id = :mine",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":retry": {"S": "retry"}, ":mine": {"S": claim_id}},
-            )
+                ExpressionAttributeValues={":retry": {"S": "retry"}, ":mine": {"S": claim_id}})
 
     def settle(self, account_id: str, campaign_id: str, outcomes: list[Outcome], now_iso: str) -> int:
         """Write the batch's outcomes and add them to the campaign counters, all or nothing.
@@ -146,7 +144,7 @@ class Ledger:
                 self._transact(self._settle_items(account_id, campaign_id, pending, now_iso))
                 return len(pending)
             except self._client.exceptions.TransactionCanceledException as exc:
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                reasons = cancellation_codes(exc)
                 lost = {i for i, code in enumerate(reasons[: len(pending)]) if code == "ConditionalCheckFailed"}
                 if not lost:
                     raise
@@ -226,7 +224,7 @@ class Ledger:
                 self._client.transact_write_items(TransactItems=items)
                 return
             except self._client.exceptions.TransactionCanceledException as exc:
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                reasons = cancellation_codes(exc)
                 if "TransactionConflict" in reasons and attempt < 4:
                     time.sleep(0.05 * (2**attempt))
                     continue

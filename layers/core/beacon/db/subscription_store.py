@@ -7,10 +7,11 @@ pk={account} sk={recipient}) and EventItem (events table, pk={account}#{recipien
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 from typing import Any
+
+from beacon.db.conditions import applied
 
 
 class SubscriptionStore:
@@ -40,16 +41,11 @@ class SubscriptionStore:
         for i, old in enumerate(only_from):
             values[f":o{i}"] = {"S": old}
             allowed.append(f":o{i}")
-        try:
-            self._client.update_item(
-                TableName=self._contacts, Key={"pk": {"S": account_id}, "sk": {"S": f"C#{recipient_id}"}},
-                UpdateExpression="SET #s = :st, updated_at = :at",
-                ConditionExpression=f"attribute_exists(sk) AND #s IN ({', '.join(allowed)})",
-                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=values,
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return applied(self._client.update_item, TableName=self._contacts,
+                       Key={"pk": {"S": account_id}, "sk": {"S": f"C#{recipient_id}"}},
+            UpdateExpression="SET #s = :st, updated_at = :at",
+            ConditionExpression=f"attribute_exists(sk) AND #s IN ({', '.join(allowed)})",
+            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=values)
 
     def suppress(self, account_id: str, recipient_id: str, email: str | None, reason: str, campaign_id: str,
                  at: str, overwrite_reasons: tuple[str, ...]) -> bool:
@@ -65,12 +61,8 @@ class SubscriptionStore:
         condition = "attribute_not_exists(sk)"
         if values:
             condition += f" OR reason IN ({', '.join(values)})"
-        try:
-            self._client.put_item(TableName=self._suppressions, Item=item, ConditionExpression=condition,
-                                  **({"ExpressionAttributeValues": values} if values else {}))
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return applied(self._client.put_item, TableName=self._suppressions, Item=item, ConditionExpression=condition,
+            **({"ExpressionAttributeValues": values} if values else {}))
 
     def suppression_reason(self, account_id: str, recipient_id: str) -> str | None:
         item = self._client.get_item(
@@ -81,13 +73,9 @@ class SubscriptionStore:
 
     def lift(self, account_id: str, recipient_id: str, reason: str) -> bool:
         """Delete the suppression only if it is of `reason`. True if deleted."""
-        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._client.delete_item(
-                TableName=self._suppressions, Key={"pk": {"S": account_id}, "sk": {"S": recipient_id}},
-                ConditionExpression="reason = :r", ExpressionAttributeValues={":r": {"S": reason}},
-            )
-            return True
-        return False
+        return applied(self._client.delete_item, TableName=self._suppressions,
+                       Key={"pk": {"S": account_id}, "sk": {"S": recipient_id}},
+            ConditionExpression="reason = :r", ExpressionAttributeValues={":r": {"S": reason}})
 
     def event(self, account_id: str, recipient_id: str, kind: str, at_iso: str, at_epoch: int,
               campaign_id: str | None, detail: dict[str, Any]) -> None:

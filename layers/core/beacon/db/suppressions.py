@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
-
 from beacon.db.batch import parallel_batch_get
+from beacon.db.conditions import applied
 from beacon.db.models import SuppressionItem
 
 
@@ -27,13 +26,7 @@ class SuppressionRepo:
         condition = SuppressionItem.sk.does_not_exist()
         for reason in overwrite_reasons:
             condition = condition | (SuppressionItem.reason == reason)
-        try:
-            item.save(condition=condition)
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return applied(item.save, condition=condition)
 
     def remove(self, account_id: str, recipient_id: str) -> None:
         SuppressionItem(pk=account_id, sk=recipient_id).delete()
@@ -54,24 +47,10 @@ class SuppressionRepo:
 
     def forget_email(self, account_id: str, recipient_id: str) -> bool:
         """Remove the address from a suppression, keeping the hash that keeps honouring it."""
-        try:
-            SuppressionItem(pk=account_id, sk=recipient_id).update(
-                actions=[SuppressionItem.email.remove()], condition=SuppressionItem.sk.exists()
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return applied(SuppressionItem(pk=account_id, sk=recipient_id).update, actions=[SuppressionItem.email.remove()],
+                       condition=SuppressionItem.sk.exists())
 
     def remove_if(self, account_id: str, recipient_id: str, reasons: tuple[str, ...]) -> bool:
         """Delete the suppression only while its reason is one of `reasons`. True if deleted."""
-        try:
-            SuppressionItem(pk=account_id, sk=recipient_id).delete(
-                condition=SuppressionItem.reason.is_in(*reasons)
-            )
-        except DeleteError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return applied(SuppressionItem(pk=account_id, sk=recipient_id).delete,
+                       condition=SuppressionItem.reason.is_in(*reasons))

@@ -16,11 +16,12 @@ Plain botocore, like the rest of the send path's writes.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from beacon.db.conditions import applied, written
 
 ATTEMPTS = 8
 
@@ -61,14 +62,11 @@ class TenantPace:
             else:
                 condition = "next_free = :seen"
                 values[":seen"] = {"N": seen}
-            try:
-                self._client.update_item(
-                    TableName=self._table, Key=key, UpdateExpression="SET next_free = :next",
-                    ConditionExpression=condition, ExpressionAttributeValues=values,
-                )
-            except self._client.exceptions.ConditionalCheckFailedException:
-                continue  # another batch of this tenant took the window first: read again
-            return Window(start, reserved=True)
+            if applied(self._client.update_item, TableName=self._table, Key=key,
+                       UpdateExpression="SET next_free = :next", ConditionExpression=condition,
+                       ExpressionAttributeValues=values):
+                return Window(start, reserved=True)
+            # another batch of this tenant took the window first: read again
         raise RuntimeError("could not reserve a send window (too many concurrent batches of one tenant)")
 
     def forget_queue(self, account_id: str) -> None:
@@ -77,11 +75,9 @@ class TenantPace:
         already queued may then meet a few newer ones early: the send windows still hold the rate,
         and a batch whose window is far goes back to the queue)."""
         now = {"N": f"{self._clock():.3f}"}
-        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):  # none ahead
-            self._client.update_item(
-                TableName=self._table, Key=self.key(account_id), UpdateExpression="SET queued_until = :now",
-                ConditionExpression="queued_until > :now", ExpressionAttributeValues={":now": now},
-            )
+        applied(self._client.update_item, TableName=self._table, Key=self.key(account_id),  # False: none ahead
+                UpdateExpression="SET queued_until = :now", ConditionExpression="queued_until > :now",
+                ExpressionAttributeValues={":now": now})
 
     def plan(self, account_id: str, recipients: int, rate: float) -> float:
         """Add `recipients` at `rate` to what dispatch has queued for the tenant; return when they
@@ -91,25 +87,20 @@ class TenantPace:
             raise ValueError("a plan needs recipients and a positive rate")
         key = self.key(account_id)
         span = recipients / rate
-        failed = self._client.exceptions.ConditionalCheckFailedException
         for _attempt in range(ATTEMPTS):
             now = f"{self._clock():.3f}"
-            try:  # behind what is queued
-                answer = self._client.update_item(
-                    TableName=self._table, Key=key, UpdateExpression="ADD queued_until :span",
-                    ConditionExpression="queued_until >= :now", ReturnValues="UPDATED_NEW",
-                    ExpressionAttributeValues={":span": {"N": f"{span:.3f}"}, ":now": {"N": now}},
-                )
+            answer = written(  # behind what is queued
+                self._client.update_item, TableName=self._table, Key=key, UpdateExpression="ADD queued_until :span",
+                ConditionExpression="queued_until >= :now", ReturnValues="UPDATED_NEW",
+                ExpressionAttributeValues={":span": {"N": f"{span:.3f}"}, ":now": {"N": now}},
+            )
+            if answer is not None:
                 return float(answer["Attributes"]["queued_until"]["N"]) - float(f"{span:.3f}")
-            except failed:
-                pass
-            try:  # nothing queued (or only what should have been sent by now): from now
-                self._client.update_item(
-                    TableName=self._table, Key=key, UpdateExpression="SET queued_until = :end",
-                    ConditionExpression="attribute_not_exists(queued_until) OR queued_until < :now",
-                    ExpressionAttributeValues={":end": {"N": f"{float(now) + span:.3f}"}, ":now": {"N": now}},
-                )
+            if applied(  # nothing queued (or only what should have been sent by now): from now
+                self._client.update_item, TableName=self._table, Key=key, UpdateExpression="SET queued_until = :end",
+                ConditionExpression="attribute_not_exists(queued_until) OR queued_until < :now",
+                ExpressionAttributeValues={":end": {"N": f"{float(now) + span:.3f}"}, ":now": {"N": now}},
+            ):
                 return float(now)
-            except failed:
-                continue  # another dispatch queued meanwhile: behind it, then
+            # another dispatch queued meanwhile: behind it, then
         raise RuntimeError("could not plan the tenant's queue (too many concurrent dispatches of one tenant)")

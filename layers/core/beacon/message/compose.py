@@ -8,10 +8,13 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beacon.message import links, mime, rendering
 from beacon.shared.tokens import HONEYPOT_LINK, TokenSigner
+
+if TYPE_CHECKING:
+    from beacon.db.models import CampaignItem
 
 
 @dataclass(frozen=True)
@@ -105,3 +108,14 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
 @lru_cache(maxsize=64)
 def _escaped(prefix: str) -> str:
     return html.escape(prefix)
+
+
+def content_of(item: CampaignItem, company: str, base_url: str | None = None) -> CampaignContent:
+    """What every email of a stored campaign shares (`base_url`: its tracking links' origin)."""
+    return CampaignContent(
+        account_id=item.pk, campaign_id=item.campaign_id, company=company, name=item.name,
+        subject=item.subject, from_email=item.from_email, from_name=item.from_name,
+        reply_to=item.reply_to or "", html=item.html, text=item.text or "",
+        track_opens=bool(item.track_opens), track_clicks=bool(item.track_clicks),
+        base_url=base_url if base_url is not None else item.base_url,
+    )

@@ -55,3 +55,8 @@ class Unprocessable(BeaconError):
 class TooManyRequests(BeaconError):
     status = 429
     code = "too_many_requests"
+
+
+def invalid(field: str, message: str, code: str = "validation_error") -> Unprocessable:
+    """A 422 naming the field: "field: message", with the field in the details."""
+    return Unprocessable(f"{field}: {message}", code=code, details=[{"field": field, "message": message}])

@@ -1,6 +1,6 @@
 """Human or machine: every rule that decides whether an open or a click was a person, in one place.
 
-Two stages, both table-driven (sources for each row: ../shared/research/engagement-and-operations.md):
+Two stages, both table-driven (sources for each row: docs/research/engagement-and-operations.md):
 
 1. REQUEST_RULES judge one request from what it carries (method, user agent, source IP, prefetch
    headers). The first row that matches names the machine; no match is "human". This runs in the

@@ -1,5 +1,5 @@
-"""Opens and clicks: verify the token, classify the request, record it with ONE write; and turn the
-recorded items into the campaign's engagement stats.
+"""Where an open or a click is recorded: verify the token, classify the request (human, proxy or
+machine: beacon.tracking.classify), record it with ONE write (beacon.db.engagement).
 
 Writes per event (no reads): an open, first or repeat, is one UpdateItem on the recipient's ledger
 item; a click is one UpdateItem (a second only for a person's 101st+ human click on one email,
@@ -13,11 +13,9 @@ pixel or the redirect (the handlers catch and report it).
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+from typing import Protocol
 
-from beacon.db.engagement import LINK_SHIFT, Engagement
+from beacon.db.engagement import Engagement
 from beacon.shared.clock import epoch, now_iso
 from beacon.shared.tokens import CLICK as CLICK_TOKEN
 from beacon.shared.tokens import HONEYPOT_LINK, InvalidToken, TokenData, TokenSigner
@@ -25,13 +23,18 @@ from beacon.shared.tokens import OPEN as OPEN_TOKEN
 from beacon.tracking.classify import (
     CLICK,
     OPEN,
-    ClickFacts,
     Signal,
     classify,
-    classify_click,
     client_class,
     image_proxy,
 )
+
+
+class Request(Protocol):
+    """What recording needs of a request (beacon.web.request.PublicRequest is one)."""
+
+    def signal(self, kind: str) -> Signal: ...
+
 
 # The classic 43-byte transparent 1x1 GIF.
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
@@ -55,10 +58,9 @@ def is_honeypot(data: TokenData) -> bool:
     return data.link_index == HONEYPOT_LINK and data.url == ""
 
 
-def record_open(engagement: Engagement, data: TokenData, method: str, user_agent: str, ip: str,
-                purpose: str = "") -> str:
+def record_open(engagement: Engagement, data: TokenData, request: Request) -> str:
     """Record one open (one write); returns the client class it was stored as."""
-    signal = Signal(OPEN, method, user_agent, ip, purpose)
+    signal = request.signal(OPEN)
     machine = classify(signal)
     kind = "machine" if machine else "proxied" if image_proxy(signal) else "human"
     client = client_class(signal, machine)
@@ -67,10 +69,9 @@ def record_open(engagement: Engagement, data: TokenData, method: str, user_agent
     return client
 
 
-def record_click(engagement: Engagement, data: TokenData, method: str, user_agent: str, ip: str,
-                 purpose: str = "") -> str:
+def record_click(engagement: Engagement, data: TokenData, request: Request) -> str:
     """Record one click, or one honeypot fetch (one write); returns the stored client class."""
-    signal = Signal(CLICK, method, user_agent, ip, purpose)
+    signal = request.signal(CLICK)
     machine = classify(signal)
     client = client_class(signal, machine)
     ids = (data.account_id, data.campaign_id, data.recipient_id)
@@ -82,71 +83,8 @@ def record_click(engagement: Engagement, data: TokenData, method: str, user_agen
     return client
 
 
-# ------------------------------------------------------------------ stats
 
 
-def _n(item: dict[str, Any], name: str) -> int:
-    value = item.get(name)
-    return int(value["N"]) if value and "N" in value else 0
 
 
-def _epoch_of(item: dict[str, Any], name: str) -> int | None:
-    text = (item.get(name) or {}).get("S")
-    if not text:
-        return None
-    try:
-        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        return None
 
-
-def summarize(items: Iterable[dict[str, Any]], link_count: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(opens, clicks) of the stats from a campaign's engaged ledger items (raw attribute values).
-
-    opens:  total (a proxied recipient counts once), unique (recipients), human_unique (recipients
-            with a human or proxied open: a later human open upgrades an MPP-only recipient),
-            machine (machine opens), proxied (recipients seen through a webmail image proxy).
-    clicks: total, unique, human_unique, machine (clicks that a request rule or a sweep rule
-            called machine), honeypot (recipients whose hidden link was fetched), and per link
-            total, unique, human_unique, machine.
-    """
-    o_total = o_unique = o_human = o_machine = o_proxied = 0
-    c_total = c_unique = c_human = c_machine = c_honeypot = 0
-    per_link = [{"total": 0, "unique": 0, "human_unique": 0, "machine": 0} for _ in range(link_count)]
-    for item in items:
-        human, proxied, machine = _n(item, "human_opens"), _n(item, "proxied_opens"), _n(item, "machine_opens")
-        if human + proxied + machine:
-            o_total += human + machine + (1 if proxied else 0)
-            o_unique += 1
-            o_human += 1 if human or proxied else 0
-            o_machine += machine
-            o_proxied += 1 if proxied else 0
-        hits = sorted(int(x) for x in (item.get("honeypot_hits") or {}).get("NS", []))
-        c_honeypot += 1 if hits else 0
-        clicks = _n(item, "clicks")
-        if not clicks:
-            continue
-        window_start = _epoch_of(item, "delivered_at") or _epoch_of(item, "sent_at")
-        first_open = _n(item, "first_human_open") or None
-        human_by_link: dict[int, int] = {}
-        for entry in (item.get("human_click_log") or {}).get("L", []):
-            at, link = divmod(int(entry["N"]), LINK_SHIFT)
-            if classify_click(ClickFacts(at, window_start, first_open, hits)) is None:
-                human_by_link[link] = human_by_link.get(link, 0) + 1
-        human_clicks = sum(human_by_link.values()) + _n(item, "human_clicks_unlogged")
-        c_total += clicks
-        c_unique += 1
-        c_human += 1 if human_clicks else 0
-        c_machine += clicks - human_clicks
-        for i, stat in enumerate(per_link):
-            count = _n(item, f"link_{i}")
-            if count:
-                stat["total"] += count
-                stat["unique"] += 1
-                stat["human_unique"] += 1 if human_by_link.get(i) else 0
-                stat["machine"] += count - min(count, human_by_link.get(i, 0))
-    opens = {"total": o_total, "unique": o_unique, "human_unique": o_human, "machine": o_machine,
-             "proxied": o_proxied}
-    clicks_out: dict[str, Any] = {"total": c_total, "unique": c_unique, "human_unique": c_human,
-                                  "machine": c_machine, "honeypot": c_honeypot, "links": per_link}
-    return opens, clicks_out

@@ -15,7 +15,7 @@ from beacon.db.audit_log import EventRepo
 from beacon.db.campaign_counters import Counters
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.contacts import ContactRepo
-from beacon.db.models import CampaignItem, ContactItem, SuppressionItem
+from beacon.db.models import ContactItem, SuppressionItem
 from beacon.db.send_ledger import Ledger
 from beacon.db.suppressions import SuppressionRepo
 from beacon.db.tenant_pace import TenantPace
@@ -168,8 +168,7 @@ def check_reputation(deps: SesEventDeps, account_id: str, campaign_id: str) -> s
     item = deps.campaigns.get(account_id, campaign_id, consistent=True)
     if item is None or item.status != "sending":
         return None
-    if not deps.campaigns.transition(item, "sending", "paused", now_iso(),
-                                     extra=[CampaignItem.status_reason.set(reason)]):
+    if not deps.campaigns.transition(item, "sending", "paused", now_iso(), reason=reason):
         return None
     logger.warning("campaign auto-paused", extra={"campaign_id": campaign_id, "reason": reason})
     if deps.tenant_pace is not None:

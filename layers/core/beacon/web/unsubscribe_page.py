@@ -3,26 +3,14 @@ a POST unsubscribes (RFC 8058 `List-Unsubscribe=One-Click`, or the page's button
 
 from __future__ import annotations
 
-import base64
 import html
-import re
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from typing import Any
 
 from beacon.shared.observability import logger
-from beacon.tracking.classify import CLICK, Signal, classify, client_class
-from beacon.web.pages import not_found_page, page
-from beacon.wiring import signer, subscription_deps, unsubscribe_view
-
-if TYPE_CHECKING:
-    from beacon.shared.tokens import TokenData
-from beacon.shared.privacy import truncate_ip
 from beacon.shared.tokens import UNSUBSCRIBE, InvalidToken, TokenData
-
-MAX_BODY = 64 * 1024
-MAX_FIELDS = 20
-_BOUNDARY = re.compile(r"""boundary=(?:"([^"]{1,70})"|([^\s;,"]{1,70}))""", re.IGNORECASE)
-_FIELD_NAME = re.compile(r'\bname="([^"]*)"', re.IGNORECASE)
+from beacon.web.pages import not_found_page, page
+from beacon.web.request import form_fields, parse, path_param
+from beacon.wiring import signer, subscription_deps, unsubscribe_view
 
 
 def _company(account_id: str) -> str:
@@ -82,73 +70,21 @@ def _back_page(company: str) -> dict[str, Any]:
                 + _form("unsubscribe", "Unsubscribe"))
 
 
-def _body(event: dict[str, Any]) -> str:
-    raw = event.get("body") or ""
-    if not isinstance(raw, str) or len(raw) > MAX_BODY * 2:
-        return ""
-    if event.get("isBase64Encoded"):
-        try:
-            return base64.b64decode(raw, validate=True).decode("utf-8", "replace")
-        except ValueError:
-            return ""
-    return raw
-
-
-def _multipart(body: str, content_type: str) -> dict[str, list[str]]:
-    """The fields of a multipart/form-data body (RFC 8058 allows it for the one-click POST)."""
-    found = _BOUNDARY.search(content_type)
-    if not found:
-        return {}
-    fields: dict[str, list[str]] = {}
-    for part in body.split("--" + (found.group(1) or found.group(2)))[1 : MAX_FIELDS + 1]:
-        if part.startswith("--"):
-            break
-        part = part[2:] if part.startswith("\r\n") else part[1:] if part.startswith("\n") else part
-        head, sep, value = part.partition("\r\n\r\n")
-        if not sep:
-            head, sep, value = part.partition("\n\n")
-        name = _FIELD_NAME.search(head) if sep else None
-        if name:
-            fields.setdefault(name.group(1), []).append(value.removesuffix("\n").removesuffix("\r"))
-    return fields
-
-
-def _fields(event: dict[str, Any]) -> dict[str, list[str]]:
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    content_type = headers.get("content-type", "")
-    body = _body(event)
-    if content_type.lower().startswith("multipart/form-data"):
-        return _multipart(body, content_type)
-    try:  # application/x-www-form-urlencoded, or a client that sent no content type
-        return parse_qs(body, max_num_fields=MAX_FIELDS)
-    except ValueError:
-        return {}
-
-
 def _action(event: dict[str, Any]) -> str | None:
-    fields = _fields(event)
+    fields = form_fields(event)
     if fields.get("List-Unsubscribe") == ["One-Click"]:
         return "one-click"
     value = (fields.get("action") or [""])[0]
     return value if value in ("unsubscribe", "resubscribe") else None
 
 
-def _requester(event: dict[str, Any], method: str) -> tuple[str, str]:
-    """(client class, truncated network) of whoever sent the request: for the audit record only
-    (a one-click POST is honoured whoever sends it: RFC 8058 POSTs are deliberate)."""
-    http = (event.get("requestContext") or {}).get("http") or {}
-    ua = str((event.get("headers") or {}).get("user-agent") or "")
-    signal = Signal(CLICK, method, ua, str(http.get("sourceIp") or ""))
-    return client_class(signal, classify(signal)), truncate_ip(signal.ip)
-
-
 def handle(event: dict[str, Any]) -> dict[str, Any]:
-    token = (event.get("pathParameters") or {}).get("token") or ""
     try:
-        data: TokenData = signer().verify(token, UNSUBSCRIBE)
+        data: TokenData = signer().verify(path_param(event, "token"), UNSUBSCRIBE)
     except InvalidToken:
         return not_found_page()
-    method = (((event.get("requestContext") or {}).get("http") or {}).get("method") or "GET").upper()
+    request = parse(event)
+    method = request.method
     try:
         if method != "POST":  # GET, HEAD, anything else: show the page, change nothing
             return _status_page(data)
@@ -159,13 +95,13 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
 
         deps = subscription_deps()
         if action == "one-click":
-            subscriptions.unsubscribe(deps, data, via="one-click", requester=_requester(event, method))
+            subscriptions.unsubscribe(deps, data, via="one-click", requester=request.requester())
             return {"statusCode": 200, "headers": {"content-type": "text/plain; charset=utf-8"},
                     "body": "You are unsubscribed.\n"}
         if action == "unsubscribe":
-            subscriptions.unsubscribe(deps, data, via="page", requester=_requester(event, method))
+            subscriptions.unsubscribe(deps, data, via="page", requester=request.requester())
             return _done_page(_company(data.account_id))
-        if subscriptions.resubscribe(deps, data, requester=_requester(event, method)):
+        if subscriptions.resubscribe(deps, data, requester=request.requester()):
             return _back_page(_company(data.account_id))
         return _status_page(data)  # nothing to undo: the page as it stands
     except Exception:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from beacon.accounts import access as accounts
-from beacon.accounts import password_reset
+from beacon.accounts import password_reset, tenants
 from beacon.db.accounts import AccountRepo
 from beacon.db.credentials import CredentialRepo
 from beacon.db.domains import DomainRepo
@@ -35,14 +35,14 @@ def _too_many(exc: TooManyRequests) -> Response[Any]:
 @router.post("/v1/accounts", summary="Sign up", tags=["accounts"])
 def sign_up(body: Annotated[SignupIn, Body()]) -> Response[Any]:
     bound()
-    account, key = accounts.sign_up(AccountRepo(), body.company, body.email, body.password)
+    account, key = tenants.sign_up(AccountRepo(), body.company, body.email, body.password)
     return reply(201, {"account": account, "api_key": key})
 
 
 @router.get("/v1/account", summary="The signed-in account", tags=["accounts"])
 def get_account() -> Response[Any]:
     who = principal(router.current_event)
-    return reply(200, accounts.account_view(accounts.require_account(AccountRepo(), who.account_id)))
+    return reply(200, tenants.account_view(tenants.require_account(AccountRepo(), who.account_id)))
 
 
 @router.patch("/v1/account", summary="Change the company name or the password", tags=["accounts"],
@@ -52,7 +52,7 @@ def get_account() -> Response[Any]:
 def patch_account(body: Annotated[AccountPatch, Body()]) -> Response[Any]:
     who = principal(router.current_event)
     try:
-        view = accounts.update_profile(AccountRepo(), CredentialRepo(), who, body.company, body.current_password,
+        view = tenants.update_profile(AccountRepo(), CredentialRepo(), who, body.company, body.current_password,
                                        body.new_password)
     except TooManyRequests as exc:
         return _too_many(exc)
@@ -65,7 +65,7 @@ def patch_account(body: Annotated[AccountPatch, Body()]) -> Response[Any]:
 def delete_account() -> Response[Any]:
     who = principal(router.current_event)
     deadline = time.monotonic() + ERASE_BUDGET_SECONDS
-    done = accounts.delete_account(eraser(lambda: deadline - time.monotonic()), DomainRepo(), identities(),
+    done = tenants.delete_account(eraser(lambda: deadline - time.monotonic()), DomainRepo(), identities(),
                                    who.account_id)
     logger.info("account erasure", extra={"account_id": who.account_id, "finished": done})
     if not done:

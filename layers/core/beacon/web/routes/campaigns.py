@@ -8,13 +8,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from beacon.campaigns import drafts as campaigns
+from beacon.campaigns import drafts, lifecycle, stats
 from beacon.db.accounts import ListRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.shared.observability import logger
 from beacon.web.bodies import CampaignIn, CampaignPatch, PreviewIn, SendIn, TestSendIn
 from beacon.web.common import ID, base_url, company_of, principal, reply, require_id
-from beacon.wiring import bound, counters, engagement, queue, ses, signer, tenant_pace
+from beacon.wiring import bound, counters, engagement, queue, sender_check, ses, signer, tenant_pace
 
 router = Router()
 
@@ -22,8 +22,8 @@ router = Router()
 @router.post("/v1/campaigns", summary="Create a draft campaign", tags=["campaigns"])
 def create_campaign(body: Annotated[CampaignIn, Body()]) -> Response[Any]:
     who = principal(router.current_event)
-    result = campaigns.create(CampaignRepo(), ListRepo(), signer(), who.account_id, company_of(who.account_id),
-                              body.model_dump(), base_url(router.current_event))
+    result = drafts.create(CampaignRepo(), ListRepo(), signer(), who.account_id, company_of(who.account_id),
+                              body.model_dump(), base_url(router.current_event), senders=sender_check())
     return reply(201, result)
 
 
@@ -31,37 +31,37 @@ def create_campaign(body: Annotated[CampaignIn, Body()]) -> Response[Any]:
 def all_campaigns() -> Response[Any]:
     who = principal(router.current_event)
     items = CampaignRepo().all(who.account_id)
-    return reply(200, {"items": [campaigns.view(i) for i in items]})
+    return reply(200, {"items": [drafts.view(i) for i in items]})
 
 
 @router.get("/v1/campaigns/<campaign_id>", summary="One campaign", tags=["campaigns"])
 def get_campaign(campaign_id: ID) -> Response[Any]:
     who = principal(router.current_event)
-    return reply(200, campaigns.view(campaigns.require(CampaignRepo(), who.account_id,
+    return reply(200, drafts.view(drafts.require(CampaignRepo(), who.account_id,
                                                        require_id(campaign_id, "campaign"))))
 
 
 @router.patch("/v1/campaigns/<campaign_id>", summary="Change a draft", tags=["campaigns"])
 def patch_campaign(campaign_id: ID, body: Annotated[CampaignPatch, Body()]) -> Response[Any]:
     who = principal(router.current_event)
-    result = campaigns.update(CampaignRepo(), ListRepo(), signer(), who.account_id, company_of(who.account_id),
+    result = drafts.update(CampaignRepo(), ListRepo(), signer(), who.account_id, company_of(who.account_id),
                               require_id(campaign_id, "campaign"), body.model_dump(exclude_unset=True),
-                              base_url(router.current_event))
+                              base_url(router.current_event), senders=sender_check())
     return reply(200, result)
 
 
 @router.delete("/v1/campaigns/<campaign_id>", summary="Delete a draft", tags=["campaigns"])
 def delete_campaign(campaign_id: ID) -> Response[Any]:
     who = principal(router.current_event)
-    campaigns.delete(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
+    drafts.delete(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
     return Response(status_code=204)
 
 
 @router.post("/v1/campaigns/<campaign_id>/preview", summary="Render for one contact", tags=["campaigns"])
 def preview_campaign(campaign_id: ID, body: Annotated[PreviewIn, Body()]) -> Response[Any]:
     who = principal(router.current_event)
-    item = campaigns.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
-    result = campaigns.preview(item, company_of(who.account_id), signer(), base_url(router.current_event),
+    item = drafts.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
+    result = drafts.preview(item, company_of(who.account_id), signer(), base_url(router.current_event),
                                body.contact.email, body.contact.attributes)
     return reply(200, result)
 
@@ -69,7 +69,7 @@ def preview_campaign(campaign_id: ID, body: Annotated[PreviewIn, Body()]) -> Res
 @router.post("/v1/campaigns/<campaign_id>/send", summary="Send now, or at send_at", tags=["campaigns"])
 def send_campaign(campaign_id: ID, body: Annotated[SendIn | None, Body()] = None) -> Response[Any]:
     who = principal(router.current_event)
-    result = campaigns.start_send(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
+    result = lifecycle.start_send(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
                                   require_id(campaign_id, "campaign"), base_url(router.current_event),
                                   send_at=body.send_at if body is not None else None)
     logger.info("campaign send requested", extra={"campaign_id": campaign_id, "status": result["status"]})
@@ -78,7 +78,7 @@ def send_campaign(campaign_id: ID, body: Annotated[SendIn | None, Body()] = None
 
 def _control(campaign_id: str, action: str) -> Response[Any]:
     who = principal(router.current_event)
-    result = campaigns.control(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
+    result = lifecycle.control(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
                                require_id(campaign_id, "campaign"), action, tenant_pace())
     logger.info(f"campaign {action}", extra={"campaign_id": campaign_id})
     return reply(200, result)
@@ -104,8 +104,8 @@ def cancel_campaign(campaign_id: ID) -> Response[Any]:
              tags=["campaigns"])
 def test_campaign(campaign_id: ID, body: Annotated[TestSendIn, Body()]) -> Response[Any]:
     who = principal(router.current_event)
-    item = campaigns.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
-    result = campaigns.send_test(item, company_of(who.account_id), signer(), ses(), base_url(router.current_event),
+    item = drafts.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
+    result = drafts.send_test(item, company_of(who.account_id), signer(), ses(), base_url(router.current_event),
                                  body.to)
     return reply(202, result)
 
@@ -113,7 +113,7 @@ def test_campaign(campaign_id: ID, body: Annotated[TestSendIn, Body()]) -> Respo
 @router.get("/v1/campaigns/<campaign_id>/stats", summary="Delivery and engagement numbers", tags=["campaigns"])
 def campaign_stats(campaign_id: ID) -> Response[Any]:
     who = principal(router.current_event)
-    item = campaigns.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"), consistent=True)
-    return reply(200, campaigns.stats(item, counters(), engagement()))
+    item = drafts.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"), consistent=True)
+    return reply(200, stats.report(item, counters(), engagement()))
 
 

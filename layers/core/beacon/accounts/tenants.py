@@ -1,0 +1,124 @@
+"""Tenants: sign-up, the profile (company, password change) and erasing a tenant with everything it holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beacon.accounts.access import (
+    LOGIN_FAILURES,
+    LOGIN_WINDOW,
+    Principal,
+    check_password,
+    hasher,
+    login_throttle_key,
+    new_api_key,
+    slow_down,
+    verify_password,
+)
+from beacon.db.accounts import AccountRepo, EmailTaken
+from beacon.db.credentials import CredentialRepo
+from beacon.db.domains import DomainRepo
+from beacon.db.models import AccountItem
+from beacon.db.tenant_erasure import OutOfTime, TenantEraser
+from beacon.ports.identities import Identities
+from beacon.shared import addresses
+from beacon.shared.clock import epoch, now_iso
+from beacon.shared.errors import Conflict, NotFound, Unprocessable
+from beacon.shared.ids import new_id
+
+
+def account_view(item: AccountItem) -> dict[str, Any]:
+    return {"id": item.account_id, "company": item.company, "email": item.email,
+            "created_at": item.created_at}
+
+
+def sign_up(repo: AccountRepo, company: str, email: str, password: str) -> tuple[dict[str, Any], str]:
+    company = company.strip()
+    if not company:
+        raise Unprocessable("company must not be empty", details=[{"field": "company"}])
+    if any(c in company for c in "\r\n"):
+        raise Unprocessable("company must be one line", details=[{"field": "company"}])
+    try:
+        email = addresses.normalize(email)
+    except addresses.InvalidAddress as exc:
+        raise Unprocessable(f"email is not valid: {exc}", details=[{"field": "email"}]) from exc
+    check_password(password)
+    account_id = new_id()
+    now = now_iso()
+    key, lookup, record = new_api_key(account_id, "default", now)
+    account = AccountItem(
+        pk=f"A#{account_id}", sk="PROFILE", account_id=account_id, company=company, email=email,
+        password_hash=hasher().hash(password), created_at=now,
+    )
+    try:
+        repo.create(account, lookup, record)
+    except EmailTaken as exc:
+        raise Conflict("an account with this email exists", code="email_taken") from exc
+    return account_view(account), key
+
+
+# ----------------------------------------------------------------------------- profile
+def require_account(repo: AccountRepo, account_id: str) -> AccountItem:
+    item = repo.get(account_id)
+    if item is None:
+        raise NotFound("account not found")
+    return item
+
+
+def clean_company(company: str) -> str:
+    company = company.strip()
+    if not company:
+        raise Unprocessable("company must not be empty", details=[{"field": "company"}])
+    if any(c in company for c in "\r\n\x00"):
+        raise Unprocessable("company must be one line", details=[{"field": "company"}])
+    return company
+
+
+def update_profile(repo: AccountRepo, creds: CredentialRepo, who: Principal, company: str | None,
+                   current_password: str | None, new_password: str | None) -> dict[str, Any]:
+    """Change the company name and/or the password. A password change needs the current password
+    (wrong: 422 wrong_password) and signs out every other session."""
+    item = require_account(repo, who.account_id)
+    if company is not None:
+        company = clean_company(company)
+    if new_password is not None or current_password is not None:
+        if new_password is None or current_password is None:
+            field = "new_password" if new_password is None else "current_password"
+            raise Unprocessable(f"{field} is needed to change the password", details=[{"field": field}])
+        check_password(new_password, "new_password")
+        now = epoch()
+        throttle = login_throttle_key(item.email)
+        failures, until = creds.failures(throttle, now)
+        if failures >= LOGIN_FAILURES:
+            raise slow_down(until - now)
+        if not verify_password(item.password_hash, current_password):
+            creds.add_failure(throttle, now, LOGIN_WINDOW)
+            raise Unprocessable("current_password is not correct", code="wrong_password",
+                                details=[{"field": "current_password"}])
+        repo.set_password_hash(who.account_id, hasher().hash(new_password))
+        creds.revoke(who.account_id, "SESSION", keep=who.key_id if who.via == "session" else None)
+        creds.revoke(who.account_id, "RESET")
+    if company is not None and company != item.company:
+        repo.set_company(who.account_id, company)
+        item.company = company
+    return account_view(item)
+
+
+# ----------------------------------------------------------------------------- erasure
+ACTIVE_CAMPAIGN = frozenset({"sending", "scheduled", "paused"})
+
+
+def delete_account(eraser: TenantEraser, domains: DomainRepo, identities: Identities, account_id: str) -> bool:
+    """Erase the tenant everywhere (suppressions stay as hashes). False when the time budget ran out
+    first: the account still works and the caller repeats the request to finish."""
+    active = [cid for cid, status in eraser.campaigns(account_id) if status in ACTIVE_CAMPAIGN]
+    if active:
+        raise Conflict("a campaign is sending, scheduled or paused; cancel it (or let it finish) first",
+                       code="campaign_active", details={"campaign_ids": active})
+    for item in domains.all(account_id):
+        identities.delete(item.domain)
+    try:
+        eraser.erase(account_id)
+    except OutOfTime:
+        return False
+    return True

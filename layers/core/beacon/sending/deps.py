@@ -1,0 +1,107 @@
+"""What the send pipeline needs, declared here as the small protocols it uses (beacon.db and
+beacon.ports implement them; beacon.wiring builds the real ones, tests pass fakes or moto-backed ones).
+
+`DispatchDeps` is what dispatch needs; `SendDeps` adds what a send batch needs (the ledger, SES,
+the signer, the thread pool), so the dispatch function never builds an SES client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from beacon.sending.pacing import Pacer
+
+if TYPE_CHECKING:
+    from beacon.db.models import AccountItem, CampaignItem, ContactItem, MembershipItem
+    from beacon.db.send_ledger import Claim, Outcome
+    from beacon.db.tenant_pace import Window
+    from beacon.ports.queue import Queue
+    from beacon.ports.ses import EmailSender
+    from beacon.shared.tokens import TokenSigner
+
+SEND_WORKERS = 50  # = BATCH_SIZE: a whole batch in flight at once (the SES and DynamoDB pools match)
+
+
+class Campaigns(Protocol):
+    def get(self, account_id: str, campaign_id: str, consistent: bool = False) -> CampaignItem | None: ...
+
+    def transition(self, item: CampaignItem, from_status: str, to_status: str, now: str, *,
+                   reason: str | None = None) -> bool: ...
+
+    def start_scheduled(self, item: CampaignItem, now: str) -> bool: ...
+
+    def checkpoint(self, item: CampaignItem, expected_seq: int, list_index: int, cursor: str | None,
+                   added: int, done: bool, now: str) -> bool: ...
+
+    def due(self, now: str, limit: int = 500) -> list[tuple[str, str]]: ...
+
+
+class Recipients(Protocol):
+    def members_page(self, account_id: str, list_id: str, limit: int, cursor: dict[str, str] | None
+                     ) -> tuple[list[MembershipItem], dict[str, str] | None]: ...
+
+    def get_many(self, account_id: str, recipient_ids: Iterable[str]) -> dict[str, ContactItem]: ...
+
+
+class Accounts(Protocol):
+    def get(self, account_id: str) -> AccountItem | None: ...
+
+
+class Suppressions(Protocol):
+    def suppressed(self, account_id: str, recipient_ids: Iterable[str]) -> set[str]: ...
+
+
+class SendLedger(Protocol):
+    def claim_many(self, account_id: str, campaign_id: str, recipients: list[tuple[str, str]]
+                   ) -> dict[str, Claim]: ...
+
+    def release(self, account_id: str, campaign_id: str, recipient_id: str, claim_id: str) -> None: ...
+
+    def settle(self, account_id: str, campaign_id: str, outcomes: list[Outcome], now_iso: str) -> int: ...
+
+
+class CampaignCounters(Protocol):
+    def read(self, account_id: str, campaign_id: str) -> dict[str, int]: ...
+
+
+class TenantSchedule(Protocol):
+    def reserve(self, account_id: str, recipients: int, rate: float, max_wait: float) -> Window: ...
+
+    def plan(self, account_id: str, recipients: int, rate: float) -> float: ...
+
+
+@dataclass(kw_only=True)
+class DispatchDeps:
+    campaigns: Campaigns
+    contacts: Recipients
+    counters: CampaignCounters
+    queue: Queue
+    send_queue_url: str
+    dispatch_queue_url: str
+    # per-tenant rate (emails/s) and the shared schedule that enforces it; None = no tenant cap
+    tenant_pace: TenantSchedule | None = None
+    tenant_rate: float | None = None
+    clock: Callable[[], float] = time.time
+
+    def tenant_schedule(self) -> tuple[TenantSchedule, float] | None:
+        """The shared schedule and the rate it holds each tenant to, when there is a tenant rate."""
+        if self.tenant_pace is not None and self.tenant_rate:
+            return self.tenant_pace, self.tenant_rate
+        return None
+
+
+@dataclass(kw_only=True)
+class SendDeps(DispatchDeps):
+    accounts: Accounts
+    suppressions: Suppressions
+    ledger: SendLedger
+    ses: EmailSender
+    signer: TokenSigner
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(SEND_WORKERS))
+    pacer: Pacer = field(default_factory=lambda: Pacer(None))
+    throttle_sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = time.sleep

@@ -1,0 +1,81 @@
+"""A campaign's opens and clicks from its engaged send-ledger items: totals, uniques, human and
+machine apart (the request rules ran when each was recorded; the sweep rules run here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from beacon.db.engagement import LINK_SHIFT
+from beacon.tracking.classify import (
+    ClickFacts,
+    classify_click,
+)
+
+
+def _n(item: dict[str, Any], name: str) -> int:
+    value = item.get(name)
+    return int(value["N"]) if value and "N" in value else 0
+
+
+def _epoch_of(item: dict[str, Any], name: str) -> int | None:
+    text = (item.get(name) or {}).get("S")
+    if not text:
+        return None
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return None
+
+
+def summarize(items: Iterable[dict[str, Any]], link_count: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(opens, clicks) of the stats from a campaign's engaged ledger items (raw attribute values).
+
+    opens:  total (a proxied recipient counts once), unique (recipients), human_unique (recipients
+            with a human or proxied open: a later human open upgrades an MPP-only recipient),
+            machine (machine opens), proxied (recipients seen through a webmail image proxy).
+    clicks: total, unique, human_unique, machine (clicks that a request rule or a sweep rule
+            called machine), honeypot (recipients whose hidden link was fetched), and per link
+            total, unique, human_unique, machine.
+    """
+    o_total = o_unique = o_human = o_machine = o_proxied = 0
+    c_total = c_unique = c_human = c_machine = c_honeypot = 0
+    per_link = [{"total": 0, "unique": 0, "human_unique": 0, "machine": 0} for _ in range(link_count)]
+    for item in items:
+        human, proxied, machine = _n(item, "human_opens"), _n(item, "proxied_opens"), _n(item, "machine_opens")
+        if human + proxied + machine:
+            o_total += human + machine + (1 if proxied else 0)
+            o_unique += 1
+            o_human += 1 if human or proxied else 0
+            o_machine += machine
+            o_proxied += 1 if proxied else 0
+        hits = sorted(int(x) for x in (item.get("honeypot_hits") or {}).get("NS", []))
+        c_honeypot += 1 if hits else 0
+        clicks = _n(item, "clicks")
+        if not clicks:
+            continue
+        window_start = _epoch_of(item, "delivered_at") or _epoch_of(item, "sent_at")
+        first_open = _n(item, "first_human_open") or None
+        human_by_link: dict[int, int] = {}
+        for entry in (item.get("human_click_log") or {}).get("L", []):
+            at, link = divmod(int(entry["N"]), LINK_SHIFT)
+            if classify_click(ClickFacts(at, window_start, first_open, hits)) is None:
+                human_by_link[link] = human_by_link.get(link, 0) + 1
+        human_clicks = sum(human_by_link.values()) + _n(item, "human_clicks_unlogged")
+        c_total += clicks
+        c_unique += 1
+        c_human += 1 if human_clicks else 0
+        c_machine += clicks - human_clicks
+        for i, stat in enumerate(per_link):
+            count = _n(item, f"link_{i}")
+            if count:
+                stat["total"] += count
+                stat["unique"] += 1
+                stat["human_unique"] += 1 if human_by_link.get(i) else 0
+                stat["machine"] += count - min(count, human_by_link.get(i, 0))
+    opens = {"total": o_total, "unique": o_unique, "human_unique": o_human, "machine": o_machine,
+             "proxied": o_proxied}
+    clicks_out: dict[str, Any] = {"total": c_total, "unique": c_unique, "human_unique": c_human,
+                                  "machine": c_machine, "honeypot": c_honeypot, "links": per_link}
+    return opens, clicks_out

@@ -1,18 +1,34 @@
-"""moto's TransactWriteItems backs up a table once per item of the transaction (a deep copy of
-the whole table each time), so a 51-item settle over a 2,000-item ledger costs seconds. This
-copies each table once per transaction instead: the same rollback, linear cost."""
+"""Patches that make moto behave like the AWS it stands in for, where Beacon relies on it.
+
+- Atomic DynamoDB. moto's DynamoDB backend is not thread-safe: an UpdateItem reads the item,
+  evaluates its condition and expressions and writes it back, and a TransactWriteItems checks each
+  condition and then applies each item, with nothing held in between. Two threads (the local
+  stack's HTTP server and pollers, or moto's threaded server) can both pass a condition that only
+  one may pass, or lose one of two `ADD`s. DynamoDB serialises the writes to an item and applies a
+  transaction atomically; `serialised_dynamodb` holds one lock around every DynamoDB request moto
+  handles (reads too: a Query must not see half a transaction or a table being restored), so the
+  requests run one at a time in arrival order. SQS, SNS and SES requests are not held by it (an
+  SQS long poll waits up to seconds).
+- Linear transactions. moto's TransactWriteItems backs up a table once per item of the
+  transaction (a deep copy of the whole table each time), so a 51-item settle over a 2,000-item
+  ledger costs seconds. `fast_transactions` copies each table once per transaction instead: the
+  same rollback, linear cost.
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import moto.dynamodb.models as _models
+from moto.dynamodb.responses import DynamoHandler
 
 _memo = threading.local()
+DYNAMODB_LOCK = threading.Lock()
 
 
 class _OncePerTransaction:
@@ -51,12 +67,40 @@ def fast_transactions() -> Iterator[None]:
         _models.copy = copy
 
 
-_installed = False
+@contextmanager
+def serialised_dynamodb() -> Iterator[None]:
+    """Every DynamoDB request moto handles (server or in-process `mock_aws`) runs alone."""
+    original = DynamoHandler.call_action
+
+    @functools.wraps(original)
+    def call_action(self: DynamoHandler) -> Any:
+        with DYNAMODB_LOCK:
+            return original(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoHandler.call_action = original  # type: ignore[method-assign]
+
+
+# The entered context managers, kept for the process's life: a generator-based context manager
+# that is entered and then dropped is closed by the garbage collector, and its `finally` would
+# undo the patch at once.
+_installed: dict[str, AbstractContextManager[None]] = {}
+
+
+def _install(name: str, patch: AbstractContextManager[None]) -> None:
+    if name not in _installed:
+        patch.__enter__()
+        _installed[name] = patch
 
 
 def install_fast_transactions() -> None:
     """For the local stack's whole life (a dev server never needs the slow original back)."""
-    global _installed
-    if not _installed:
-        fast_transactions().__enter__()
-        _installed = True
+    _install("fast_transactions", fast_transactions())
+
+
+def install_serialised_dynamodb() -> None:
+    """For the local stack's whole life: DynamoDB as atomic as AWS's."""
+    _install("serialised_dynamodb", serialised_dynamodb())

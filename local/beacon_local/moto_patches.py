@@ -9,6 +9,13 @@
   handles (reads too: a Query must not see half a transaction or a table being restored), so the
   requests run one at a time in arrival order. SQS, SNS and SES requests are not held by it (an
   SQS long poll waits up to seconds).
+- Idempotent transactions. botocore gives every TransactWriteItems a ClientRequestToken (the
+  model marks it an idempotency token) and sends the same one again when it retries the call
+  (a timeout, a reset connection). DynamoDB applies a token once in 10 minutes and answers a
+  retry as it answered the first call; moto ignores the token and applies the retry again.
+  `serialised_dynamodb` remembers each token's successful answer for 10 minutes and gives it
+  again to an identical request (a different request with the same token gets DynamoDB's
+  IdempotentParameterMismatchException).
 - Linear transactions. moto's TransactWriteItems backs up a table once per item of the
   transaction (a deep copy of the whole table each time), so a 51-item settle over a 2,000-item
   ledger costs seconds. `fast_transactions` copies each table once per transaction instead: the
@@ -19,8 +26,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -67,14 +76,54 @@ def fast_transactions() -> Iterator[None]:
         _models.copy = copy
 
 
+TOKEN_SECONDS = 600.0  # how long DynamoDB keeps a ClientRequestToken
+
+
+class _Tokens:
+    """ClientRequestToken -> (expiry, the request without its token, the answer), under DYNAMODB_LOCK."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str], tuple[float, str, Any]] = {}
+
+    def answer(self, handler: DynamoHandler, call: Callable[[], Any]) -> Any:
+        params = dict(getattr(handler, "params", None) or {})
+        token = params.pop("ClientRequestToken", None)
+        if not isinstance(token, str) or not token:
+            return call()
+        now = time.monotonic()
+        if len(self._seen) > 10_000:
+            self._seen = {k: v for k, v in self._seen.items() if v[0] > now}
+        key = (handler.current_account, handler.region, token)
+        request = json.dumps(params, sort_keys=True, default=str)
+        seen = self._seen.get(key)
+        if seen is not None and seen[0] > now:
+            if seen[1] != request:
+                return _error(400, "IdempotentParameterMismatchException",
+                              "the ClientRequestToken was used before with a different request")
+            return seen[2]
+        answer = call()
+        if isinstance(answer, tuple) and answer and answer[0] == 200:
+            self._seen[key] = (now + TOKEN_SECONDS, request, answer)
+        return answer
+
+
+def _error(status: int, code: str, message: str) -> Any:
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
+    return status, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+
 @contextmanager
 def serialised_dynamodb() -> Iterator[None]:
-    """Every DynamoDB request moto handles (server or in-process `mock_aws`) runs alone."""
+    """Every DynamoDB request moto handles (server or in-process `mock_aws`) runs alone, and a
+    TransactWriteItems retried with its ClientRequestToken is applied once."""
     original = DynamoHandler.call_action
+    tokens = _Tokens()
 
     @functools.wraps(original)
     def call_action(self: DynamoHandler) -> Any:
         with DYNAMODB_LOCK:
+            if self._get_action() == "TransactWriteItems":
+                return tokens.answer(self, lambda: original(self))
             return original(self)
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from beacon_local.http import LocalHttpApi
-from beacon_local.moto_patches import install_fast_transactions
+from beacon_local.moto_patches import install_fast_transactions, install_serialised_dynamodb
 from beacon_local.moto_server import MotoServer
 from beacon_local.pollers import Pollers
 from beacon_local.resources import FAKE_CREDENTIALS, Resources, create_resources
@@ -75,6 +75,7 @@ class LocalStack:
         os.environ.update(FAKE_CREDENTIALS)
         os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = self.region
         install_fast_transactions()  # moto copies a whole table per transaction item otherwise
+        install_serialised_dynamodb()  # moto's DynamoDB is not thread-safe: one request at a time
         self.moto = MotoServer(self.host)
         endpoint = self.moto.start()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from beacon_local.moto_patches import fast_transactions
+from beacon_local.moto_patches import fast_transactions, serialised_dynamodb
 from beacon_local.resources import FAKE_CREDENTIALS, Resources, create_resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ def aws() -> Iterator[Resources]:
     os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         os.environ.pop(name, None)
-    with mock_aws(), fast_transactions():
+    with mock_aws(), fast_transactions(), serialised_dynamodb():
         resources = create_resources(TEMPLATE, stage="test", region=REGION, secret=TOKEN_SECRET)
         os.environ.update(resources.environment())
         os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"

@@ -11,21 +11,14 @@ from beacon.sending.dispatch import dispatch
 from beacon.shared.observability import logger
 from beacon.wiring import dispatch_deps
 
-processor = BatchProcessor(event_type=EventType.SQS)
-_context: LambdaContext | None = None
 
-
-def _time_left() -> float:
-    return _context.get_remaining_time_in_millis() / 1000 if _context else 60.0
-
-
-def record_handler(record: SQSRecord) -> str:
-    return dispatch(json.loads(record.body), dispatch_deps(), _time_left)
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
+    return dispatch(json.loads(record.body), dispatch_deps(),
+                    lambda: lambda_context.get_remaining_time_in_millis() / 1000)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    global _context
-    _context = context
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    # a processor per invocation: it holds the batch's results (the local stack runs invocations in threads)
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.metrics import EphemeralMetrics
 
 
 class _OnFirstUse:
@@ -49,6 +50,18 @@ def _metrics() -> Metrics:
 
 logger = cast("Logger", _OnFirstUse(_logger))
 metrics = cast("Metrics", _OnFirstUse(_metrics))
+
+
+def invocation_metrics() -> EphemeralMetrics:
+    """Metrics of one invocation (namespace and service as `metrics`), flushed by its caller.
+
+    `Metrics` instances share one metric set per process, added to and flushed without a lock:
+    right for Lambda (one invocation at a time), not for the local stack, which runs invocations
+    in threads of one process (one flush may find the set another emptied and raise).
+    """
+    from aws_lambda_powertools.metrics import EphemeralMetrics
+
+    return EphemeralMetrics(namespace="Beacon", service="beacon")
 
 
 @lru_cache(maxsize=1)

@@ -29,6 +29,7 @@ from beacon_local.template import HttpRoute
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API request payload limit
+LISTEN_BACKLOG = 1024  # connections waiting to be accepted
 _TEXT_TYPES = ("json", "xml", "javascript", "x-www-form-urlencoded", "csv", "yaml", "graphql")
 _LITERAL, _PARAM, _GREEDY, _DEFAULT = 0, 1, 2, 3
 
@@ -235,6 +236,10 @@ def to_http_answer(result: Any) -> HttpAnswer:
 class _ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: a burst of new connections overflows the accept
+    # queue and clients wait out SYN retransmits (1 s, 3 s, ...) or see resets. The kernel caps
+    # it at net.core.somaxconn.
+    request_queue_size = LISTEN_BACKLOG
     api: LocalHttpApi
 
 

@@ -196,6 +196,20 @@ def test_tampered_link_is_404_without_redirect(world: World, first_issue: dict[s
     assert reply.headers.get("Location") is None
 
 
+def test_unsubscribe_page_answers_head_and_get_alike(world: World, first_issue: dict[str, EmailMessage]) -> None:
+    """HEAD /u/{token} (link checkers, mail scanners) reaches the page like GET and changes nothing."""
+    url = unsubscribe_url(first_issue["margaret@example.net"])
+    assert url
+    head = world.a.request("HEAD", url, auth=False)
+    get = world.a.get(url, auth=False)
+    assert (head.status, get.status) == (200, 200)
+    assert head.body == b""
+    assert head.headers["Content-Type"] == get.headers["Content-Type"]
+    assert head.headers["Content-Type"].startswith("text/html")
+    assert int(head.headers["Content-Length"]) == len(get.body)  # the length of the body HEAD leaves out
+    assert world.a.expect(200, "GET", "/v1/contacts/margaret%40example.net")["status"] == "subscribed"
+
+
 def test_one_click_unsubscribe_and_stats(
     world: World, unsubscribed: Reply, first_issue: dict[str, EmailMessage]
 ) -> None:

@@ -61,7 +61,8 @@ def test_template_accessors_read_the_real_template() -> None:
     raw = template.resources
     assert set(template.tables) == {k for k, v in raw.items() if v["Type"] == "AWS::DynamoDB::Table"}
     assert set(template.queues) == {k for k, v in raw.items() if v["Type"] == "AWS::SQS::Queue"}
-    assert {r.route_key for r in template.http_routes} >= {"GET /o/{token}", "GET /c/{token}"}
+    assert {r.route_key for r in template.http_routes} >= {"GET /o/{token}", "GET /c/{token}", "GET /u/{token}",
+                                                          "HEAD /u/{token}", "POST /u/{token}"}
     for source in template.sqs_event_sources:
         assert source.queue in template.queues
         assert source.function in template.functions

@@ -33,6 +33,9 @@ FAKE_CREDENTIALS = {
     "AWS_SECURITY_TOKEN": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+# The local stack signs its own requests (pollers, the SES simulator, set-up) with this key, so
+# the least-privilege check (beacon_local.iam) tells them from the functions' requests.
+LOCAL_STACK_ACCESS_KEY = "BEACONLOCALSTACK"
 
 # CloudFormation AWS::SQS::Queue property -> SQS queue attribute
 _QUEUE_ATTRIBUTES = (
@@ -54,7 +57,7 @@ _QUEUE_ATTRIBUTES = (
 def aws_client(service: str, region: str, endpoint_url: str | None) -> Any:
     """A boto3 client for the local stack's own calls (never Beacon's `beacon.shared.aws.SESSION`)."""
     session: Any = boto3.session.Session(
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_access_key_id=LOCAL_STACK_ACCESS_KEY,
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=region,
     )

@@ -8,6 +8,7 @@ run concurrently in threads, like concurrent Lambda execution environments shari
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import logging
 import os
@@ -27,6 +28,9 @@ from beacon_local.template import FunctionSpec, Template
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], Any]
+
+# The logical id of the function whose invocation is running (beacon_local.iam checks its calls).
+CURRENT_FUNCTION: contextvars.ContextVar[str | None] = contextvars.ContextVar("beacon_function", default=None)
 
 
 @dataclass
@@ -123,12 +127,14 @@ class LocalFunction:
         context = self.context()
         started = time.perf_counter()
         self.invocations += 1
+        function = CURRENT_FUNCTION.set(self.spec.logical_id)
         try:
             return handler(event, context)
         except Exception:
             self.errors += 1
             raise
         finally:
+            CURRENT_FUNCTION.reset(function)
             elapsed = time.perf_counter() - started
             log.debug("%s %s %.1f ms", self.spec.logical_id, context.aws_request_id, elapsed * 1000)
             if elapsed > self.spec.timeout:

@@ -10,18 +10,19 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from beacon_local.http import LocalHttpApi
+from beacon_local.iam import MODES, Checker, Permissions, install
 from beacon_local.moto_patches import install_fast_transactions, install_serialised_dynamodb
 from beacon_local.moto_server import MotoServer
 from beacon_local.pollers import Pollers
 from beacon_local.resources import FAKE_CREDENTIALS, Resources, create_resources
 from beacon_local.runtime import Runtime, apply_environment
 from beacon_local.ses import SesSimulator
-from beacon_local.template import Template, find_template
+from beacon_local.template import Template, TemplateError, find_template
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,13 @@ class LocalStack:
         self.ses: SesSimulator | None = None
         self.pollers: Pollers | None = None
         self.http: LocalHttpApi | None = None
+        # BEACON_LOCAL_IAM: "warn" (default) logs an AWS call a function's deployed role would be
+        # refused, "enforce" refuses it as AWS would, "off" does not check (beacon_local.iam)
+        self.iam_mode = os.environ.get("BEACON_LOCAL_IAM", "warn")
+        if self.iam_mode not in MODES:
+            raise ValueError(f"BEACON_LOCAL_IAM must be one of {', '.join(MODES)}, not {self.iam_mode!r}")
+        self.iam: Checker | None = None
+        self._uninstall_iam: Callable[[], None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -89,6 +97,16 @@ class LocalStack:
         env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
         env.update(self.extra_environment)
         apply_environment(env)
+        if self.iam_mode != "off":
+            try:
+                permissions = Permissions.from_template(self.template, self.resources)
+            except TemplateError as exc:  # a template SAM cannot deploy has no roles to check against
+                if self.iam_mode == "enforce":
+                    raise
+                log.warning("least-privilege check off: %s", exc)
+            else:
+                self.iam = Checker(permissions, self.iam_mode)
+                self._uninstall_iam = install(self.iam)
 
         self.ses = SesSimulator(
             self.outbox, self.resources.ses_events_topic_arn, region=self.region, endpoint_url=endpoint
@@ -112,6 +130,9 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
+        if self._uninstall_iam is not None:
+            self._uninstall_iam()
+            self._uninstall_iam = None
         log.info("local stack stopped in %.1f s", time.monotonic() - started)
 
     def __enter__(self) -> LocalStack:

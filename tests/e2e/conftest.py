@@ -55,7 +55,9 @@ def start_dev(workdir: Path, *extra: str, env: dict[str, str] | None = None) -> 
     outbox = workdir / "outbox"
     log = workdir / "beacon-dev.log"
     environment = {k: v for k, v in os.environ.items() if k not in {"AWS_ENDPOINT_URL", "AWS_PROFILE"}}
-    environment.update(env or {}, PYTHONUNBUFFERED="1")
+    # every AWS call a function makes is held to its template.yaml role (beacon_local.iam): one the
+    # deployed role would refuse is refused here too, so the end-to-end tests prove least privilege
+    environment.update({"BEACON_LOCAL_IAM": "enforce"}, **(env or {}), PYTHONUNBUFFERED="1")
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "beacon_local.cli", "dev", "--port", str(port), "--outbox", str(outbox), *extra],

@@ -8,7 +8,6 @@ data makes its own lists and campaigns, so the tests do not depend on their orde
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import time
 import uuid
@@ -16,13 +15,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
 from beacon_local.ses import stop_verifying_identities, verify_identities_at_once
+from tests.integration.conftest import load_function
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -192,12 +192,9 @@ class Tenant:
     key: str
 
 
-def _load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("beacon_account_handler_under_test_api", HANDLER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _load_handler() -> SimpleNamespace:
+    """The account function's handler, its calls held to the function's IAM statements."""
+    return SimpleNamespace(handler=load_function("functions/account", "beacon_account_handler_under_test_api"))
 
 
 @pytest.fixture(scope="module", autouse=True)

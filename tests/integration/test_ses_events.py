@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from beacon.db.contacts import ContactRepo
 from beacon.db.suppressions import SuppressionRepo
 from beacon.shared.ids import recipient_id
 from beacon.tracking.ses_events import BadNotification, parse
+from tests.integration.conftest import load_function
 from tests.integration.pipeline_world import World, make_world
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -21,11 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _handler() -> Any:
-    spec = importlib.util.spec_from_file_location("fn_ses_events_test", ROOT / "functions/ses_events/handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
+    return load_function("functions/ses_events", "fn_ses_events_test")
 
 
 class Ctx:

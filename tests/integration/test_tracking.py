@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import importlib.util
 import json
 import re
 import time
@@ -26,6 +25,7 @@ from beacon.db.suppressions import SuppressionRepo
 from beacon.shared.config import get_settings
 from beacon.shared.ids import recipient_id
 from beacon.tracking import opens_and_clicks as tracking
+from tests.integration.conftest import load_function
 from tests.integration.pipeline_world import World, make_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,11 +39,7 @@ Mailed = tuple[World, str, dict[str, dict[str, Any]]]
 
 
 def load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"fn_{name}_test", ROOT / f"functions/{name}/handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
+    return load_function(f"functions/{name}", f"fn_{name}_test")
 
 
 def event(token: str, method: str = "GET", body: str | None = None, ua: str = BROWSER, ip: str = HOME_IP,

@@ -199,7 +199,7 @@ def _as_list(value: Any) -> list[Any]:
 
 @pytest.mark.parametrize("name", sorted(functions()))
 def test_function_policies_are_scoped_to_tables(name: str) -> None:
-    tables = set(resources("AWS::DynamoDB::Table"))
+    tables = resources("AWS::DynamoDB::Table")
     for policy in _as_list(functions()[name]["Properties"].get("Policies", [])):
         assert not isinstance(policy, str), f"{name}: managed policy {policy} is not least privilege"
         for stmt in _statements(policy):
@@ -208,6 +208,12 @@ def test_function_policies_are_scoped_to_tables(name: str) -> None:
             if any(a.startswith("dynamodb:") for a in actions):
                 for resource in _as_list(stmt["Resource"]):
                     assert resource != "*", f"{name}: DynamoDB on Resource *"
+                    index = re.fullmatch(r"\$\{(\w+)\.Arn\}/index/(\w+)", str(resource.get("Fn::Sub", "")))
+                    if index:  # one index of one table: !Sub "${XTable.Arn}/index/name"
+                        table, index_name = index.groups()
+                        indexes = tables.get(table, {}).get("Properties", {}).get("GlobalSecondaryIndexes", [])
+                        assert index_name in {i["IndexName"] for i in indexes}, (name, resource)
+                        continue
                     assert ref_target(resource) in tables, (name, resource)
         if not _statements(policy):
             # A SAM policy template, e.g. {DynamoDBCrudPolicy: {TableName: !Ref XTable}}.

@@ -1,4 +1,5 @@
-"""`beacon dev` runs the local stack; `beacon demo` runs it and walks through a campaign over HTTP."""
+"""`beacon dev` runs the local stack; `beacon demo` runs it and walks through a campaign over HTTP;
+`beacon replay-ses-events` applies again the SES events a deployed stack could not (its DLQ)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,29 @@ def demo(args: argparse.Namespace) -> int:
         return run_demo(stack, say)
 
 
+def replay_ses_events(args: argparse.Namespace) -> int:
+    """Apply again the SES events waiting in a deployed stack's SesEventsDLQ (operator's AWS credentials)."""
+    import boto3
+
+    from beacon_local.replay import lambda_invoker, replay, stack_targets
+
+    _configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
+    session = boto3.session.Session(region_name=args.region)
+    queue_url, function = args.queue_url, args.function
+    if args.stack:
+        queue_url, function = stack_targets(session.client("cloudformation"), args.stack)
+    if not queue_url or not function:
+        say("replay-ses-events: give --stack, or both --queue-url and --function")
+        return 2
+    result = replay(session.client("sqs"), queue_url, lambda_invoker(session.client("lambda"), function),
+                    limit=args.limit, dry_run=args.dry_run)
+    verb = "would apply" if args.dry_run else "applied"
+    say(f"{verb} {result.applied}, failed {result.failed}, unreadable {result.unreadable} (from {queue_url})")
+    for error in result.errors:
+        say(f"  {error}")
+    return 0 if not (result.failed or result.unreadable) else 1
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="beacon", description="Beacon's local stack.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -103,6 +127,17 @@ def parser() -> argparse.ArgumentParser:
 
     common(commands.add_parser("dev", help="run the local stack until Ctrl-C"), 3000)
     common(commands.add_parser("demo", help="start the stack and send a demo campaign"), 0)
+    replay = commands.add_parser(
+        "replay-ses-events", help="apply again the SES events in a deployed stack's SesEventsDLQ",
+        description="Reads the SES-events DLQ of a deployed stack, invokes its ses_events function with each "
+                    "event, and deletes the ones that applied; the others stay for the next try.")
+    replay.add_argument("--stack", help="stack name: the DLQ and function come from its outputs")
+    replay.add_argument("--queue-url", help="the DLQ's URL (instead of --stack)")
+    replay.add_argument("--function", help="the ses_events function's name or ARN (instead of --stack)")
+    replay.add_argument("--region", default=None, help="AWS region (default: your AWS configuration's)")
+    replay.add_argument("--limit", type=int, default=None, help="replay at most this many messages")
+    replay.add_argument("--dry-run", action="store_true", help="only read and classify the messages")
+    replay.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return root
 
 
@@ -110,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "dev":
         return dev(args)
+    if args.command == "replay-ses-events":
+        return replay_ses_events(args)
     return demo(args)
 
 

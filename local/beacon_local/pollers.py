@@ -11,7 +11,9 @@ retry happens at once; receive counts, maxReceiveCount and the DLQ still behave 
 
 SNS: for each `Type: SNS` event, a local SQS queue is subscribed to the topic in moto and
 polled; each notification invokes the function with a Lambda SNS event (one record). A failed
-invocation is retried twice (Lambda's asynchronous retries), then dropped with an error log.
+invocation is retried twice (Lambda's asynchronous retries), then sent, as Lambda's destination
+record, to the function's OnFailure queue (EventInvokeConfig) if it has one, else dropped with an
+error log.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ import base64
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from beacon_local.resources import Queue, Resources
+from beacon_local.replay import destination_record
+from beacon_local.resources import ACCOUNT_ID, Queue, Resources
 from beacon_local.template import QueueSchedule, SnsEventSource, SqsEventSource
 
 log = logging.getLogger(__name__)
@@ -228,8 +232,7 @@ class SnsPoller(_Poller):
             except Exception:
                 attempts = int((message.get("Attributes") or {}).get("ApproximateReceiveCount", "1"))
                 if attempts >= SNS_MAX_ATTEMPTS:
-                    log.exception("%s: failed %d times; dropping notification %s",
-                                  self.name, attempts, envelope.get("MessageId"))
+                    self.give_up(event, attempts, envelope)
                     self.delete(self.queue, [message])
                 else:
                     log.exception("%s: failed; notification %s will be retried", self.name, envelope.get("MessageId"))
@@ -237,6 +240,22 @@ class SnsPoller(_Poller):
                 continue
             self.delete(self.queue, [message])
         return len(messages)
+
+
+    def give_up(self, event: dict[str, Any], attempts: int, envelope: dict[str, Any]) -> None:
+        """After Lambda's retries: to the function's OnFailure queue if it has one, as in AWS."""
+        destination = self.resources.template.on_failure_queue(self.source.function)
+        if destination is None:
+            log.exception("%s: failed %d times; dropping notification %s", self.name, attempts,
+                          envelope.get("MessageId"))
+            return
+        error = sys.exc_info()[1] or RuntimeError("failed")
+        arn = f"arn:aws:lambda:{self.resources.region}:{ACCOUNT_ID}:function:" \
+              f"beacon-{self.resources.stage}-{self.source.function}"
+        record = destination_record(event, arn, error, attempts)
+        self.sqs.send_message(QueueUrl=self.resources.queues[destination].url, MessageBody=json.dumps(record))
+        log.exception("%s: failed %d times; notification %s sent to %s (beacon replay-ses-events)",
+                      self.name, attempts, envelope.get("MessageId"), destination)
 
 
 def _concurrency(source: SqsEventSource, resources: Resources) -> int:

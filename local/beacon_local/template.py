@@ -353,6 +353,15 @@ class Template:
             )
         return sources
 
+    def on_failure_queue(self, function: str) -> str | None:
+        """The queue (logical id) of the function's asynchronous OnFailure destination, if SQS."""
+        props = (self.resources.get(function) or {}).get("Properties") or {}
+        on_failure = ((props.get("EventInvokeConfig") or {}).get("DestinationConfig") or {}).get("OnFailure") or {}
+        if on_failure.get("Type") != "SQS" or "Destination" not in on_failure:
+            return None
+        queue = _logical_id(on_failure["Destination"], f"{function}.EventInvokeConfig OnFailure")
+        return queue if queue in self.queues else None
+
     @property
     def sns_event_sources(self) -> list[SnsEventSource]:
         return [

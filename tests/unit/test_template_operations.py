@@ -246,3 +246,9 @@ def test_each_rule_catches_its_breakage(change: Any, expected: str) -> None:
     doc = copy.deepcopy(document())
     change(doc)
     assert any(expected in p for p in problems(doc)), problems(doc)
+
+
+def test_the_local_stack_finds_the_on_failure_queue() -> None:
+    template = Template(document())
+    assert template.on_failure_queue("SesEventsFunction") == "SesEventsDLQ"
+    assert template.on_failure_queue("SendFunction") is None  # an SQS-triggered function: its queue's DLQ

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import string
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from hypothesis import given, settings
@@ -305,3 +309,77 @@ def test_click_round_trip_property(issued: int, index: int, url: str, recipient:
     token = signer.click_token(ACCOUNT, CAMPAIGN, recipient.hex(), issued, index, url)
     data = signer.verify(token, CLICK)
     assert (data.recipient_id, data.issued_at, data.link_index, data.url) == (recipient.hex(), issued, index, url)
+
+
+# ---------------------------------------------------------------------------- v4 (AES-GCM-SIV) and old emails
+# Tokens minted by the code before v4 (layers/core/beacon/tokens.py at commit bc43694), with SECRET and the ids
+# above: emails already in inboxes carry tokens like these, and they must keep working.
+V3_CLICK = ("bAEjRWeJq83vASNFZ4mrze_-3LqYdlQyEP7cuph2VDIQABEiM0RVZneImaq7zN3u_2lVuQA6Pb8-ohKtlweg3K_ShTKXAAPe3_hubPJe3"
+            "WT5cRUZWTB9cZAGB75nQboRNb4_BajIhKFOWiZwKVQOCW8JmTxd9eLs3p08jqVsOifRfb46")
+V3_CLICK_UNICODE = ("bAEjRWeJq83vASNFZ4mrze_-3LqYdlQyEP7cuph2VDIQABEiM0RVZneImaq7zN3u_2lVuQA6Pb8-ohKtlweg3K_ShTKX"
+                    "__7Et9JHIaFbQqeoU_MVXzfssnGGOlqEYGY2Bl5JR35B2BJoY5KsJgbudC9k-FMBlA")
+OLD_OPEN = "bwEjRWeJq83vASNFZ4mrze_-3LqYdlQyEP7cuph2VDIQABEiM0RVZneImaq7zN3u_2lVuQBq7W_Ww8f9MYM1qXevi7vj"
+OLD_UNSUBSCRIBE = "dQEjRWeJq83vASNFZ4mrze_-3LqYdlQyEP7cuph2VDIQABEiM0RVZneImaq7zN3u_2lVuQAwsngul8nKxkEFp2ZjOrcl"
+
+
+def test_tokens_minted_by_the_code_before_v4_still_verify() -> None:
+    assert signer.verify(V3_CLICK, CLICK) == TokenData(
+        CLICK, ACCOUNT, CAMPAIGN, RECIPIENT, ISSUED, 3, "https://shop.example.com/p?id=42&ref=mail#top")
+    assert signer.verify(V3_CLICK_UNICODE, CLICK).url == "https://example.com/päth?q=€"
+    assert signer.verify(OLD_OPEN, OPEN) == TokenData(OPEN, ACCOUNT, CAMPAIGN, RECIPIENT, ISSUED)
+    assert signer.verify(OLD_UNSUBSCRIBE, UNSUBSCRIBE).recipient_id == RECIPIENT
+    # open and unsubscribe tokens did not change: the same email's tokens are minted the same today
+    assert signer.open_token(*IDS, ISSUED) == OLD_OPEN
+    assert signer.unsubscribe_token(*IDS, ISSUED) == OLD_UNSUBSCRIBE
+
+
+@pytest.mark.parametrize("position", range(0, 104, 7))
+def test_a_tampered_v3_token_is_still_rejected(position: int) -> None:
+    raw = bytearray(_b64decode(V3_CLICK))
+    raw[position % len(raw)] ^= 0x20
+    with pytest.raises(InvalidToken):
+        signer.verify(_b64encode(bytes(raw)), CLICK)
+
+
+def test_new_click_tokens_are_v4_sealed_with_aes_gcm_siv_under_an_hkdf_key() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    raw = _b64decode(signer.click_token(*IDS, ISSUED, 3, URL))
+    assert raw[:1] == b"k"
+    ids, index = raw[1:33], raw[69:71]
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"beacon/click-url/v4/aes-256-gcm-siv").derive(
+        SECRET)
+    nonce = hashlib.sha256(b"beacon/click-nonce/v4" + ids + index).digest()[:12]
+    # an independent decryption of the link part, with the associated data binding it to the campaign and link
+    assert AESGCMSIV(key).decrypt(nonce, raw[71:], ids + index) == URL.encode()
+    assert len(raw) == 69 + 2 + len(URL.encode()) + 16  # the same length as a v3 token
+
+
+def test_a_v4_link_part_cannot_be_opened_under_another_campaign_or_link() -> None:
+    mine = _b64decode(signer.click_token(ACCOUNT, CAMPAIGN, RECIPIENT, ISSUED, 2, URL))
+    other_campaign = _b64decode(signer.click_token(ACCOUNT, "e" * 32, RECIPIENT, ISSUED, 2, URL))
+    with pytest.raises(InvalidToken):
+        signer.verify(_b64encode(mine[HEAD] + other_campaign[LINK]), CLICK)
+    for position in (69, 70, 71, len(mine) - 1):  # index, ciphertext, tag
+        flipped = bytearray(mine)
+        flipped[position] ^= 1
+        with pytest.raises(InvalidToken):
+            signer.verify(_b64encode(bytes(flipped)), CLICK)
+
+
+def test_the_pixel_and_unsubscribe_paths_do_not_import_cryptography() -> None:
+    """A cold start of the open pixel pays nothing for the AEAD; the click path loads it."""
+    code = textwrap.dedent(f"""
+        import sys
+        from beacon.tokens import OPEN, UNSUBSCRIBE, CLICK, TokenSigner
+        s = TokenSigner({SECRET!r})
+        s.verify({OLD_OPEN!r}, OPEN); s.verify({OLD_UNSUBSCRIBE!r}, UNSUBSCRIBE)
+        s.verify({V3_CLICK!r}, CLICK)  # an old click token needs no AEAD either
+        before = "cryptography" in sys.modules
+        s.verify(s.click_token(*{IDS!r}, {ISSUED}, 0, "https://example.com/"), CLICK)
+        print(before, "cryptography" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -5,21 +5,27 @@ Open and unsubscribe tokens are base64url( kind | account | campaign | recipient
 - ids are the 16 raw bytes of Beacon's 32-hex-digit ids, so a token names no person;
 - the mac is HMAC-SHA256 over everything before it, truncated to 128 bits.
 
-A click token (v3, kind "l") is base64url( head | mac | link ), where head | mac is the above with
-its own kind, and link = index | ciphertext | link mac:
-- the link mac is HMAC-SHA256 (its own key) over account | campaign | index | URL: only Beacon can
-  name a destination, so the redirect is no open redirect;
-- the URL is encrypted (it may carry personal data) with a SHAKE256 keystream keyed by the secret,
-  the campaign, the index and the link mac (a synthetic IV, as in SIV: two different URLs never
-  share a keystream, the same URL of a campaign always encrypts the same way);
-- so the link part is the same in every email of a campaign and is computed once per campaign,
-  and head | mac (69 bytes, a whole number of base64 groups) once per email: a click token is two
-  strings put together. A token's link part spliced onto another recipient's head of the same
-  campaign only names a link that campaign has; the head part is per recipient, as before.
-Click tokens of emails sent before v3 (kind "c": head | index | ciphertext | mac over all of
-it, keystream keyed by the head) still verify.
+A click token (v4, kind "k") is base64url( head | mac | link ), where head | mac is the above with
+its own kind, and link = index | ciphertext | tag, the URL sealed with AES-GCM-SIV (RFC 8452, the
+`cryptography` package):
+- the key is derived from the secret for this one purpose with HKDF-SHA256;
+- the associated data is account | campaign | index and the nonce is derived from them, so only
+  Beacon can name a destination (no open redirect), and a link part spliced onto another
+  campaign's head fails to open;
+- AES-GCM-SIV is deterministic for one nonce and resists its reuse: the same URL of a campaign
+  always seals the same way (the link part is the same in every email of a campaign and is
+  computed once per campaign), and two different URLs leak nothing but that they differ;
+- head | mac (69 bytes, a whole number of base64 groups) is computed once per email: a click
+  token is two strings put together. A token's link part spliced onto another recipient's head
+  of the same campaign only names a link that campaign has; the head part is per recipient.
+`cryptography` is imported on the first click token only: the pixel and unsubscribe paths
+never load it (cold start).
+Click tokens of emails sent before v4 still verify: v3 (kind "l": link = index | ciphertext |
+link mac, a SHAKE256 keystream keyed by the secret, the ids, the index and an HMAC-SHA256 link
+mac as synthetic IV) and v2 (kind "c": head | index | ciphertext | mac over all of it, keystream
+keyed by the head).
 
-Verifying a token needs only the deployment secret. Standard library only (pixel cold start).
+Verifying a token needs only the deployment secret.
 """
 
 from __future__ import annotations
@@ -30,12 +36,17 @@ import hmac
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 OPEN = b"o"
-CLICK = b"c"  # what callers ask for; a v3 click token carries _CLICK_V3
+CLICK = b"c"  # what callers ask for; a v4 click token carries _CLICK_V4 (v3 _CLICK_V3, v2 CLICK)
 UNSUBSCRIBE = b"u"
 _CLICK_V3 = b"l"
-_KINDS = {OPEN, CLICK, UNSUBSCRIBE, _CLICK_V3}
+_CLICK_V4 = b"k"
+_CLICKS = {CLICK, _CLICK_V3, _CLICK_V4}
+_KINDS = {OPEN, UNSUBSCRIBE, *_CLICKS}
+_TAG_LEN = 16  # AES-GCM-SIV's tag
+_AEAD_INFO = b"beacon/click-url/v4/aes-256-gcm-siv"
 _MAC_LEN = 16
 _HEAD_LEN = 1 + 16 * 3 + 4
 _SIGNED_HEAD_LEN = _HEAD_LEN + _MAC_LEN  # 69 bytes = 92 base64 characters, no padding
@@ -86,8 +97,26 @@ class TokenSigner:
         self._link_mac_base = hmac.new(link_key, digestmod=hashlib.sha256)
         self._enc_key = hmac.new(secret, b"beacon/click-url/v2", hashlib.sha256).digest()
         self._enc_key_v3 = hmac.new(secret, b"beacon/click-url/v3", hashlib.sha256).digest()
+        self._secret = secret
+        self._aead: Any = None  # AES-GCM-SIV under the HKDF-derived key, built on first use
         # the link part of a campaign's click tokens, the same in each of its emails
         self.link_part = lru_cache(maxsize=1024)(self._link_part)
+
+    def _sealer(self) -> Any:
+        """AES-256-GCM-SIV keyed by HKDF-SHA256(secret, info=this purpose): imported on first use."""
+        if self._aead is None:
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
+            from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+            key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_AEAD_INFO).derive(self._secret)
+            self._aead = AESGCMSIV(key)
+        return self._aead
+
+    @staticmethod
+    def _nonce(ids: bytes, index: bytes) -> bytes:
+        """12 bytes for one link of one campaign (GCM-SIV: a repeat only shows equal URLs)."""
+        return hashlib.sha256(b"beacon/click-nonce/v4" + ids + index).digest()[:12]
 
     # ------------------------------------------------------------------ encoding
     def _mac(self, data: bytes) -> bytes:
@@ -118,15 +147,13 @@ class TokenSigner:
         return data + self._mac(data)
 
     def _link_part(self, account_id: str, campaign_id: str, link_index: int, url: str) -> str:
-        """base64url( index | ciphertext | link mac ) of one link of one campaign."""
+        """base64url( index | AES-GCM-SIV ciphertext and tag ) of one link of one campaign."""
         if not 0 <= link_index < 65536:
             raise ValueError("link index out of range")
         ids = _raw_ids(account_id, campaign_id)
         index = link_index.to_bytes(2, "big")
-        raw = url.encode("utf-8")
-        link_mac = self._link_mac(ids, index, raw)
-        cipher = _xor(raw, self._v3_keystream(ids, index, link_mac, len(raw)))
-        return _b64(index + cipher + link_mac)
+        sealed = self._sealer().encrypt(self._nonce(ids, index), url.encode("utf-8"), ids + index)
+        return _b64(index + sealed)
 
     def open_token(self, account_id: str, campaign_id: str, recipient_id: str, issued_at: int) -> str:
         return self.for_email(account_id, campaign_id, recipient_id, issued_at).open()
@@ -157,8 +184,10 @@ class TokenSigner:
         if _b64(raw) != token:
             raise InvalidToken("not the canonical spelling")  # one token, one spelling
         found = raw[:1]
-        if found not in _KINDS or (found != kind and not (kind == CLICK and found == _CLICK_V3)):
+        if found not in _KINDS or (found != kind and not (kind == CLICK and found in _CLICKS)):
             raise InvalidToken("wrong kind")
+        if found == _CLICK_V4:
+            return self._verify_click_v4(raw)
         if found == _CLICK_V3:
             return self._verify_click_v3(raw)
         data, mac = raw[:-_MAC_LEN], raw[-_MAC_LEN:]
@@ -176,6 +205,24 @@ class TokenSigner:
         url = _utf8(_xor(cipher, self._keystream(head, len(cipher))))
         link_index = int.from_bytes(head[_HEAD_LEN:], "big")
         return TokenData(kind, account_id, campaign_id, recipient_id, issued_at, link_index, url)
+
+    def _verify_click_v4(self, raw: bytes) -> TokenData:
+        if len(raw) < _SIGNED_HEAD_LEN + 2 + _TAG_LEN:
+            raise InvalidToken("no link")
+        head, mac = raw[:_HEAD_LEN], raw[_HEAD_LEN:_SIGNED_HEAD_LEN]
+        if not hmac.compare_digest(mac, self._mac(head)):
+            raise InvalidToken("bad signature")
+        ids = head[1:33]
+        index = raw[_SIGNED_HEAD_LEN : _SIGNED_HEAD_LEN + 2]
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            plain = self._sealer().decrypt(self._nonce(ids, index), raw[_SIGNED_HEAD_LEN + 2 :], ids + index)
+        except InvalidTag as exc:
+            raise InvalidToken("bad link signature") from exc
+        account_id, campaign_id, recipient_id, issued_at = _head_fields(head)
+        return TokenData(CLICK, account_id, campaign_id, recipient_id, issued_at,
+                         int.from_bytes(index, "big"), _utf8(plain))
 
     def _verify_click_v3(self, raw: bytes) -> TokenData:
         if len(raw) < _SIGNED_HEAD_LEN + 2 + _MAC_LEN:
@@ -234,7 +281,7 @@ class EmailTokens:
     def click_head(self) -> str:
         """The first 92 characters of each of this email's click tokens (kind, ids, issued, mac)."""
         if not self._click_head:
-            self._click_head = _b64(self._signer._signed(_CLICK_V3, self._rest))
+            self._click_head = _b64(self._signer._signed(_CLICK_V4, self._rest))
         return self._click_head
 
     def link_part(self, link_index: int, url: str) -> str:

@@ -48,10 +48,36 @@ _RETRY_STATUS = frozenset({500, 502, 503, 504})
 _USER_AGENT = f"beacon Botocore/{botocore.__version__}"
 
 
+class InternalsChanged(RuntimeError):
+    """botocore no longer has the private parts this module reads (see `internals`)."""
+
+
+def internals(client: Any) -> tuple[Any, Any]:
+    """(credentials, HTTP session) of a botocore client: `client._request_signer._credentials`
+    and `client._endpoint.http_session`, which botocore has no public accessor for. Proven on the
+    botocore range pyproject.toml pins; raises InternalsChanged if their shape is not the one
+    this module relies on (then the sender falls back to the client's own pipeline)."""
+    signer = getattr(client, "_request_signer", None)
+    if signer is None or not hasattr(signer, "_credentials"):
+        raise InternalsChanged("client._request_signer._credentials is gone")
+    credentials = signer._credentials
+    if credentials is not None and not callable(getattr(credentials, "get_frozen_credentials", None)):
+        raise InternalsChanged("the signer's credentials have no get_frozen_credentials()")
+    http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    if http is None or not callable(getattr(http, "send", None)):
+        raise InternalsChanged("client._endpoint.http_session.send is gone")
+    return credentials, http
+
+
 def unsupported(client: Any) -> str | None:
     """Why this client's SendEmail needs botocore's full pipeline, or None. Checked when a sender
     is built, so a botocore model that starts to want more (checksums, compression, another
-    signer or protocol) falls back to botocore instead of sending a request SES would refuse."""
+    signer or protocol), or a botocore whose private parts this module reads have changed, falls
+    back to botocore instead of sending a request SES would refuse or breaking sends."""
+    try:
+        internals(client)
+    except InternalsChanged as exc:
+        return f"botocore {botocore.__version__} internals changed: {exc}"
     model = client.meta.service_model
     operation = model.operation_model("SendEmail")
     if model.protocol != "rest-json":
@@ -83,8 +109,7 @@ class DirectSendEmail:
         self._before_send = f"before-send.{service}.SendEmail"
         self._after_call = f"after-call.{service}.SendEmail"
         # botocore has no public accessor for these two; they are what the client itself uses
-        self._credentials = client._request_signer._credentials
-        self._http = client._endpoint.http_session
+        self._credentials, self._http = internals(client)
         self._protocol = model.protocol
         self._sleep = sleep
 

@@ -57,6 +57,7 @@ class _ChangedSigner:
 @pytest.mark.parametrize("change", ["signer", "credentials", "endpoint"])
 def test_changed_internals_fall_back_to_the_client_and_warn(change: str, caplog: pytest.LogCaptureFixture) -> None:
     client = _client()
+    saved = client._request_signer, client._request_signer._credentials
     if change == "signer":
         client._request_signer = _ChangedSigner(client._request_signer)
     elif change == "credentials":
@@ -74,6 +75,6 @@ def test_changed_internals_fall_back_to_the_client_and_warn(change: str, caplog:
     if change == "endpoint":
         return  # the stand-in endpoint cannot send for the client either
     stub = Stub(client)
-    # the changed botocore's own pipeline signs its own way: here, with a signer of the installed one
-    client._request_signer = _client()._request_signer
+    # the changed botocore's own pipeline signs its own way: here, as the installed one does
+    client._request_signer, client._request_signer._credentials = saved
     assert sender.send(EMAIL) == "m-1" and len(stub.requests) == 1

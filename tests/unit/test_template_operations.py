@@ -252,3 +252,25 @@ def test_the_local_stack_finds_the_on_failure_queue() -> None:
     template = Template(document())
     assert template.on_failure_queue("SesEventsFunction") == "SesEventsDLQ"
     assert template.on_failure_queue("SendFunction") is None  # an SQS-triggered function: its queue's DLQ
+
+
+def test_samconfig_environments_set_only_valid_template_parameters() -> None:
+    import shlex
+    import tomllib
+
+    config = tomllib.loads((TEMPLATE.parent / "samconfig.toml").read_text())
+    parameters = document()["Parameters"]
+    stacks = set()
+    for env in ("dev", "prod"):
+        deploy = config[env]["deploy"]["parameters"]
+        stacks.add(config[env]["global"]["parameters"]["stack_name"])
+        assert "CAPABILITY_IAM" in deploy["capabilities"]
+        overrides = dict(item.split("=", 1) for item in shlex.split(deploy["parameter_overrides"]))
+        assert overrides["Stage"] == env
+        for name, value in overrides.items():
+            spec = parameters[name]  # a KeyError names a parameter the template does not have
+            if "AllowedValues" in spec:
+                assert value in {str(v) for v in spec["AllowedValues"]}, (env, name, value)
+            if "MinValue" in spec:
+                assert float(value) >= float(spec["MinValue"]), (env, name, value)
+    assert len(stacks) == 2  # dev and prod are separate stacks

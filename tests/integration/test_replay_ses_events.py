@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from beacon.db.suppressions import SuppressionRepo
-from beacon.ids import recipient_id
+from beacon.shared.ids import recipient_id
 from beacon_local.replay import Unreadable, destination_record, lambda_event, replay
 from beacon_local.resources import Resources
 from tests.integration.pipeline_world import World, make_world

@@ -373,7 +373,7 @@ def test_the_pixel_and_unsubscribe_paths_do_not_import_cryptography() -> None:
     """A cold start of the open pixel pays nothing for the AEAD; the click path loads it."""
     code = textwrap.dedent(f"""
         import sys
-        from beacon.tokens import OPEN, UNSUBSCRIBE, CLICK, TokenSigner
+        from beacon.shared.tokens import OPEN, UNSUBSCRIBE, CLICK, TokenSigner
         s = TokenSigner({SECRET!r})
         s.verify({OLD_OPEN!r}, OPEN); s.verify({OLD_UNSUBSCRIBE!r}, UNSUBSCRIBE)
         s.verify({V3_CLICK!r}, CLICK)  # an old click token needs no AEAD either

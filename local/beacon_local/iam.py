@@ -257,12 +257,15 @@ class AccessDenied(Exception):
                          "answer AccessDenied)")
 
 
+MAX_DENIALS = 1000  # kept for inspection; a long `beacon dev` session in "warn" mode stops collecting
+
+
 @dataclass
 class Checker:
     permissions: Permissions
     mode: str = "enforce"
     denials: list[AccessDenied] = field(default_factory=list)
-    calls: list[tuple[str, Need]] = field(default_factory=list)  # every checked (function, need)
+    used: set[tuple[str, Need]] = field(default_factory=set)  # each distinct (function, need) checked
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def check(self, request: Any) -> AccessDenied | None:
@@ -277,11 +280,12 @@ class Checker:
         needs = request_needs(service, operation, params, region)
         denied = self.permissions.denied(function, needs)
         with self._lock:
-            self.calls.extend((function, n) for n in needs)
+            self.used.update((function, n) for n in needs)
             if not denied:
                 return None
             denial = AccessDenied(function, denied)
-            self.denials.append(denial)
+            if len(self.denials) < MAX_DENIALS:
+                self.denials.append(denial)
         log.warning("%s", denial)
         return denial if self.mode == "enforce" else None
 

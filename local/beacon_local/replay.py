@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 Invoke = Callable[[dict[str, Any]], None]  # applies one Lambda event, raises if it failed
 
 
+_SNS_RECORD_KEYS = frozenset({"Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion",
+                              "Signature", "SigningCertUrl", "UnsubscribeUrl", "MessageAttributes"})
+
+
 class Unreadable(ValueError):
     """A DLQ message that holds no SES event ses_events could be invoked with."""
 
@@ -53,14 +57,12 @@ def lambda_event(body: str) -> dict[str, Any]:
     if isinstance(payload, dict) and isinstance(payload.get("Records"), list):
         return payload  # an OnFailure destination record: the event as Lambda got it
     if message.get("Type") == "Notification" and isinstance(message.get("Message"), str):
-        sns = {key: message.get(key) for key in ("Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp",
-                                                 "SignatureVersion", "Signature", "SigningCertUrl",
-                                                 "UnsubscribeUrl", "MessageAttributes")}
-        sns["SigningCertUrl"] = sns.pop("SigningCertUrl") or message.get("SigningCertURL")
-        sns["UnsubscribeUrl"] = sns.pop("UnsubscribeUrl") or message.get("UnsubscribeURL")
-        record = {"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "replay",
-                  "Sns": {k: v for k, v in sns.items() if v is not None}}
-        return {"Records": [record]}
+        # SNS's JSON spells two keys differently from the Lambda event's Sns record
+        renamed = {"SigningCertURL": "SigningCertUrl", "UnsubscribeURL": "UnsubscribeUrl"}
+        sns = {renamed.get(key, key): value for key, value in message.items()
+               if renamed.get(key, key) in _SNS_RECORD_KEYS}
+        return {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "replay",
+                             "Sns": sns}]}
     raise Unreadable("neither a Lambda destination record nor an SNS notification")
 
 

@@ -129,7 +129,7 @@ def campaign_item() -> CampaignItem:
 
 def deps_for(ses: Any, ddb: Any, pool: Any) -> SendDeps:
     return SendDeps(campaigns=_Campaigns(campaign_item()), accounts=_Accounts(),  # type: ignore[arg-type]
-                    contacts=None, suppressions=_NoSuppressions(),  # type: ignore[arg-type]
+                    audience=None, suppressions=_NoSuppressions(),  # type: ignore[arg-type]
                     ledger=Ledger(ddb, "messages", "stats"), counters=Counters(ddb, "stats"),
                     queue=FakeQueue(), ses=ses, signer=TokenSigner(b"bench-secret-0123456789abcdef"),
                     send_queue_url="q://send", dispatch_queue_url="q://dispatch", pool=pool,

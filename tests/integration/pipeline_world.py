@@ -117,7 +117,7 @@ def make_world() -> World:
     queue = FakeQueue()
     ses = FakeSender()
     deps = SendDeps(
-        campaigns=CampaignRepo(), accounts=AccountRepo(), contacts=ContactRepo(), suppressions=SuppressionRepo(),
+        campaigns=CampaignRepo(), accounts=AccountRepo(), audience=wiring.targeting(), suppressions=SuppressionRepo(),
         ledger=wiring.ledger(), counters=wiring.counters(), queue=queue, ses=ses,
         signer=wiring.signer(), send_queue_url=SEND_Q, dispatch_queue_url=DISPATCH_Q,
         pool=ThreadPoolExecutor(8),

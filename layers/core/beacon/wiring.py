@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from beacon.accounts.sender_domains import SenderCheck
     from beacon.audience.subscriptions import SubscriptionDeps
+    from beacon.audience.targeting import Targeting
     from beacon.db.campaign_counters import Counters
     from beacon.db.engagement import Engagement
     from beacon.db.recipient_ledger import RecipientLedger
@@ -124,15 +125,25 @@ def tenant_pace() -> TenantPace:
 
 
 @lru_cache(maxsize=1)
+def targeting() -> Targeting:
+    """Who a campaign reaches (dispatch) and how many a segment would (the API's count)."""
+    from beacon.audience.targeting import Targeting
+    from beacon.db.contacts import ContactRepo
+    from beacon.db.segments import SegmentRepo
+
+    bound()
+    return Targeting(ContactRepo(), engagement(), SegmentRepo())
+
+
+@lru_cache(maxsize=1)
 def dispatch_deps() -> DispatchDeps:
     """The dispatch function's needs: no SES client, no renderer."""
     from beacon.db.campaigns import CampaignRepo
-    from beacon.db.contacts import ContactRepo
     from beacon.sending.deps import DispatchDeps
 
     s = bound()
     return DispatchDeps(
-        campaigns=CampaignRepo(), contacts=ContactRepo(), counters=counters(), queue=queue(),
+        campaigns=CampaignRepo(), audience=targeting(), counters=counters(), queue=queue(),
         send_queue_url=s.send_queue_url, dispatch_queue_url=s.dispatch_queue_url,
         tenant_pace=tenant_pace(), tenant_rate=s.tenant_send_rate,
     )
@@ -148,7 +159,7 @@ def send_deps() -> SendDeps:
     s = bound()
     d = dispatch_deps()
     return SendDeps(
-        campaigns=d.campaigns, contacts=d.contacts, counters=d.counters, queue=d.queue,
+        campaigns=d.campaigns, audience=d.audience, counters=d.counters, queue=d.queue,
         send_queue_url=d.send_queue_url, dispatch_queue_url=d.dispatch_queue_url,
         tenant_pace=d.tenant_pace, tenant_rate=d.tenant_rate,
         accounts=AccountRepo(), suppressions=SuppressionRepo(), ledger=ledger(), ses=ses(), signer=signer(),
@@ -225,7 +236,8 @@ def reset() -> None:
 
     beacon.shared.config.get_settings.cache_clear()
     beacon.shared.aws.client.cache_clear()
-    for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, tenant_pace, dispatch_deps,
+    for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, tenant_pace, targeting,
+                   dispatch_deps,
                    send_deps, sender_check,
                    subscription_deps, ses_event_deps, identities):
         cached.cache_clear()

@@ -39,6 +39,11 @@ def attribute_name(raw: str) -> str:
     return name
 
 
+def is_attribute_name(name: str) -> bool:
+    """A name as `clean` stores it (after `attribute_name`): letters, digits and _, not reserved."""
+    return bool(_NAME.match(name)) and len(name) <= MAX_NAME and name not in RESERVED
+
+
 def clean(raw: Any) -> dict[str, str | int | float | bool | None]:
     if raw is None:
         return {}

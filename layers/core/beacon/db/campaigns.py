@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.expressions.update import Action
 
 from beacon.db.conditions import applied
@@ -75,6 +77,12 @@ class CampaignRepo:
             CampaignItem.dispatch_seq.does_not_exist() | (CampaignItem.dispatch_seq == 0)
         )
         return applied(item.update, actions=actions, condition=condition)
+
+    def record_segment(self, item: CampaignItem, definition: dict[str, Any]) -> bool:
+        """Record the segment definition a campaign is dispatched with, once: the first dispatch job
+        writes it before its first page and every later job uses that (False: already recorded)."""
+        return applied(item.update, actions=[CampaignItem.segment_snapshot.set(definition)],
+                       condition=CampaignItem.segment_snapshot.does_not_exist())
 
     def due(self, now: str, limit: int = 500) -> list[tuple[str, str]]:
         """(account_id, campaign_id) of scheduled campaigns whose send_at is at or before `now`

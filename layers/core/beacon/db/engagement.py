@@ -29,6 +29,7 @@ No IP address and no user agent is stored here.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -43,6 +44,18 @@ _ONE = {"N": "1"}
 _BASE_FIELDS = ("sk", "opens", "human_opens", "proxied_opens", "machine_opens", "first_human_open", "clicks",
                 "machine_clicks", "human_click_log", "human_clicks_unlogged", "honeypot_hits", "delivered_at",
                 "sent_at")
+
+
+# What targeting reads of a person's item (beacon.tracking.engagement_stats.read_by_a_person and
+# clicked_by_a_person decide from these; beacon.audience.targeting reads them)
+PERSON_FIELDS = ("sk", "status", "human_opens", "first_human_open", "clicks", "human_click_log",
+                 "human_clicks_unlogged", "honeypot_hits", "delivered_at", "sent_at")
+RANGE_READ_FACTOR = 4  # a key-range Query reads at most this many items per recipient asked for
+
+
+def _projection(fields: tuple[str, ...]) -> dict[str, Any]:
+    names = {f"#p{i}": f for i, f in enumerate(fields)}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
 class Engagement:
@@ -136,3 +149,84 @@ class Engagement:
         with ThreadPoolExecutor(len(pks)) as pool:
             for chunk in pool.map(lambda pk: self._query(pk, link_count), pks):
                 yield from chunk
+
+    # ------------------------------------------------------------------ reading (targeting)
+    def of_recipients(self, account_id: str, campaign_id: str, recipient_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The ledger items (PERSON_FIELDS, raw) of these recipients of a campaign; absent: never sent to.
+
+        Recipient ids are uniform hex and a page of contacts comes sorted by id, so the page's ids of
+        one ledger partition lie in a narrow key range: one Query over that range (`sk BETWEEN first
+        AND last`) reads them for a few read units in all (a Query is charged by the bytes it reads,
+        ~300 B an item), where a BatchGetItem costs half a unit per key. When the campaign went to
+        many people that the page does not hold, the range is dense: past RANGE_READ_FACTOR items per
+        id asked for, the Query stops and those ids are read with BatchGetItem instead."""
+        wanted = sorted(set(recipient_ids))
+        by_shard: dict[str, list[str]] = {}
+        for rid in wanted:
+            by_shard.setdefault(rid[:1], []).append(rid)
+        found: dict[str, dict[str, Any]] = {}
+        dense: list[str] = []
+        for rids in by_shard.values():
+            pk = ledger_pk(account_id, campaign_id, rids[0])
+            items = self._range(pk, rids[0], rids[-1], RANGE_READ_FACTOR * len(rids))
+            if items is None:
+                dense.extend(rids)
+                continue
+            asked = set(rids)
+            found.update((i["sk"]["S"], i) for i in items if i["sk"]["S"] in asked)
+        if dense:
+            found.update(self._batch_get(account_id, campaign_id, dense))
+        return found
+
+    def _range(self, pk: str, first: str, last: str, cap: int) -> list[dict[str, Any]] | None:
+        """The items with first <= sk <= last, or None if there are more than `cap`."""
+        args: dict[str, Any] = {
+            "TableName": self._table, "KeyConditionExpression": "pk = :pk AND sk BETWEEN :a AND :b",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":a": {"S": first}, ":b": {"S": last}},
+            "Limit": cap + 1, **_projection(PERSON_FIELDS),
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._client.query(**args)
+            items.extend(page.get("Items", []))
+            if len(items) > cap:
+                return None
+            if "LastEvaluatedKey" not in page:  # (1 MB pages: a range under the cap fits in one)
+                return items
+            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            args["Limit"] = cap + 1 - len(items)
+
+    def _batch_get(self, account_id: str, campaign_id: str, recipient_ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(recipient_ids), 100):
+            keys = [self._key(account_id, campaign_id, rid) for rid in recipient_ids[start:start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, **_projection(PERSON_FIELDS)}}
+            for attempt in range(10):
+                answer = self._client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    found[item["sk"]["S"]] = item
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise RuntimeError("DynamoDB kept keys unprocessed")
+        return found
+
+    def recipients_page(self, account_id: str, campaign_id: str, shard: int, cursor: dict[str, str] | None,
+                        limit: int) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+        """Up to `limit` ledger items (PERSON_FIELDS and email, raw) of one of the campaign's ledger
+        partitions (0-15) after `cursor`, and the cursor of the next page (None after the last)."""
+        pk = ledger_pks(account_id, campaign_id)[shard]
+        if cursor is not None and cursor.get("pk") != pk:
+            raise ValueError("cursor is not one this API gave out")
+        args: dict[str, Any] = {
+            "TableName": self._table, "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}}, "Limit": limit,
+            **_projection((*PERSON_FIELDS, "email")),
+        }
+        if cursor:
+            args["ExclusiveStartKey"] = {"pk": {"S": cursor["pk"]}, "sk": {"S": cursor["sk"]}}
+        page = self._client.query(**args)
+        last = page.get("LastEvaluatedKey")
+        return page.get("Items", []), ({"pk": last["pk"]["S"], "sk": last["sk"]["S"]} if last else None)

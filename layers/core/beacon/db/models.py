@@ -151,6 +151,19 @@ class ListItem(_Base):
     contact_count = NumberAttribute(default=0)
 
 
+class SegmentItem(_Base):
+    """pk=A#{account_id} sk=SEGMENT#{segment_id}: a saved segment (beacon.audience.segments)."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    segment_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    definition = JSONAttribute()  # {match, rules}, as beacon.audience.segments stores it
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
 # ---------------------------------------------------------------- contacts table
 class ContactItem(_Base):
     """pk={account_id} sk=C#{recipient_id}"""
@@ -219,6 +232,14 @@ class CampaignItem(_Base):
     dispatch_cursor = UnicodeAttribute(null=True)
     dispatched_at = UnicodeAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
+    # targeting (beacon.audience.targeting): recipients are the subscribed contacts of list_ids (or,
+    # for a resend, the original's recipients without a human open/click) minus exclude_list_ids,
+    # matching the segment; the definition used is recorded at dispatch (segment_snapshot)
+    segment_id = UnicodeAttribute(null=True)
+    exclude_list_ids: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    segment_snapshot = JSONAttribute(null=True)  # {id, name, match, rules, updated_at}
+    resend_of = UnicodeAttribute(null=True)  # the original campaign of a resend draft
+    resend_audience = UnicodeAttribute(null=True)  # non_openers | non_clickers
     send_at = UnicodeAttribute(null=True)  # a scheduled send: ISO 8601 UTC
     schedule_key = UnicodeAttribute(null=True)  # "scheduled" while scheduled only: the sparse by_send_at index
     by_send_at = CampaignsBySendAt()
@@ -269,6 +290,7 @@ TABLE_OF_MODEL: dict[type[Model], str] = {
     ThrottleItem: "accounts_table",
     DomainItem: "accounts_table",
     DomainClaimItem: "accounts_table",
+    SegmentItem: "accounts_table",
     ContactItem: "contacts_table",
     MembershipItem: "contacts_table",
     CampaignItem: "campaigns_table",

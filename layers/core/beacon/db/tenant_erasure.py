@@ -2,7 +2,7 @@
 partition of the tenant with keys-only Queries and deletes 25 items per BatchWriteItem.
 
 Where the tenant's items live (see db/models.py and the repositories):
-  accounts      pk=A#{account_id} (profile, keys, lists, domains, session/reset index) and the
+  accounts      pk=A#{account_id} (profile, keys, lists, segments, domains, session/reset index) and the
                 lookups they point at: E#{email}, K#{key hash}, S#/R#{token hash}, D#{domain}
   contacts      pk={account_id} (contacts), pk={account_id}#L#{list_id} (memberships)
   campaigns     pk={account_id}

@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from beacon.sending.pacing import Pacer
 
 if TYPE_CHECKING:
-    from beacon.db.models import AccountItem, CampaignItem, ContactItem, MembershipItem
+    from beacon.db.models import AccountItem, CampaignItem, ContactItem
     from beacon.db.send_ledger import Claim, Outcome
     from beacon.db.tenant_pace import Window
     from beacon.ports.queue import Queue
@@ -39,12 +39,22 @@ class Campaigns(Protocol):
 
     def due(self, now: str, limit: int = 500) -> list[tuple[str, str]]: ...
 
+    def record_segment(self, item: CampaignItem, definition: dict[str, Any]) -> bool: ...
 
-class Recipients(Protocol):
-    def members_page(self, account_id: str, list_id: str, limit: int, cursor: dict[str, str] | None
-                     ) -> tuple[list[MembershipItem], dict[str, str] | None]: ...
 
-    def get_many(self, account_id: str, recipient_ids: Iterable[str]) -> dict[str, ContactItem]: ...
+class Audience(Protocol):
+    """Who a campaign reaches (beacon.audience.targeting.Targeting): its lists or the original of a
+    resend, minus the excluded lists, the subscribed contacts matching its segment, a page at a time."""
+
+    def recipients_page(self, campaign: CampaignItem, index: int, cursor: dict[str, str] | None, limit: int
+                        ) -> tuple[list[ContactItem], tuple[int, dict[str, str] | None] | None]:
+        """The recipients among the next `limit` contacts from (source index, cursor), and the
+        position after them (None after the last)."""
+        ...
+
+    def segment_definition(self, account_id: str, segment_id: str) -> dict[str, Any] | None:
+        """The segment as it is now (recorded on the campaign at dispatch); None if it was deleted."""
+        ...
 
 
 class Accounts(Protocol):
@@ -77,7 +87,7 @@ class TenantSchedule(Protocol):
 @dataclass(kw_only=True)
 class DispatchDeps:
     campaigns: Campaigns
-    contacts: Recipients
+    audience: Audience
     counters: CampaignCounters
     queue: Queue
     send_queue_url: str

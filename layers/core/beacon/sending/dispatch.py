@@ -6,13 +6,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beacon.db.contacts import decode_cursor, encode_cursor
 from beacon.sending.batches import split
 from beacon.sending.deps import DispatchDeps
 from beacon.shared.clock import now_iso
 from beacon.shared.observability import logger
+
+if TYPE_CHECKING:
+    from beacon.db.models import CampaignItem
 
 PAGE_SIZE = 100  # recipients read per dispatch step (one Query, one BatchGetItem, one SendMessageBatch)
 
@@ -53,42 +56,38 @@ def dispatch(job: dict[str, Any], deps: DispatchDeps, time_left: Callable[[], fl
         logger.info("dispatch dropped", extra={"campaign_id": campaign_id,
                                                "status": item.status if item else None})
         return "dropped"
-    list_ids = list(item.list_ids or [])
+    if item.segment_id and item.segment_snapshot is None:
+        item = _record_segment(deps, item)
+        if item is None:
+            return "dropped"
     head = {"account_id": account_id, "campaign_id": campaign_id}
     tenant = deps.tenant_schedule()
     ahead = 0.0  # seconds of this tenant's sending queued ahead of now (with a tenant rate)
     while not item.dispatched_at:
         seq = int(item.dispatch_seq or 0)
         index = int(item.dispatch_list_index or 0)
-        recipients: list[dict[str, Any]] = []
-        next_key = None
-        if index < len(list_ids):
-            members, next_key = deps.contacts.members_page(
-                account_id, list_ids[index], PAGE_SIZE, decode_cursor(item.dispatch_cursor)
-            )
-            found = deps.contacts.get_many(account_id, [m.sk for m in members])
-            earlier = set(list_ids[:index])
-            for m in members:
-                contact = found.get(m.sk)
-                if contact is None or (set(contact.list_ids or ()) & earlier):
-                    continue  # erased meanwhile, or already a recipient through an earlier list
-                recipients.append({"rid": m.sk, "email": contact.email, "attributes": contact.attributes or {}})
-            if recipients:
-                messages = split(recipients, head)
-                delays: int | list[int] = 0
-                if tenant is not None:
-                    schedule, rate = tenant
-                    start = schedule.plan(account_id, len(recipients), rate)
-                    now = deps.clock()
-                    delays, before = [], 0
-                    for message in messages:  # each visible shortly before its own turn
-                        turn = start + before / rate - now - DISPATCH_LEAD_SECONDS
-                        delays.append(min(900, max(0, math.ceil(turn))))
-                        before += len(message["recipients"])
-                    ahead = start + len(recipients) / rate - now
-                deps.queue.send(deps.send_queue_url, messages, delay_seconds=delays)
-        new_index = index if next_key else index + 1
-        done = next_key is None and new_index >= len(list_ids)
+        # the campaign's audience: its lists (or the original of a resend) minus the excluded
+        # lists, subscribed, matching its segment; a contact of an earlier list is skipped
+        contacts, position = deps.audience.recipients_page(item, index, decode_cursor(item.dispatch_cursor),
+                                                           PAGE_SIZE)
+        recipients: list[dict[str, Any]] = [
+            {"rid": c.sk[2:], "email": c.email, "attributes": c.attributes or {}} for c in contacts]
+        if recipients:
+            messages = split(recipients, head)
+            delays: int | list[int] = 0
+            if tenant is not None:
+                schedule, rate = tenant
+                start = schedule.plan(account_id, len(recipients), rate)
+                now = deps.clock()
+                delays, before = [], 0
+                for message in messages:  # each visible shortly before its own turn
+                    turn = start + before / rate - now - DISPATCH_LEAD_SECONDS
+                    delays.append(min(900, max(0, math.ceil(turn))))
+                    before += len(message["recipients"])
+                ahead = start + len(recipients) / rate - now
+            deps.queue.send(deps.send_queue_url, messages, delay_seconds=delays)
+        done = position is None
+        new_index, next_key = position if position is not None else (index + 1, None)
         if not deps.campaigns.checkpoint(item, seq, new_index, encode_cursor(next_key), len(recipients),
                                          done, now_iso()):
             logger.info("dispatch superseded by another job", extra={"campaign_id": campaign_id})
@@ -108,6 +107,20 @@ def dispatch(job: dict[str, Any], deps: DispatchDeps, time_left: Callable[[], fl
             return "continued"
     _schedule_finalize(deps, head, 0)
     return "done"
+
+
+def _record_segment(deps: DispatchDeps, item: CampaignItem) -> CampaignItem | None:
+    """Record on the campaign the segment definition it is sent with (the first job does; the
+    campaign is read again, so every job uses what was recorded). A segment deleted before its
+    campaign was dispatched cancels the campaign (None)."""
+    definition = deps.audience.segment_definition(item.pk, str(item.segment_id))
+    if definition is None:
+        deps.campaigns.transition(item, "sending", "cancelled", now_iso(),
+                                  reason="its segment was deleted before it was sent")
+        logger.warning("campaign cancelled: its segment is gone", extra={"campaign_id": item.campaign_id})
+        return None
+    deps.campaigns.record_segment(item, definition)
+    return deps.campaigns.get(item.pk, item.campaign_id, consistent=True)
 
 
 def now_utc() -> str:

@@ -29,6 +29,51 @@ def _epoch_of(item: dict[str, Any], name: str) -> int | None:
         return None
 
 
+def human_clicks_by_link(item: dict[str, Any], honeypot_hits: list[int] | None = None) -> dict[int, int]:
+    """The clicks of one ledger item that the request rules and the sweep rules both call human,
+    per link index (the logged ones; `human_clicks_unlogged` counts those past the log's cap)."""
+    hits = honeypot_hits if honeypot_hits is not None else _honeypot_hits(item)
+    window_start = _epoch_of(item, "delivered_at") or _epoch_of(item, "sent_at")
+    first_open = _n(item, "first_human_open") or None
+    human_by_link: dict[int, int] = {}
+    for entry in (item.get("human_click_log") or {}).get("L", []):
+        at, link = divmod(int(entry["N"]), LINK_SHIFT)
+        if classify_click(ClickFacts(at, window_start, first_open, hits)) is None:
+            human_by_link[link] = human_by_link.get(link, 0) + 1
+    return human_by_link
+
+
+def _honeypot_hits(item: dict[str, Any]) -> list[int]:
+    return sorted(int(x) for x in (item.get("honeypot_hits") or {}).get("NS", []))
+
+
+# ------------------------------------------------------------ one person, for targeting
+# What a segment rule (`campaign:<id>` opened / clicked) and a resend to non-openers or
+# non-clickers ask of one ledger item. Stricter than the stats' `human_unique`, which counts a
+# webmail-proxy open as a person's: here only proof of a person counts (DESIGN "Segments and
+# targeting": a machine or proxy-only open is not an open), so a resend reaches everyone who may
+# not have read it. They read an item's beacon.db.engagement.PERSON_FIELDS.
+def received(item: dict[str, Any] | None) -> bool:
+    """The campaign was sent to this person (SES accepted it): the ledger item is settled `sent`."""
+    return item is not None and (item.get("status") or {}).get("S") == "sent"
+
+
+def clicked_by_a_person(item: dict[str, Any] | None) -> bool:
+    """At least one click that the request rules and the sweep rules both call human."""
+    if item is None or not _n(item, "clicks"):
+        return False
+    return _n(item, "human_clicks_unlogged") > 0 or bool(human_clicks_by_link(item))
+
+
+def read_by_a_person(item: dict[str, Any] | None) -> bool:
+    """A human open (the pixel fetched by the person's own mail client), or a human click (a
+    person who clicks has read it, even with images off). Apple MPP, scanners, prefetches and
+    webmail image proxies alone are not proof of a reader."""
+    if item is None:
+        return False
+    return _n(item, "human_opens") > 0 or clicked_by_a_person(item)
+
+
 def summarize(items: Iterable[dict[str, Any]], link_count: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """(opens, clicks) of the stats from a campaign's engaged ledger items (raw attribute values).
 
@@ -50,18 +95,12 @@ def summarize(items: Iterable[dict[str, Any]], link_count: int) -> tuple[dict[st
             o_human += 1 if human or proxied else 0
             o_machine += machine
             o_proxied += 1 if proxied else 0
-        hits = sorted(int(x) for x in (item.get("honeypot_hits") or {}).get("NS", []))
+        hits = _honeypot_hits(item)
         c_honeypot += 1 if hits else 0
         clicks = _n(item, "clicks")
         if not clicks:
             continue
-        window_start = _epoch_of(item, "delivered_at") or _epoch_of(item, "sent_at")
-        first_open = _n(item, "first_human_open") or None
-        human_by_link: dict[int, int] = {}
-        for entry in (item.get("human_click_log") or {}).get("L", []):
-            at, link = divmod(int(entry["N"]), LINK_SHIFT)
-            if classify_click(ClickFacts(at, window_start, first_open, hits)) is None:
-                human_by_link[link] = human_by_link.get(link, 0) + 1
+        human_by_link = human_clicks_by_link(item, hits)
         human_clicks = sum(human_by_link.values()) + _n(item, "human_clicks_unlogged")
         c_total += clicks
         c_unique += 1

@@ -9,17 +9,20 @@ from beacon.accounts.sender_domains import SenderCheck
 from beacon.db.accounts import ListRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.models import CampaignItem
+from beacon.db.segments import SegmentRepo
 from beacon.message import links, mime, rendering
 from beacon.message.compose import CampaignContent, compose, content_of
 from beacon.ports.ses import EmailSender, OutgoingEmail, SesRejected, SesThrottled
 from beacon.shared import addresses
 from beacon.shared.clock import epoch, now_iso
 from beacon.shared.errors import Conflict, NotFound, TooManyRequests, Unprocessable, invalid
-from beacon.shared.ids import new_id, recipient_id
+from beacon.shared.ids import is_id, new_id, recipient_id
 from beacon.shared.tokens import TokenSigner
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # SES v1 limit; v2 allows 40 MB after encoding
-EDITABLE = ("name", "subject", "from_email", "from_name", "reply_to", "list_ids", "html", "text", "tracking")
+EDITABLE = ("name", "subject", "from_email", "from_name", "reply_to", "list_ids", "html", "text", "tracking",
+            "segment_id", "exclude_list_ids")
+CLEARABLE = ("reply_to", "segment_id")  # PATCH null removes them
 SAMPLE_EMAIL = "preview@example.com"
 
 
@@ -34,6 +37,12 @@ def view(item: CampaignItem) -> dict[str, Any]:
         "from_name": item.from_name,
         "reply_to": item.reply_to or None,
         "list_ids": list(item.list_ids or []),
+        "exclude_list_ids": list(item.exclude_list_ids or []),
+        "segment_id": item.segment_id or None,
+        # the segment definition the campaign was dispatched with (null until it is dispatched)
+        "segment": item.segment_snapshot or None,
+        "resend_of": ({"campaign_id": item.resend_of, "audience": item.resend_audience}
+                      if item.resend_of else None),
         "html": item.html,
         "text": item.text,
         "tracking": {"opens": bool(item.track_opens), "clicks": bool(item.track_clicks)},
@@ -50,8 +59,26 @@ def view(item: CampaignItem) -> dict[str, Any]:
 
 
 
+def _check_targeting(fields: dict[str, Any], lists: ListRepo, account_id: str, segments: SegmentRepo) -> None:
+    """segment_id names a segment of the tenant; exclude_list_ids are its lists and none is also a
+    list to send to; a resend (resend_of) goes to its original's recipients, not to lists."""
+    if fields.get("resend_of") and fields.get("list_ids"):
+        raise invalid("list_ids", "a resend goes to the recipients of its original campaign, not to lists; "
+                                  "narrow it with segment_id or exclude_list_ids")
+    segment_id = fields.get("segment_id")
+    if segment_id is not None and (not isinstance(segment_id, str) or not is_id(segment_id)
+                                   or segments.get(account_id, segment_id) is None):
+        raise invalid("segment_id", f"segment {str(segment_id)[:64]} not found")
+    sending_to = set(fields.get("list_ids") or [])
+    for list_id in fields.get("exclude_list_ids") or []:
+        if not is_id(list_id) or lists.get(account_id, list_id) is None:
+            raise invalid("exclude_list_ids", f"list {list_id[:64]} not found")
+        if list_id in sending_to:
+            raise invalid("exclude_list_ids", f"list {list_id} is also in list_ids")
+
+
 def validate(fields: dict[str, Any], lists: ListRepo, account_id: str, company: str, signer: TokenSigner,
-             base_url: str, *, senders: SenderCheck) -> list[str]:
+             base_url: str, *, senders: SenderCheck, segments: SegmentRepo | None = None) -> list[str]:
     """Check everything a send would trip over, now. Returns the trackable links of a sample render.
     `senders` says whether from_email is on a verified domain of the tenant ."""
     for field in ("name", "subject", "from_name", "reply_to"):
@@ -75,6 +102,7 @@ def validate(fields: dict[str, Any], lists: ListRepo, account_id: str, company: 
     for list_id in list_ids:
         if lists.get(account_id, list_id) is None:
             raise invalid("list_ids", f"list {list_id} not found")
+    _check_targeting(fields, lists, account_id, segments or SegmentRepo())
     if not senders(account_id, fields["from_email"]):
         domain = fields["from_email"].rpartition("@")[2]
         raise invalid("from_email", f"{domain} is not a verified sender domain of this account: add it with "
@@ -105,8 +133,11 @@ def validate(fields: dict[str, Any], lists: ListRepo, account_id: str, company: 
 
 
 def create(repo: CampaignRepo, lists: ListRepo, signer: TokenSigner, account_id: str, company: str,
-           fields: dict[str, Any], base_url: str, *, senders: SenderCheck) -> dict[str, Any]:
-    found_links = validate(fields, lists, account_id, company, signer, base_url, senders=senders)
+           fields: dict[str, Any], base_url: str, *, senders: SenderCheck,
+           segments: SegmentRepo | None = None) -> dict[str, Any]:
+    """A new draft. `fields` may carry `resend_of` and `resend_audience` (beacon.campaigns.resend)."""
+    found_links = validate(fields, lists, account_id, company, signer, base_url, senders=senders,
+                           segments=segments)
     now = now_iso()
     tracking = fields.get("tracking") or {}
     campaign_id = new_id()
@@ -117,6 +148,9 @@ def create(repo: CampaignRepo, lists: ListRepo, signer: TokenSigner, account_id:
         html=fields["html"], text=fields.get("text") or "",
         track_opens=1 if tracking.get("opens", True) else 0, track_clicks=1 if tracking.get("clicks", True) else 0,
         links=found_links, status="draft", created_at=now, updated_at=now,
+        segment_id=fields.get("segment_id") or None,
+        exclude_list_ids=list(dict.fromkeys(fields.get("exclude_list_ids") or [])),
+        resend_of=fields.get("resend_of") or None, resend_audience=fields.get("resend_audience") or None,
     )
     repo.create(item)
     return view(item)
@@ -131,14 +165,16 @@ def require(repo: CampaignRepo, account_id: str, campaign_id: str, consistent: b
 
 def update(repo: CampaignRepo, lists: ListRepo, signer: TokenSigner, account_id: str, company: str,
            campaign_id: str, changes: dict[str, Any], base_url: str, *,
-           senders: SenderCheck) -> dict[str, Any]:
+           senders: SenderCheck, segments: SegmentRepo | None = None) -> dict[str, Any]:
     item = require(repo, account_id, campaign_id, consistent=True)
     if item.status != "draft":
         raise Conflict(f"only a draft can be changed; this campaign is {item.status}", code="not_draft")
     current = view(item)
     merged = {k: current[k] for k in EDITABLE}
-    merged.update({k: v for k, v in changes.items() if k in EDITABLE and (v is not None or k == "reply_to")})
-    found_links = validate(merged, lists, account_id, company, signer, base_url, senders=senders)
+    merged.update({k: v for k, v in changes.items() if k in EDITABLE and (v is not None or k in CLEARABLE)})
+    merged["resend_of"] = item.resend_of
+    found_links = validate(merged, lists, account_id, company, signer, base_url, senders=senders,
+                           segments=segments)
     tracking = merged.get("tracking") or {}
     item.name = merged["name"].strip()
     item.subject = merged["subject"]
@@ -150,6 +186,8 @@ def update(repo: CampaignRepo, lists: ListRepo, signer: TokenSigner, account_id:
     item.text = merged.get("text") or ""
     item.track_opens = 1 if tracking.get("opens", True) else 0
     item.track_clicks = 1 if tracking.get("clicks", True) else 0
+    item.segment_id = merged.get("segment_id") or None
+    item.exclude_list_ids = list(dict.fromkeys(merged.get("exclude_list_ids") or []))
     item.links = found_links
     item.updated_at = now_iso()
     repo.save(item)

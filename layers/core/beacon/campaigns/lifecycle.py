@@ -49,7 +49,7 @@ def start_send(repo: CampaignRepo, queue: Queue, dispatch_queue_url: str, accoun
     item = require(repo, account_id, campaign_id, consistent=True)
     if item.status != "draft":
         raise Conflict(f"only a draft can be sent; this campaign is {item.status}", code="not_draft")
-    if not item.list_ids:
+    if not item.list_ids and not item.resend_of:
         raise Unprocessable("the campaign has no lists to send to", details=[{"field": "list_ids"}])
     now = now_iso()
     if when is not None:

@@ -70,6 +70,8 @@ class CampaignIn(Strict):
     html: str = Field(min_length=1, max_length=MAX_TEMPLATE)
     text: str = Field(default="", max_length=MAX_TEMPLATE)
     tracking: Tracking = Field(default_factory=Tracking)
+    segment_id: str | None = Field(default=None, max_length=64)
+    exclude_list_ids: list[str] = Field(default_factory=list, max_length=20)
 
 
 class CampaignPatch(Strict):
@@ -82,6 +84,8 @@ class CampaignPatch(Strict):
     html: str | None = Field(default=None, min_length=1, max_length=MAX_TEMPLATE)
     text: str | None = Field(default=None, max_length=MAX_TEMPLATE)
     tracking: Tracking | None = None
+    segment_id: str | None = Field(default=None, max_length=64, description="null removes the segment")
+    exclude_list_ids: list[str] | None = Field(default=None, max_length=20)
 
 
 class PreviewContact(Strict):
@@ -104,3 +108,28 @@ class TestSendIn(Strict):
 class SuppressionIn(Strict):
     email: str = Field(min_length=1, max_length=254)
     reason: str = Field(default="manual", description='only "manual" can be added through the API')
+
+
+class ResendIn(Strict):
+    audience: str = Field(description='"non_openers" or "non_clickers"', max_length=20)
+    subject: str | None = Field(default=None, min_length=1, max_length=998)
+
+
+class SegmentIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    match: str = Field(default="all", description='"all" or "any"', max_length=10)
+    rules: list[Any] = Field(description="[{field, op, value}]")
+
+
+class SegmentPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    match: str | None = Field(default=None, max_length=10)
+    rules: list[Any] | None = None
+
+
+class SegmentCountIn(Strict):
+    match: str = Field(default="all", max_length=10)
+    rules: list[Any] = Field(default_factory=list, description="none: everyone subscribed on the lists")
+    list_ids: list[str] = Field(min_length=1, max_length=20)
+    exclude_list_ids: list[str] = Field(default_factory=list, max_length=20)
+    cursor: str | None = Field(default=None, max_length=2000, description="next_cursor of the previous answer")

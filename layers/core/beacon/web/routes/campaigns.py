@@ -8,11 +8,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from beacon.campaigns import drafts, lifecycle, stats
+from beacon.campaigns import drafts, lifecycle, resend, stats
 from beacon.db.accounts import ListRepo
 from beacon.db.campaigns import CampaignRepo
+from beacon.db.segments import SegmentRepo
 from beacon.shared.observability import logger
-from beacon.web.bodies import CampaignIn, CampaignPatch, PreviewIn, SendIn, TestSendIn
+from beacon.web.bodies import CampaignIn, CampaignPatch, PreviewIn, ResendIn, SendIn, TestSendIn
 from beacon.web.common import ID, base_url, company_of, principal, reply, require_id
 from beacon.wiring import bound, counters, engagement, queue, sender_check, ses, signer, tenant_pace
 
@@ -23,7 +24,8 @@ router = Router()
 def create_campaign(body: Annotated[CampaignIn, Body()]) -> Response[Any]:
     who = principal(router.current_event)
     result = drafts.create(CampaignRepo(), ListRepo(), signer(), who.account_id, company_of(who.account_id),
-                              body.model_dump(), base_url(router.current_event), senders=sender_check())
+                              body.model_dump(), base_url(router.current_event), senders=sender_check(),
+                              segments=SegmentRepo())
     return reply(201, result)
 
 
@@ -46,7 +48,7 @@ def patch_campaign(campaign_id: ID, body: Annotated[CampaignPatch, Body()]) -> R
     who = principal(router.current_event)
     result = drafts.update(CampaignRepo(), ListRepo(), signer(), who.account_id, company_of(who.account_id),
                               require_id(campaign_id, "campaign"), body.model_dump(exclude_unset=True),
-                              base_url(router.current_event), senders=sender_check())
+                              base_url(router.current_event), senders=sender_check(), segments=SegmentRepo())
     return reply(200, result)
 
 
@@ -108,6 +110,17 @@ def test_campaign(campaign_id: ID, body: Annotated[TestSendIn, Body()]) -> Respo
     result = drafts.send_test(item, company_of(who.account_id), signer(), ses(), base_url(router.current_event),
                                  body.to)
     return reply(202, result)
+
+
+@router.post("/v1/campaigns/<campaign_id>/resend",
+             summary="A new draft for the original's recipients who did not open (or click) it", tags=["campaigns"])
+def resend_campaign(campaign_id: ID, body: Annotated[ResendIn, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    result = resend.resend(CampaignRepo(), ListRepo(), signer(), who.account_id, company_of(who.account_id),
+                           require_id(campaign_id, "campaign"), body.audience, body.subject,
+                           base_url(router.current_event), senders=sender_check())
+    logger.info("campaign resend drafted", extra={"campaign_id": campaign_id, "draft_id": result["id"]})
+    return reply(201, result)
 
 
 @router.get("/v1/campaigns/<campaign_id>/stats", summary="Delivery and engagement numbers", tags=["campaigns"])

@@ -50,7 +50,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from beacon.audience.attributes import attribute_name, is_attribute_name
 from beacon.shared.ids import is_id
@@ -152,9 +152,22 @@ def as_instant(value: Any) -> datetime | None:
 
 
 # ------------------------------------------------------------------------------ rules
+class Facts(Protocol):
+    """What a rule can see of one contact (beacon.db.contacts.ContactRow is one)."""
+
+    @property
+    def email(self) -> str: ...
+
+    @property
+    def attributes(self) -> Mapping[str, Any]: ...
+
+    @property
+    def subscribed_at(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Contact:
-    """What a rule can see of one contact."""
+    """Facts given by hand (tests, previews)."""
 
     email: str
     attributes: Mapping[str, Any]
@@ -162,7 +175,7 @@ class Contact:
 
 
 Engagement = Mapping[str, dict[str, Any] | None]  # campaign id -> the contact's ledger item (raw), if any
-Test = Callable[[Contact, datetime], bool]
+Test = Callable[[Facts, datetime], bool]
 
 
 @dataclass(frozen=True)
@@ -210,7 +223,7 @@ class Segment:
     def _engagement_rules(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.test is None)
 
-    def decide(self, contact: Contact, now: datetime) -> bool | None:
+    def decide(self, contact: Facts, now: datetime) -> bool | None:
         """The answer from the contact alone, or None when it needs the engagement rules."""
         if self.match == "all":
             if not all(test(contact, now) for test in self._tests):
@@ -220,7 +233,7 @@ class Segment:
             return True
         return None if self._engagement_rules else False
 
-    def matches(self, contact: Contact, engagement: Engagement, now: datetime) -> bool:
+    def matches(self, contact: Facts, engagement: Engagement, now: datetime) -> bool:
         decided = self.decide(contact, now)
         if decided is not None:
             return decided
@@ -303,7 +316,7 @@ def _field(raw: str, problem: Callable[[str, str], SegmentProblem]) -> tuple[str
     raise problem("field", "must be email, subscribed_at, attributes.<name> or campaign:<id>")
 
 
-def _getter(kind: str, name: str) -> Callable[[Contact], Any]:
+def _getter(kind: str, name: str) -> Callable[[Facts], Any]:
     if kind == "email":
         return lambda c: c.email
     if kind == "subscribed_at":
@@ -312,7 +325,7 @@ def _getter(kind: str, name: str) -> Callable[[Contact], Any]:
 
 
 def _presence(name: str, wanted: bool) -> Test:
-    def test(contact: Contact, _now: datetime) -> bool:
+    def test(contact: Facts, _now: datetime) -> bool:
         value = contact.attributes.get(name)
         present = value is not None and not (isinstance(value, str) and not value.strip())
         return present == wanted
@@ -366,7 +379,7 @@ def _equals(expected: Scalar) -> Callable[[Any], bool]:
     return eq_text
 
 
-def _value_test(op: str, value: Any, kind: str, get: Callable[[Contact], Any],
+def _value_test(op: str, value: Any, kind: str, get: Callable[[Facts], Any],
                 problem: Callable[[str, str], SegmentProblem]) -> tuple[Test, Any]:
     """The predicate of a value rule and the value as stored."""
     if op in ("eq", "ne"):
@@ -383,7 +396,7 @@ def _value_test(op: str, value: Any, kind: str, get: Callable[[Contact], Any],
             raise problem("value", f"in needs a list of 1 to {MAX_IN_VALUES} values")
         tests = [_equals(_scalar(v, kind, f"value[{i}]", problem)) for i, v in enumerate(value)]
 
-        def in_test(contact: Contact, _now: datetime) -> bool:
+        def in_test(contact: Facts, _now: datetime) -> bool:
             actual = get(contact)
             return any(t(actual) for t in tests)
 
@@ -394,7 +407,7 @@ def _value_test(op: str, value: Any, kind: str, get: Callable[[Contact], Any],
         needle = fold(value)
         method = {"contains": str.__contains__, "starts_with": str.startswith, "ends_with": str.endswith}[op]
 
-        def text_test(contact: Contact, _now: datetime) -> bool:
+        def text_test(contact: Facts, _now: datetime) -> bool:
             text = as_text(get(contact))
             return text is not None and method(fold(text), needle)
 
@@ -406,7 +419,7 @@ def _value_test(op: str, value: Any, kind: str, get: Callable[[Contact], Any],
         raise problem("value", f"{op} needs a whole number of days from 0 to {MAX_DAYS}")
     span = timedelta(days=value)
 
-    def day_test(contact: Contact, now: datetime) -> bool:
+    def day_test(contact: Facts, now: datetime) -> bool:
         when = as_instant(get(contact))
         if when is None:
             return False
@@ -417,13 +430,13 @@ def _value_test(op: str, value: Any, kind: str, get: Callable[[Contact], Any],
     return day_test, value
 
 
-def _order_test(op: str, value: Any, kind: str, get: Callable[[Contact], Any],
+def _order_test(op: str, value: Any, kind: str, get: Callable[[Facts], Any],
                 problem: Callable[[str, str], SegmentProblem]) -> Test:
     greater = op == "gt"
     if isinstance(value, int | float) and not isinstance(value, bool) and kind == "attributes":
         bound = float(_scalar(value, kind, "value", problem))
 
-        def number_test(contact: Contact, _now: datetime) -> bool:
+        def number_test(contact: Facts, _now: datetime) -> bool:
             number = as_number(get(contact))
             return number is not None and (number > bound if greater else number < bound)
 
@@ -436,13 +449,13 @@ def _order_test(op: str, value: Any, kind: str, get: Callable[[Contact], Any],
     if _DATE.match(str(value).strip()):
         day = instant.date()
 
-        def day_order(contact: Contact, _now: datetime) -> bool:
+        def day_order(contact: Facts, _now: datetime) -> bool:
             when = as_instant(get(contact))
             return when is not None and (when.date() > day if greater else when.date() < day)
 
         return day_order
 
-    def instant_order(contact: Contact, _now: datetime) -> bool:
+    def instant_order(contact: Facts, _now: datetime) -> bool:
         when = as_instant(get(contact))
         return when is not None and (when > instant if greater else when < instant)
 

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from beacon.audience.segments import Contact, Segment, SegmentProblem, parse
+from beacon.audience.segments import Segment, SegmentProblem, parse
+from beacon.db.contacts import ContactRow
 from beacon.db.keys import SHARDS, ledger_pks
-from beacon.db.models import CampaignItem, ContactItem, MembershipItem
+from beacon.db.models import CampaignItem, MembershipItem
 from beacon.shared.ids import is_id
 from beacon.tracking.engagement_stats import clicked_by_a_person, read_by_a_person, received
 
@@ -48,7 +49,7 @@ class ContactReader(Protocol):
     def members_page(self, account_id: str, list_id: str, limit: int, cursor: dict[str, str] | None
                      ) -> tuple[list[MembershipItem], dict[str, str] | None]: ...
 
-    def get_many(self, account_id: str, recipient_ids: Iterable[str]) -> dict[str, ContactItem]: ...
+    def rows(self, account_id: str, recipient_ids: Iterable[str]) -> dict[str, ContactRow]: ...
 
 
 class LedgerReader(Protocol):
@@ -89,7 +90,7 @@ Position = tuple[int, dict[str, str] | None]  # (source index, cursor within the
 
 @dataclass(frozen=True)
 class Page:
-    recipients: list[ContactItem]
+    recipients: list[ContactRow]
     scanned: int  # contacts (or ledger items) read
     next: Position | None  # None after the last page
 
@@ -104,11 +105,6 @@ def target_of(campaign: CampaignItem) -> Target:
         segment = parse(campaign.segment_snapshot)
     return Target(tuple(campaign.list_ids or ()), frozenset(campaign.exclude_list_ids or ()), segment,
                   campaign.resend_of or None, campaign.resend_audience or None)
-
-
-def contact_facts(contact: ContactItem) -> Contact:
-    # subscribed_at: when the contact was added (an import or API add subscribes at once)
-    return Contact(contact.email, contact.attributes or {}, contact.created_at)
 
 
 class Targeting:
@@ -137,18 +133,18 @@ class Targeting:
         return Page(recipients, scanned, nxt)
 
     @staticmethod
-    def _reachable(target: Target, contact: ContactItem, earlier: frozenset[str] = frozenset()) -> bool:
+    def _reachable(target: Target, contact: ContactRow, earlier: frozenset[str] = frozenset()) -> bool:
         if contact.status != REACHABLE_STATUS:
             return False  # erased, or not (or no longer, or not yet) subscribed
-        lists = contact.list_ids or set()
+        lists = contact.list_ids
         return not (lists & target.exclude_list_ids) and not (lists & earlier)
 
     def _list_members(self, account_id: str, target: Target, index: int, cursor: dict[str, str] | None,
-                      limit: int) -> tuple[list[ContactItem], int, dict[str, str] | None]:
+                      limit: int) -> tuple[list[ContactRow], int, dict[str, str] | None]:
         members, next_key = self._contacts.members_page(account_id, target.list_ids[index], limit, cursor)
-        found = self._contacts.get_many(account_id, [m.sk for m in members])
+        found = self._contacts.rows(account_id, [m.sk for m in members])
         earlier = frozenset(target.list_ids[:index])  # a contact there was that list's recipient
-        candidates: list[ContactItem] = []
+        candidates: list[ContactRow] = []
         for member in members:
             contact = found.get(member.sk)
             if contact is not None and self._reachable(target, contact, earlier):
@@ -156,43 +152,40 @@ class Targeting:
         return candidates, len(members), next_key
 
     def _unread_of_original(self, account_id: str, target: Target, shard: int, cursor: dict[str, str] | None,
-                            limit: int) -> tuple[list[ContactItem], int, dict[str, str] | None]:
+                            limit: int) -> tuple[list[ContactRow], int, dict[str, str] | None]:
         assert target.resend_of is not None
         items, next_cursor = self._ledger.recipients_page(account_id, target.resend_of, shard, cursor, limit)
         engaged = read_by_a_person if target.resend_audience == "non_openers" else clicked_by_a_person
         unread = [i["sk"]["S"] for i in items if received(i) and not engaged(i)]
-        found = self._contacts.get_many(account_id, unread) if unread else {}
-        candidates: list[ContactItem] = []
+        found = self._contacts.rows(account_id, unread) if unread else {}
+        candidates: list[ContactRow] = []
         for rid in unread:
             contact = found.get(rid)
             if contact is not None and self._reachable(target, contact):
                 candidates.append(contact)
         return candidates, len(items), next_cursor
 
-    def _matching(self, account_id: str, segment: Segment | None, candidates: list[ContactItem]) -> list[ContactItem]:
+    def _matching(self, account_id: str, segment: Segment | None, candidates: list[ContactRow]) -> list[ContactRow]:
         if segment is None or not candidates:
             return candidates
         now = self._clock()
-        decided: list[tuple[ContactItem, Contact, bool | None]] = []
-        for contact in candidates:
-            facts = contact_facts(contact)
-            decided.append((contact, facts, segment.decide(facts, now)))
-        undecided = [c.sk[2:] for c, _f, d in decided if d is None]
+        decided = [(contact, segment.decide(contact, now)) for contact in candidates]
+        undecided = [c.recipient_id for c, d in decided if d is None]
         if not undecided:
-            return [c for c, _f, d in decided if d]
+            return [c for c, d in decided if d]
         engagement = {cid: self._ledger.of_recipients(account_id, cid, undecided) for cid in segment.campaigns()}
-        out: list[ContactItem] = []
-        for contact, facts, decision in decided:
+        out: list[ContactRow] = []
+        for contact, decision in decided:
             if decision is None:
-                rid = contact.sk[2:]
-                decision = segment.matches(facts, {cid: items.get(rid) for cid, items in engagement.items()}, now)
+                rid = contact.recipient_id
+                decision = segment.matches(contact, {cid: items.get(rid) for cid, items in engagement.items()}, now)
             if decision:
                 out.append(contact)
         return out
 
     # ------------------------------------------------------------------ dispatch (sending.deps.Audience)
     def recipients_page(self, campaign: CampaignItem, index: int, cursor: dict[str, str] | None, limit: int
-                        ) -> tuple[list[ContactItem], Position | None]:
+                        ) -> tuple[list[ContactRow], Position | None]:
         page = self.page(campaign.pk, target_of(campaign), (index, cursor), limit)
         return page.recipients, page.next
 

@@ -34,14 +34,20 @@ def run_parallel(calls: list[Callable[[], T]]) -> list[T]:
         return list(pool.map(lambda call: call(), calls))
 
 
-def parallel_batch_get(model: type[Model], keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Raw items for `keys` of `model`'s table: BatchGetItem 100 at a time, unprocessed keys retried."""
+def parallel_batch_get(model: type[Model], keys: list[dict[str, Any]], attributes: tuple[str, ...] = ()
+                       ) -> list[dict[str, Any]]:
+    """Raw items for `keys` of `model`'s table: BatchGetItem 100 at a time, unprocessed keys retried.
+    `attributes`: only these (a ProjectionExpression; the read costs the same, the answer is smaller)."""
     table = model.Meta.table_name
     dynamodb = client()
+    projection: dict[str, Any] = {}
+    if attributes:
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
     def one(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        request: dict[str, Any] = {table: {"Keys": chunk}}
+        request: dict[str, Any] = {table: {"Keys": chunk, **projection}}
         for attempt in range(10):
             answer = dynamodb.batch_get_item(RequestItems=request)
             out.extend(answer.get("Responses", {}).get(table, []))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -37,6 +38,28 @@ def decode_cursor(cursor: str | None) -> dict[str, str] | None:
     return key
 
 
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """What targeting and dispatch read of a contact, decoded straight from the raw item (a fifth of
+    PynamoDB's from_raw_data: this runs once per contact of every page a segment reads)."""
+
+    recipient_id: str
+    email: str
+    attributes: dict[str, Any]
+    status: str
+    list_ids: frozenset[str]
+    subscribed_at: str | None  # when the contact was added (its created_at)
+
+    FIELDS = ("sk", "email", "attributes", "status", "list_ids", "created_at")
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> ContactRow:
+        attributes = raw.get("attributes", {}).get("S")
+        return cls(raw["sk"]["S"][2:], raw["email"]["S"], json.loads(attributes) if attributes else {},
+                   raw.get("status", {}).get("S", "subscribed"), frozenset(raw.get("list_ids", {}).get("SS", ())),
+                   raw.get("created_at", {}).get("S"))
+
+
 class ContactRepo:
     def get(self, account_id: str, recipient_id: str) -> ContactItem | None:
         try:
@@ -52,6 +75,12 @@ class ContactRepo:
             item = ContactItem.from_raw_data(raw)
             found[item.sk[2:]] = item
         return found
+
+    def rows(self, account_id: str, recipient_ids: Iterable[str]) -> dict[str, ContactRow]:
+        """get_many for targeting: the same BatchGetItem calls, decoded without PynamoDB."""
+        keys = [{"pk": {"S": account_id}, "sk": {"S": f"C#{rid}"}} for rid in dict.fromkeys(recipient_ids)]
+        rows = (ContactRow.from_raw(raw) for raw in parallel_batch_get(ContactItem, keys, ContactRow.FIELDS))
+        return {row.recipient_id: row for row in rows}
 
     def save(self, item: ContactItem) -> None:
         item.save()

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from beacon.sending.pacing import Pacer
 
 if TYPE_CHECKING:
-    from beacon.db.models import AccountItem, CampaignItem, ContactItem
+    from beacon.db.contacts import ContactRow
+    from beacon.db.models import AccountItem, CampaignItem
     from beacon.db.send_ledger import Claim, Outcome
     from beacon.db.tenant_pace import Window
     from beacon.ports.queue import Queue
@@ -47,7 +48,7 @@ class Audience(Protocol):
     resend, minus the excluded lists, the subscribed contacts matching its segment, a page at a time."""
 
     def recipients_page(self, campaign: CampaignItem, index: int, cursor: dict[str, str] | None, limit: int
-                        ) -> tuple[list[ContactItem], tuple[int, dict[str, str] | None] | None]:
+                        ) -> tuple[list[ContactRow], tuple[int, dict[str, str] | None] | None]:
         """The recipients among the next `limit` contacts from (source index, cursor), and the
         position after them (None after the last)."""
         ...

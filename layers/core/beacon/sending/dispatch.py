@@ -71,7 +71,7 @@ def dispatch(job: dict[str, Any], deps: DispatchDeps, time_left: Callable[[], fl
         contacts, position = deps.audience.recipients_page(item, index, decode_cursor(item.dispatch_cursor),
                                                            PAGE_SIZE)
         recipients: list[dict[str, Any]] = [
-            {"rid": c.sk[2:], "email": c.email, "attributes": c.attributes or {}} for c in contacts]
+            {"rid": c.recipient_id, "email": c.email, "attributes": c.attributes} for c in contacts]
         if recipients:
             messages = split(recipients, head)
             delays: int | list[int] = 0

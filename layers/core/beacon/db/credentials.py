@@ -39,6 +39,16 @@ class CredentialRepo:
         except SessionItem.DoesNotExist:
             return None
 
+    def end_session(self, token_hash: str) -> SessionItem | None:
+        """Delete one session and its reference under the tenant (sign-out). Returns what was deleted."""
+        item = self.session(token_hash)
+        if item is None:
+            return None
+        with OwnedRefItem.batch_write() as batch:
+            batch.delete(OwnedRefItem(pk=f"A#{item.account_id}", sk=f"SESSION#{item.session_id}"))
+            batch.delete(OwnedRefItem(pk=item.pk, sk="SESSION"))
+        return item
+
     def revoke(self, account_id: str, kind: str, keep: str | None = None) -> int:
         """Delete every SESSION or RESET of the tenant (but the one with id `keep`). Returns how many."""
         refs = list(OwnedRefItem.query(f"A#{account_id}", OwnedRefItem.sk.startswith(f"{kind}#"),

@@ -27,6 +27,14 @@ class Unauthorized(BeaconError):
     code = "unauthorized"
 
 
+class Forbidden(BeaconError):
+    """Only where existence is not at stake (a console request without its CSRF token); another
+    tenant's object is always NotFound."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(BeaconError):
     status = 404
     code = "not_found"

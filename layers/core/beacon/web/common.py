@@ -11,6 +11,7 @@ from beacon.accounts import access as accounts
 from beacon.db.accounts import AccountRepo
 from beacon.shared.errors import NotFound
 from beacon.shared.ids import is_id
+from beacon.web import session_cookie
 from beacon.wiring import bound
 
 ID = Annotated[str, Path(min_length=1)]  # any other shape is simply not found (404, see require_id)
@@ -40,8 +41,9 @@ def base_url(event: Any) -> str:
 
 
 def principal(event: Any) -> accounts.Principal:
-    bound()
-    return accounts.authenticate(AccountRepo(), event.headers.get("authorization"))
+    """The caller: Authorization: Bearer <key or session token>, or the console's session cookie
+    (with its CSRF header on changes): beacon.web.session_cookie."""
+    return session_cookie.principal(event)
 
 
 def company_of(account_id: str) -> str:

@@ -16,6 +16,7 @@ from beacon.db.credentials import CredentialRepo
 from beacon.db.domains import DomainRepo
 from beacon.shared.errors import TooManyRequests
 from beacon.shared.observability import logger
+from beacon.web import session_cookie
 from beacon.web.bodies import AccountPatch, ApiKeyIn, ResetIn, ResetRequestIn, SessionIn, SignupIn
 from beacon.web.common import ID, base_url, error, principal, reply
 from beacon.wiring import bound, eraser, identities, ses
@@ -76,13 +77,17 @@ def delete_account() -> Response[Any]:
 # ----------------------------------------------------------------------------- sessions
 @router.post("/v1/sessions", summary="Sign in: a session token for the owner's email and password",
              tags=["accounts"], description="401 for an unknown email or a wrong password (the same answer); "
-                                            "429 with Retry-After after 5 failures in 15 minutes.")
+                                            "429 with Retry-After after 5 failures in 15 minutes. With "
+                                            "`cookie: true` (the web console) the token is set as an HttpOnly "
+                                            "cookie and the answer is `{expires_at, csrf_token}`.")
 def create_session(body: Annotated[SessionIn, Body()]) -> Response[Any]:
     bound()
     try:
         session = accounts.sign_in(AccountRepo(), CredentialRepo(), body.email, body.password)
     except TooManyRequests as exc:
         return _too_many(exc)
+    if body.cookie:
+        return session_cookie.signed_in(router.current_event, session)
     return reply(201, session)
 
 

@@ -116,8 +116,8 @@ class Engagement:
                             {":t": {"NS": [str(at)]}, ":at": {"S": at_iso}, ":cls": {"S": client}})
 
     # ------------------------------------------------------------------ reading (stats)
-    def _query(self, pk: str, link_count: int) -> list[dict[str, Any]]:
-        fields = list(_BASE_FIELDS) + [f"link_{i}" for i in range(link_count)]
+    def _query(self, pk: str, link_count: int, extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        fields = list(_BASE_FIELDS) + [f"link_{i}" for i in range(link_count)] + list(extra)
         names = {f"#f{i}": f for i, f in enumerate(fields)}
         args: dict[str, Any] = {
             "TableName": self._table,
@@ -137,17 +137,19 @@ class Engagement:
                 return found
             args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def items(self, account_id: str, campaign_id: str, link_count: int, *, parallel: bool = False
-              ) -> Iterator[dict[str, Any]]:
+    def items(self, account_id: str, campaign_id: str, link_count: int, *, parallel: bool = False,
+              extra: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
         """The engaged ledger items of a campaign (raw DynamoDB attribute values): one Query per ledger
-        partition key (beacon.db.keys); parallel: the 16 at once (large campaigns)."""
+        partition key (beacon.db.keys); parallel: the 16 at once (large campaigns). `extra`: more
+        attributes to read (the timeline's last_open_at, open_client, last_click_at, click_client);
+        a Query's read units depend on the items' size, not on what is projected."""
         pks = ledger_pks(account_id, campaign_id)
         if not parallel:
             for pk in pks:
-                yield from self._query(pk, link_count)
+                yield from self._query(pk, link_count, extra)
             return
         with ThreadPoolExecutor(len(pks)) as pool:
-            for chunk in pool.map(lambda pk: self._query(pk, link_count), pks):
+            for chunk in pool.map(lambda pk: self._query(pk, link_count, extra), pks):
                 yield from chunk
 
     # ------------------------------------------------------------------ reading (targeting)

@@ -151,6 +151,15 @@ REQUEST_RULES: tuple[tuple[str, frozenset[str], Callable[[Signal], bool]], ...] 
     ("scanner_network", frozenset({OPEN, CLICK}), _scanner_network),
     ("apple_mpp", frozenset({OPEN}), _apple_mpp),
 )
+
+
+def is_machine_class(client: str) -> bool:
+    """Whether a stored client class (client_class) names a machine: a request rule's name
+    (apple_mpp, head_request, ...) or a scanner ("scanner:<name>")."""
+    return client.startswith("scanner:") or client in _MACHINE_RULES
+
+
+_MACHINE_RULES = frozenset(name for name, _kinds, _rule in REQUEST_RULES)
 RULES = REQUEST_RULES  # the name the rest of Beacon knew first
 
 

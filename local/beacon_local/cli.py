@@ -63,7 +63,7 @@ def dev(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    stack = _stack(args).start()
+    stack = _stack(args, BEACON_CONSOLE_RELOAD="1").start()  # an edited console file shows on reload
     try:
         say(f"Beacon local stack at {stack.base_url}")
         routes = stack.http.router.routes if stack.http else []

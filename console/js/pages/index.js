@@ -1,0 +1,21 @@
+// Every page of the console, in one list: the router reads its paths, the header its `nav` entries.
+// Adding a page: write pages/<name>.js (see console/README.md) and add it here.
+
+import apiKeys from "./api-keys.js";
+import campaignEditor from "./campaign-editor.js";
+import campaignReport from "./campaign-report.js";
+import campaigns from "./campaigns.js";
+import contact from "./contact.js";
+import domains from "./domains.js";
+import list from "./list.js";
+import lists from "./lists.js";
+import signIn from "./sign-in.js";
+import signUp from "./sign-up.js";
+
+export const pages = [
+  signIn, signUp,
+  campaigns, campaignEditor, campaignReport,
+  lists, list, contact,
+  domains,
+  apiKeys,
+].flat();

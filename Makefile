@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo dev test unit integration e2e lint bench build validate clean
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+
+.PHONY: install demo dev test unit integration e2e browser chromium lint bench build validate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +18,26 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/beacon demo
+	$(BIN)/beacon demo --keep
 
 dev: $(STAMP)
 	$(BIN)/beacon dev
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium (Playwright cannot download its own browser here). As root
+# with apt (CI, a fresh Debian machine) it is installed once, quietly; otherwise say how to get it.
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests (once)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq chromium >/dev/null 2>&1 \
+			|| { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }; \
+	else \
+		echo "The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install chromium' (Debian/Ubuntu)"; \
+		echo "or set CHROMIUM=/path/to/chromium; until then tests/browser fail and say so."; \
+	fi
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -33,6 +50,9 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+
+browser: $(STAMP) chromium
+	$(BIN)/pytest tests/browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -19,7 +19,7 @@ function niceStep(max, ticks = 4) {
  * timeline: the /v1/campaigns/{id}/timeline answer; series: [{key, label, className}].
  * Returns a <figure> (or a short paragraph when there is nothing to draw yet).
  */
-export function lineChart({ title, timeline, series, untimedLabel }) {
+export function lineChart({ title, timeline, series, untimedLabel, emptyText = "Nothing yet" }) {
   const points = timeline.points || [];
   const titleId = uid("chart-title");
   const descId = uid("chart-desc");
@@ -54,8 +54,8 @@ export function lineChart({ title, timeline, series, untimedLabel }) {
   const xTicks = Math.min(5, points.length);
   for (let i = 0; i <= xTicks; i += 1) {
     const t = start + ((end - start) * i) / xTicks;
-    grid.push(s("text", { x: x(t), y: H - 8, class: "axis-label",
-                          "text-anchor": i === 0 ? "start" : i === xTicks ? "end" : "middle" }, tick(t, spanSeconds)));
+    const anchor = i === 0 ? "start" : i === xTicks ? "end" : "middle";
+    grid.push(s("text", { x: x(t), y: H - 8, class: "axis-label", "text-anchor": anchor }, tick(t, spanSeconds)));
   }
   const paths = lines.map((l) => s("path", {
     d: l.xy.map(([t, v], i) => `${i ? "L" : "M"}${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" "),
@@ -68,7 +68,11 @@ export function lineChart({ title, timeline, series, untimedLabel }) {
     s("title", {}, title), s("desc", { id: descId }, description),
     s("line", { x1: M.left, x2: M.left, y1: M.top, y2: H - M.bottom, class: "axis" }),
     s("line", { x1: M.left, x2: W - M.right, y1: H - M.bottom, y2: H - M.bottom, class: "axis" }),
-    ...grid, ...paths);
+    ...grid, ...paths,
+    lines.every((l) => l.total === 0)
+      ? s("text", { x: (M.left + W - M.right) / 2, y: (M.top + H - M.bottom) / 2, class: "chart-empty",
+                    "text-anchor": "middle" }, emptyText)
+      : null);
   const untimed = lines.map((l) => [l, Number(timeline.untimed?.[l.key]) || 0]).filter(([, n]) => n > 0);
   const rows = points.filter((p) => series.some((sr) => Number(p[sr.key])));
   return h("figure", { class: "chart" },
@@ -76,9 +80,9 @@ export function lineChart({ title, timeline, series, untimedLabel }) {
     svg,
     h("ul", { class: "legend" }, lines.map((l) => h("li", {},
       h("span", { class: `swatch ${l.className}`, "aria-hidden": "true" }), `${l.label}: ${num(l.total)}`))),
-    untimed.length ? h("p", { class: "hint" }, untimed.map(([l, n]) => `${num(n)} ${l.label.toLowerCase()} `
-      + `${untimedLabel || "have no time stored"}`).join("; ") + ", so they are counted above the chart but not in it.")
-      : null,
+    untimed.length ? h("p", { class: "hint" },
+      untimed.map(([l, n]) => `${num(n)} ${l.label.toLowerCase()} ${untimedLabel || "have no time stored"}`).join("; ")
+      + ", so they are counted above the chart but not in it.") : null,
     h("details", {}, h("summary", {}, `${title}: the numbers`), table({
       caption: `${title} per ${bucketName(timeline.bucket_seconds)}`,
       columns: [

@@ -106,17 +106,22 @@ export function badge(status) {
   return h("span", { class: `badge badge-${String(status).replace(/[^a-z_]/g, "")}` }, String(status));
 }
 
-/** A table in a keyboard-scrollable region (wide tables scroll sideways on a phone). */
+/**
+ * A table in a keyboard-scrollable region. At a phone's width each row becomes a small card whose
+ * cells carry their column's name (CSS, from data-label); the explicit roles keep it a table to
+ * assistive technology when CSS changes its display.
+ */
 export function table({ caption, columns, rows, empty = "Nothing here yet." }) {
   if (!rows.length) return h("p", { class: "empty" }, empty);
-  const t = h("table", {},
+  const t = h("table", { role: "table", class: "cards" },
     caption ? h("caption", { class: "sr-only" }, caption) : null,
-    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.class }, c.label)))),
-    h("tbody", {}, rows.map((row) => h("tr", {}, columns.map((c, i) => {
+    h("thead", {}, h("tr", { role: "row" },
+      columns.map((c) => h("th", { scope: "col", role: "columnheader", class: c.class }, c.label)))),
+    h("tbody", {}, rows.map((row) => h("tr", { role: "row" }, columns.map((c, i) => {
       const content = c.cell(row);
       return i === 0 && c.rowHeader !== false
-        ? h("th", { scope: "row", class: c.class }, content)
-        : h("td", { class: c.class }, content);
+        ? h("th", { scope: "row", role: "rowheader", class: c.class, "data-label": c.label }, content)
+        : h("td", { role: "cell", class: c.class, "data-label": c.label }, content);
     })))));
   return h("div", { class: "table-wrap", role: "region", "aria-label": caption || "table", tabindex: "0" }, t);
 }
@@ -191,10 +196,14 @@ export function form({ fields = [], submit, onSubmit, kind = "primary", extra = 
       await onSubmit();
     } catch (err) {
       status.replaceChildren(errorNotice(err));
+      let first = null;
       for (const d of Array.isArray(err?.details) ? err.details : []) {
         const f = d && fieldMap[d.field];
-        if (f) f.setError(d.line ? `line ${d.line}: ${d.message}` : String(d.message || err.message));
+        if (!f) continue;
+        f.setError(d.line ? `line ${d.line}: ${d.message}` : String(d.message || err.message));
+        first ??= f.input;
       }
+      first?.focus(); // the field that needs fixing, with its message; the summary stays by the button
     } finally {
       submitButton.disabled = false;
       submitButton.removeAttribute("aria-busy");

@@ -5,6 +5,7 @@ export const num = (n) => numbers.format(Number(n) || 0);
 
 export function pct(part, whole) {
   if (!whole) return "–";
+  if (!part) return "0 %";
   return `${(100 * part / whole).toFixed(part / whole < 0.1 ? 1 : 0)} %`;
 }
 
@@ -18,7 +19,8 @@ export function when(iso) {
 const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const clockSeconds = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 const day = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
-const dayTime = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+const dayTime = new Intl.DateTimeFormat(undefined,
+  { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 
 /** A time label fitting the chart's span. */
 export function tick(ms, spanSeconds) {

@@ -41,8 +41,20 @@ def _configure_logging(level: int) -> None:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
+def _parameters(pairs: Sequence[str]) -> dict[str, str]:
+    """`--parameter Name=Value` (repeatable): template parameter overrides, like sam's --parameter-overrides."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise SystemExit(f"--parameter wants Name=Value, got {pair!r}")
+        found[name.strip()] = value
+    return found
+
+
 def _stack(args: argparse.Namespace, **environment: str) -> LocalStack:
     return LocalStack(
+        parameters=_parameters(args.parameter),
         host=args.host,
         port=args.port,
         outbox=args.outbox,
@@ -66,6 +78,7 @@ def dev(args: argparse.Namespace) -> int:
     stack = _stack(args, BEACON_CONSOLE_RELOAD="1").start()  # an edited console file shows on reload
     try:
         say(f"Beacon local stack at {stack.base_url}")
+        say(f"  Console: {stack.base_url}/")
         routes = stack.http.router.routes if stack.http else []
         say(f"  Routes: {', '.join(r.route_key for r in routes)}")
         say(f"  AWS:    moto at {stack.moto.endpoint_url if stack.moto else '?'}")
@@ -86,7 +99,22 @@ def demo(args: argparse.Namespace) -> int:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
     env = {} if args.verbose else {"POWERTOOLS_LOG_LEVEL": "WARNING"}
     with _stack(args, **env) as stack:
-        return run_demo(stack, say)
+        code = run_demo(stack, say)
+        if code == 0 and args.keep:
+            say("The stack keeps running for the console; press Ctrl-C to stop.")
+            _wait_for_a_signal()
+        return code
+
+
+def _wait_for_a_signal() -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stop.wait()
 
 
 def replay_ses_events(args: argparse.Namespace) -> int:
@@ -123,10 +151,15 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--template", type=Path, default=None, help="template.yaml (default: found from cwd)")
         sub.add_argument("--code-root", type=Path, default=None, help="base of CodeUri (default: template dir)")
         sub.add_argument("--stage", default="local", help="Stage parameter (default local)")
+        sub.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                         help="override a template parameter, e.g. TenantSendRatePerSecond=2 (repeatable)")
         sub.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
     common(commands.add_parser("dev", help="run the local stack until Ctrl-C"), 3000)
-    common(commands.add_parser("demo", help="start the stack and send a demo campaign"), 0)
+    demo_command = commands.add_parser("demo", help="start the stack and send a demo campaign")
+    common(demo_command, 0)
+    demo_command.add_argument("--keep", action="store_true",
+                              help="keep the stack running afterwards (for the web console) until Ctrl-C")
     replay = commands.add_parser(
         "replay-ses-events", help="apply again the SES events in a deployed stack's SesEventsDLQ",
         description="Reads the SES-events DLQ of a deployed stack, invokes its ses_events function with each "

@@ -109,8 +109,9 @@ def _run(stack: LocalStack, say: Say) -> int:
     run = secrets.token_hex(4)
     email_address = f"owner-{run}@demo.beacon.test"
     sender_domain = f"news-{run}.demo.beacon.test"  # a domain belongs to one account: one per demo run
+    password = secrets.token_urlsafe(12)
     signup = api.expect(201, "POST", "/v1/accounts", json_body={
-        "company": "Demo Coffee Roasters", "email": email_address, "password": secrets.token_urlsafe(16),
+        "company": "Demo Coffee Roasters", "email": email_address, "password": password,
     })
     api.token = signup["api_key"]
     say(f"1. signed up {email_address} -> account {signup['account']['id']}")
@@ -194,7 +195,18 @@ def _run(stack: LocalStack, say: Say) -> int:
         say(line)
     say("")
     say(f"The emails are in {stack.outbox} (open a .eml file with any mail client).")
+    for line in console_lines(base, email_address, password):
+        say(line)
     return 0
+
+
+def console_lines(base_url: str, email_address: str, password: str) -> list[str]:
+    return [
+        "",
+        f"The web console: {base_url}/  (the report of this campaign is under Campaigns)",
+        f"  sign in as {email_address}",
+        f"  password   {password}",
+    ]
 
 
 def _import(api: Client, list_id: str) -> dict[str, Any]:

@@ -38,8 +38,8 @@ export default {
           { label: "Name", cell: (k) => k.name },
           { label: "Starts with", cell: (k) => h("code", {}, `${k.prefix}…`) },
           { label: "Created", cell: (k) => when(k.created_at) },
-          { label: "Revoke", cell: (k) => confirmButton("Revoke", `Revoke “${k.name}”? Programs using it stop at once.`,
-            "Revoke it", async () => {
+          { label: "Revoke", cell: (k) => confirmButton("Revoke",
+            `Revoke “${k.name}”? Programs using it stop at once.`, "Revoke it", async () => {
               await api.del(`/v1/api-keys/${seg(k.id)}`);
               ctx.flash(`The key “${k.name}” was revoked.`);
               ctx.navigate(location.hash);

@@ -57,7 +57,8 @@ function editorFields(campaign, lists, defaultFrom) {
   const listSet = h("fieldset", { class: "field", "aria-describedby": `${legendId}-hint` },
     h("legend", {}, "Send to these lists"),
     h("p", { class: "hint", id: `${legendId}-hint` }, "Every subscribed contact of the chosen lists gets it once."),
-    boxes.length ? boxes.map((b) => b.wrap) : h("p", {}, "No lists yet: ", h("a", { href: "#/lists" }, "create one"), "."),
+    boxes.length ? boxes.map((b) => b.wrap)
+      : h("p", {}, "No lists yet: ", h("a", { href: "#/lists" }, "create one"), "."),
     listsError);
   f.list_ids = {
     wrap: listSet,
@@ -86,7 +87,7 @@ function editorFields(campaign, lists, defaultFrom) {
 
 function previewSection(campaign, saveIfDirty) {
   const email = field({ label: "Preview as", type: "email", name: "preview_email", value: "ada@example.com",
-                        hint: "The contact the preview is rendered for." });
+                        required: true, hint: "The contact the preview is rendered for." });
   const attributes = field({ label: "Their attributes", name: "preview_attributes", multiline: true, rows: 2,
                              value: "first_name: Ada", hint: "One per line, as name: value." });
   const subject = h("p", { class: "preview-subject" });
@@ -134,9 +135,10 @@ function sendSection(campaign, lists, saveIfDirty, ctx) {
   const chosen = lists.filter((l) => campaign.list_ids.includes(l.id));
   const upTo = chosen.reduce((n, l) => n + Number(l.contact_count || 0), 0);
   const report = `#/campaigns/${encodeURIComponent(campaign.id)}/report`;
+  const listCount = `${chosen.length} list${chosen.length === 1 ? "" : "s"}`;
   const sendNow = confirmButton("Send now",
-    `Send “${campaign.name}” now to the subscribed contacts of ${chosen.length} list${chosen.length === 1 ? "" : "s"} `
-    + `(up to ${num(upTo)} people)?`, "Yes, send it", async () => {
+    `Send “${campaign.name}” now to the subscribed contacts of ${listCount} (up to ${num(upTo)} people)?`,
+    "Yes, send it", async () => {
       await saveIfDirty();
       await api.post(`/v1/campaigns/${seg(campaign.id)}/send`, {});
       ctx.flash("Sending started.");
@@ -226,12 +228,14 @@ async function render(main, ctx) {
   const preview = previewSection(campaign, saveIfDirty);
   append(main, 
     h("div", { class: "editor" }, section("Campaign", editor), preview.el),
-    h("div", { class: "columns" }, testSection(campaign, saveIfDirty), sendSection(campaign, lists, saveIfDirty, ctx)),
-    section("Delete", confirmButton("Delete draft", `Delete the draft “${campaign.name}”?`, "Delete it", async () => {
-      await api.del(`/v1/campaigns/${seg(campaign.id)}`);
-      ctx.flash("The draft was deleted.");
-      ctx.navigate("#/campaigns");
-    })),
+    h("div", { class: "columns" },
+      testSection(campaign, saveIfDirty), sendSection(campaign, lists, saveIfDirty, ctx)),
+    section("Delete", confirmButton("Delete draft", `Delete the draft “${campaign.name}”?`, "Delete it",
+      async () => {
+        await api.del(`/v1/campaigns/${seg(campaign.id)}`);
+        ctx.flash("The draft was deleted.");
+        ctx.navigate("#/campaigns");
+      })),
   );
   try {
     await preview.show();

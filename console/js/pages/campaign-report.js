@@ -134,15 +134,16 @@ export default {
       campaign = c;
       statusLine.replaceChildren(badge(campaign.status),
         campaign.status === "scheduled" ? ` for ${when(campaign.send_at)}` : "",
-        campaign.send_requested_at && campaign.status !== "scheduled" ? ` · started ${when(campaign.send_at || campaign.send_requested_at)}` : "",
+        campaign.send_requested_at && campaign.status !== "scheduled"
+          ? ` · started ${when(campaign.send_at || campaign.send_requested_at)}` : "",
         campaign.finished_at ? ` · finished ${when(campaign.finished_at)}` : "",
         campaign.status_reason ? h("span", { class: "reason" }, ` · ${campaign.status_reason}`) : "");
       actions.replaceChildren(...controls(campaign, act));
       progress.replaceChildren(progressOf(stats, campaign.status) || "");
       numbers.replaceChildren(...figures(stats));
       charts.replaceChildren(
-        lineChart({ title: "Opens over time", timeline, series: OPEN_SERIES }),
-        lineChart({ title: "Clicks over time", timeline, series: CLICK_SERIES }));
+        lineChart({ title: "Opens over time", timeline, series: OPEN_SERIES, emptyText: "No opens yet" }),
+        lineChart({ title: "Clicks over time", timeline, series: CLICK_SERIES, emptyText: "No clicks yet" }));
       links.replaceChildren(linkTable((stats.clicks && stats.clicks.links) || []));
       updated.textContent = `Updated ${timeOfDay()}`;
     }
@@ -151,7 +152,8 @@ export default {
       h("p", { class: "crumbs" }, h("a", { href: "#/campaigns" }, "Campaigns"), " / "),
       pageHead(campaign.name),
       statusLine,
-      h("p", { class: "subject" }, `Subject: ${campaign.subject} · From: ${campaign.from_name ? `${campaign.from_name} ` : ""}<${campaign.from_email}>`),
+      h("p", { class: "subject" }, `Subject: ${campaign.subject} · From: `
+        + `${campaign.from_name ? `${campaign.from_name} ` : ""}<${campaign.from_email}>`),
       flashed(ctx.message),
       actions, actionResult,
       h("div", { class: "refresh-row" }, updated, button("Refresh", async () => {

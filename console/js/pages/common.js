@@ -21,5 +21,6 @@ export function flashed(message) {
 
 /** A page's heading row: the title, and actions on the right. */
 export function pageHead(title, ...actions) {
-  return h("div", { class: "page-head" }, h("h1", {}, title), actions.length ? h("div", { class: "actions" }, actions) : null);
+  return h("div", { class: "page-head" }, h("h1", {}, title),
+    actions.length ? h("div", { class: "actions" }, actions) : null);
 }

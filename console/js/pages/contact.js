@@ -32,7 +32,8 @@ export default {
       section("Details",
         h("dl", { class: "facts" },
           h("div", {}, h("dt", {}, "Lists"), h("dd", {}, contact.lists.length
-            ? contact.lists.map((l, i) => [i ? ", " : "", h("a", { href: `#/lists/${encodeURIComponent(l.id)}` }, l.name)])
+            ? contact.lists.map((l, i) => [i ? ", " : "",
+                                          h("a", { href: `#/lists/${encodeURIComponent(l.id)}` }, l.name)])
             : "none")),
           h("div", {}, h("dt", {}, "Emails sent"), h("dd", {}, num(e.sends))),
           h("div", {}, h("dt", {}, "Opens"), h("dd", {}, num(e.opens))),
@@ -50,13 +51,14 @@ export default {
       section("Privacy",
         h("p", {}, "Export everything Beacon stores about this person, or erase it. An unsubscribed person "
           + "stays suppressed after erasure (as a hash, without the address)."),
-        h("div", { class: "actions" }, exportButton), exportResult,
-        confirmButton("Erase contact", `Erase ${contact.email} from every list and delete what is stored about them?`,
-          "Erase for good", async () => {
-            await api.del(`/v1/contacts/${seg(email)}`);
-            ctx.flash(`${contact.email} was erased.`);
-            ctx.navigate("#/lists");
-          })),
+        h("div", { class: "actions" }, exportButton,
+          confirmButton("Erase contact", `Erase ${contact.email} from every list and delete what is stored about them?`,
+            "Erase for good", async () => {
+              await api.del(`/v1/contacts/${seg(email)}`);
+              ctx.flash(`${contact.email} was erased.`);
+              ctx.navigate("#/lists");
+            })),
+        exportResult),
     );
   },
 };

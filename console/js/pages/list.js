@@ -1,5 +1,7 @@
 import { api, seg, upload } from "../api.js";
-import { append, badge, button, clear, confirmButton, errorNotice, field, form, h, notice, section, table, uid } from "../dom.js";
+import {
+  append, badge, button, clear, confirmButton, errorNotice, field, form, h, notice, section, table, uid,
+} from "../dom.js";
 import { num, when } from "../format.js";
 import { flashed, pageHead } from "./common.js";
 
@@ -118,7 +120,8 @@ function addContactSection(list, refresh) {
       }
       email.input.value = "";
       attributes.input.value = "";
-      result.append(notice("success", h("p", {}, answer.created ? `${entry.email} added.` : `${entry.email} updated.`)));
+      const done = answer.created ? `${entry.email} added.` : `${entry.email} updated.`;
+      result.append(notice("success", h("p", {}, done)));
       await refresh();
     },
   }));

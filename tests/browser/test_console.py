@@ -1,0 +1,337 @@
+"""A person runs a campaign from the console, in Chromium, against `beacon dev`: sign up, a list, the
+messy CSV import and its summary, a sender domain, a campaign written, previewed, test-sent and
+sent; a few emails opened from the outbox; the report's numbers equal the API's stats and the chart
+is drawn; a second campaign paused and resumed; an API key shown once; sign out and in again. A
+<script> in a contact and in a template does nothing, anywhere. The tests run in order and share
+one account (one stack, one browser, one tab for the module)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from beacon_local.client import BROWSER_UA, Client
+from beacon_local.demo import html_of, open_pixels, read_eml, tracked_links
+from tests.browser.conftest import ROOT, snap
+from tests.e2e.conftest import DevStack
+
+pytestmark = pytest.mark.browser
+
+RUN = secrets.token_hex(3)
+OWNER = f"owner-{RUN}@console.test"
+PASSWORD = "a long console password"
+DOMAIN = f"news-{RUN}.console.test"
+XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+TEMPLATE = """<!doctype html><html><body>
+<h1 id="greeting">Hello {{ contact.name }}</h1>
+<p>Spring is here. <a href="https://example.com/spring">See the spring menu</a></p>
+<script>document.body.setAttribute('data-ran', '1'); parent.__pwned = 3; parent.document.title = 'pwned';</script>
+<img src="x" onerror="parent.__pwned = 4; document.body.setAttribute('data-ran', '2')">
+<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
+</body></html>"""
+STATE: dict[str, Any] = {}
+
+
+def wait_for(predicate: Any, timeout: float = 60.0, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not true within {timeout} s: {predicate}")
+
+
+def api(page: Page, path: str) -> Any:
+    """GET through the browser's own session (the context shares the page's cookie)."""
+    reply = page.request.get(path)
+    assert reply.ok, f"{path}: {reply.status} {reply.text()}"
+    return reply.json()
+
+
+def figure(page: Page, label: str) -> int:
+    return int(re.sub(r"\D", "", page.get_by_label(label, exact=True).inner_text()) or 0)
+
+
+def assert_untouched(page: Page) -> None:
+    assert page.evaluate("window.__pwned") is None
+    assert "pwned" not in page.title()
+
+
+def fetch(url: str, user_agent: str) -> int:
+    """GET a tracking URL as a mail client would, without following a redirect (the local stack only)."""
+    assert url.startswith("http://127.0.0.1:"), url
+    return Client(url.split("/", 3)[0] + "//" + url.split("/", 3)[2]).get(url, headers={"User-Agent": user_agent},
+                                                                         auth=False).status
+
+
+# ------------------------------------------------------------------ the story
+def test_sign_up_lands_in_the_console_with_the_key_shown_once(page: Page, stack: DevStack) -> None:
+    response = page.goto("/")
+    assert response is not None
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-eval" not in csp
+    expect(page.get_by_role("heading", name="Sign in to Beacon")).to_be_visible()
+    snap(page, "sign-in")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Company", exact=True).fill(f"Console {XSS} Roasters")
+    page.get_by_label("Email", exact=True).fill(OWNER)
+    page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_label("Password", exact=True)).to_have_attribute("aria-invalid", "true")  # said at the field
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Lists", exact=True)).to_be_visible()
+    expect(page.get_by_text("Your account's first API key")).to_be_visible()
+    assert page.locator(".secret code").inner_text().startswith("bk_")
+    expect(page.get_by_role("banner")).to_contain_text(f"Console {XSS} Roasters")  # the name, as text
+    # the session lives in an HttpOnly cookie: no script can read it, and nothing is in web storage
+    assert page.evaluate("document.cookie") == ""
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "__Host-beacon_session"]
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    snap(page, "welcome")
+    assert_untouched(page)
+
+
+def test_a_list_and_the_messy_sheet_import_with_its_summary(page: Page) -> None:
+    page.get_by_label("List name", exact=True).fill("Customers")
+    page.get_by_role("button", name="Create list").click()
+    expect(page.get_by_role("heading", name="Customers", exact=True)).to_be_visible()
+    STATE["list_url"] = page.url
+    page.get_by_label("CSV file", exact=True).set_input_files(str(ROOT / "tests/data/messy_sheet.csv"))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text("Imported messy_sheet.csv:")).to_be_visible()
+    summary = page.locator(".import-summary")
+    expect(summary).to_contain_text("4 new, 0 updated, 6 skipped.")
+    expect(page.get_by_label("Import progress")).to_have_attribute("value", "100")
+    skipped = page.get_by_role("region", name="Skipped rows")
+    for row, reason in ((4, "duplicate of row 2"), (6, "@-sign"), (7, "not ASCII"), (8, "after the @-sign"),
+                        (9, "empty"), (10, "payment card")):
+        expect(skipped.get_by_role("row").filter(has=page.get_by_role("rowheader", name=str(row), exact=True))
+               ).to_contain_text(reason)
+    contacts = page.get_by_role("region", name="Contacts", exact=True)
+    for address in ("ann@example.com", "bob@example.com", "cy@example.org", "eve@example.net"):
+        expect(contacts.get_by_role("link", name=address)).to_be_visible()
+    expect(page.get_by_text("4 contacts", exact=True)).to_be_visible()
+
+
+def test_a_script_in_a_contact_is_only_text(page: Page) -> None:
+    page.get_by_label("Email", exact=True).fill("mallory@example.com")
+    page.get_by_label("Attributes", exact=True).fill(f"name: {XSS}")
+    page.get_by_role("button", name="Add contact").click()
+    expect(page.get_by_text("mallory@example.com added.")).to_be_visible()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="mallory@example.com"))
+    expect(row).to_contain_text(f"name: {XSS}")
+    expect(page.get_by_text("5 contacts", exact=True)).to_be_visible()
+    snap(page, "list")
+    row.get_by_role("link", name="mallory@example.com").click()
+    expect(page.get_by_role("heading", name="mallory@example.com")).to_be_visible()
+    expect(page.get_by_role("cell", name=XSS)).to_be_visible()
+    snap(page, "contact")
+    assert_untouched(page)
+
+
+def test_a_sender_domain_shows_its_dkim_records_to_copy(page: Page) -> None:
+    page.get_by_role("link", name="Sender domains").click()
+    page.get_by_label("Domain", exact=True).fill(DOMAIN)
+    page.get_by_role("button", name="Add domain").click()
+    panel = page.get_by_role("region", name=DOMAIN)
+    expect(panel.get_by_text("verified")).to_be_visible()  # the local stack verifies at once
+    records = panel.get_by_role("region", name=f"DKIM records of {DOMAIN}")
+    expect(records.get_by_role("row")).to_have_count(4)  # the header and three CNAME records
+    expect(records).to_contain_text("._domainkey." + DOMAIN)
+    expect(records.get_by_role("button", name=re.compile("^Copy"))).to_have_count(6)
+    snap(page, "domains")
+
+
+def test_write_preview_and_test_send_a_campaign(page: Page, stack: DevStack) -> None:
+    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_role("link", name="New campaign").click()
+    page.get_by_label("Campaign name", exact=True).fill("Spring menu")
+    page.get_by_label("Subject", exact=True).fill("Hello {{ contact.name }}, spring is here")
+    expect(page.get_by_label("From email", exact=True)).to_have_value(f"news@{DOMAIN}")
+    page.get_by_label("From name", exact=True).fill("Console Roasters")
+    page.get_by_label("Customers (5 contacts)").check()
+    page.get_by_label("HTML", exact=True).fill("<p>{% if %}</p>")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("alert").first).to_contain_text("line 1")  # the template error, with its line
+    page.get_by_label("HTML", exact=True).fill(TEMPLATE)
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("heading", name="Spring menu")).to_be_visible()
+    STATE["campaign_edit_url"] = page.url
+    frame = page.frame_locator("iframe[title='Email preview']")
+    expect(frame.locator("#greeting")).to_have_text("Hello")  # the preview renders (Ada has no name)
+    page.get_by_label("Their attributes", exact=True).fill(f"name: {XSS}")
+    page.get_by_role("button", name="Preview", exact=True).click()
+    expect(frame.locator("#greeting")).to_contain_text("<script>")  # escaped by the template, shown as text
+    expect(page.locator(".preview-subject")).to_contain_text(f"Hello {XSS}, spring is here")
+    iframe = page.locator("iframe[title='Email preview']")
+    assert iframe.get_attribute("sandbox") == ""  # neither allow-scripts nor allow-same-origin
+    page.wait_for_timeout(300)
+    assert frame.locator("body").get_attribute("data-ran") is None  # the template's script did not run
+    assert any("allow-scripts" in m for m in page.blocked)  # type: ignore[attr-defined]  # Chromium refused it
+    assert_untouched(page)
+    snap(page, "campaign-editor")
+    sent_before = len(list(stack.outbox.glob("*.eml")))
+    page.get_by_label("Send a test to", exact=True).fill("me@console.test, not an address")
+    page.get_by_role("button", name="Send test").click()
+    expect(page.get_by_role("alert").first).to_contain_text("to[1]")
+    page.get_by_label("Send a test to", exact=True).fill("me@console.test")
+    page.get_by_role("button", name="Send test").click()
+    expect(page.get_by_text("Test sent to me@console.test.")).to_be_visible()
+    wait_for(lambda: len(list(stack.outbox.glob("*.eml"))) > sent_before, timeout=20)
+
+
+def test_send_open_a_few_and_the_report_equals_the_stats(page: Page, stack: DevStack) -> None:
+    before = set(stack.outbox.glob("*.eml"))
+    page.get_by_role("button", name="Send now").click()
+    expect(page.get_by_text("up to 5 people")).to_be_visible()
+    page.get_by_role("button", name="Yes, send it").click()
+    expect(page.get_by_role("heading", name="Spring menu")).to_be_visible()
+    expect(page.get_by_text("Sending progress")).to_be_visible()
+    campaign_id = page.url.split("/campaigns/")[1].split("/")[0]
+    STATE["report_url"] = page.url
+    stats_path = f"/v1/campaigns/{campaign_id}/stats"
+    wait_for(lambda: api(page, stats_path)["status"] == "sent", timeout=90)
+    emails = wait_for(lambda: [read_eml(p) for p in set(stack.outbox.glob("*.eml")) - before
+                               if "[Test]" not in str(read_eml(p)["Subject"])] or None, timeout=20)
+    assert len(emails) == 5
+    people = sorted(emails, key=lambda m: str(m["To"]))
+    # two people open in a browser, one of them clicks; a scanner fetches the third one's pixel
+    for message in people[:2]:
+        (pixel,) = open_pixels(html_of(message))
+        assert fetch(pixel, BROWSER_UA) == 200
+    assert fetch(open_pixels(html_of(people[2]))[0], "curl/8.5.0") == 200
+    link = tracked_links(html_of(people[0]))[0]
+    assert fetch(link, BROWSER_UA) == 302  # to https://example.com/spring, not followed
+    stats = wait_for(lambda: (s := api(page, stats_path))["opens"]["unique"] == 3 and s["clicks"]["total"] == 1
+                     and s["delivered"] == 5 and s, timeout=30)
+    assert stats["opens"]["human_unique"] == 2 and stats["opens"]["machine"] == 1
+    page.get_by_role("button", name="Refresh").click()
+    expect(page.get_by_label("Opened by people", exact=True)).to_have_text("2")
+    stats = api(page, stats_path)
+    shown = {label: figure(page, label) for label in (
+        "Recipients", "Sent", "Delivered", "Bounced", "Complained", "Unsubscribed", "Failed", "Skipped (suppressed)",
+        "Not sent", "Opened by people", "Machine opens", "All opens", "Clicked by people", "Machine clicks",
+        "All clicks")}
+    assert shown == {
+        "Recipients": stats["recipients"], "Sent": stats["sent"], "Delivered": stats["delivered"],
+        "Bounced": stats["bounced"], "Complained": stats["complained"], "Unsubscribed": stats["unsubscribed"],
+        "Failed": stats["failed"], "Skipped (suppressed)": stats["skipped_suppressed"], "Not sent": stats["not_sent"],
+        "Opened by people": stats["opens"]["human_unique"], "Machine opens": stats["opens"]["machine"],
+        "All opens": stats["opens"]["total"], "Clicked by people": stats["clicks"]["human_unique"],
+        "Machine clicks": stats["clicks"]["machine"], "All clicks": stats["clicks"]["total"],
+    }
+    links = page.get_by_role("region", name="Clicks per link")
+    expect(links.get_by_role("row").filter(has_text="https://example.com/spring")).to_contain_text("1")
+    # the chart: drawn from the timeline, its lines ending at the same numbers
+    opens_chart = page.get_by_role("img", name=re.compile("^Opens over time"))
+    expect(opens_chart).to_be_visible()
+    human_line = opens_chart.locator("path[data-series='human_opens']").get_attribute("d") or ""
+    assert len(re.findall(r"[ML]", human_line)) >= 2
+    expect(page.get_by_text("People who opened: 2")).to_be_visible()
+    expect(page.get_by_text("Machine opens: 1")).to_be_visible()
+    expect(page.get_by_text("Clicks by people: 1")).to_be_visible()
+    timeline = api(page, f"/v1/campaigns/{campaign_id}/timeline")
+    assert sum(p["human_opens"] for p in timeline["points"]) == 2
+    assert sum(p["machine_opens"] for p in timeline["points"]) == 1
+    snap(page, "campaign-report")
+    page.screenshot(path=str(ROOT / ".beacon/screenshots/report-for-readme.png"))
+    page.get_by_role("link", name="Campaigns", exact=True).first.click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Spring menu"))
+    expect(row).to_contain_text("sent")
+    snap(page, "campaigns")
+
+
+def test_pause_and_resume_a_sending_campaign(page: Page) -> None:
+    people = "email,name\n" + "".join(f"slow{i}@example.com,Slow {i}\n" for i in range(40))
+    page.get_by_role("link", name="Lists", exact=True).click()
+    page.get_by_label("List name", exact=True).fill("Everyone")
+    page.get_by_role("button", name="Create list").click()
+    page.get_by_label("CSV file", exact=True).set_input_files(
+        files=[{"name": "everyone.csv", "mimeType": "text/csv", "buffer": people.encode()}])
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator(".import-summary")).to_contain_text("40 new, 0 updated, 0 skipped.")
+    page.get_by_role("link", name="Campaigns", exact=True).click()
+    page.get_by_role("link", name="New campaign").click()
+    page.get_by_label("Campaign name", exact=True).fill("Slow one")
+    page.get_by_label("Subject", exact=True).fill("Hi {{ contact.name }}")
+    page.get_by_label("Everyone (40 contacts)").check()
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("heading", name="Slow one")).to_be_visible()
+    page.get_by_role("button", name="Send now").click()
+    page.get_by_role("button", name="Yes, send it").click()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator(".lead .badge")).to_have_text("paused")
+    expect(page.get_by_text("paused by the user")).to_be_visible()
+    campaign_id = page.url.split("/campaigns/")[1].split("/")[0]
+    stats_path = f"/v1/campaigns/{campaign_id}/stats"
+    held = api(page, stats_path)
+    assert held["status"] == "paused" and held["sent"] < 40
+    snap(page, "campaign-paused")
+    resume = page.get_by_role("button", name="Resume")
+    expect(resume).to_be_focused()  # the keyboard stays on the controls
+    resume.click()
+    expect(page.locator(".lead .badge")).to_have_text(re.compile("sending|sent"))
+    wait_for(lambda: api(page, stats_path)["status"] == "sent", timeout=90)
+    page.get_by_role("button", name="Refresh").click()
+    expect(page.get_by_label("Sent", exact=True)).to_have_text("40")
+
+
+def test_an_api_key_is_shown_once_and_revoked(page: Page, stack: DevStack) -> None:
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_label("Key name", exact=True).fill("CRM sync")
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator(".secret code").inner_text()
+    assert key.startswith("bk_")
+    request = urllib.request.Request(f"{stack.base_url}/v1/lists", headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert reply.status == 200
+    snap(page, "api-keys")
+    page.reload()
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+    assert key not in page.content()  # shown once: after a reload only its prefix is there
+    row = page.get_by_role("row").filter(has_text="CRM sync")
+    row.get_by_role("button", name="Revoke").click()
+    page.get_by_role("button", name="Revoke it").click()
+    expect(page.get_by_text("The key “CRM sync” was revoked.")).to_be_visible()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+
+
+def test_keyboard_only_sign_out_and_sign_in(page: Page) -> None:
+    page.goto("/#/campaigns")
+    expect(page.get_by_role("heading", name="Campaigns", exact=True)).to_be_focused()  # focus moves to the page
+    page.get_by_role("button", name="Sign out").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Sign in to Beacon")).to_be_visible()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+    assert not [c for c in page.context.cookies() if c["name"] == "__Host-beacon_session" and c["value"]]
+    page.goto(STATE["report_url"])  # a signed-out visit goes to sign-in and comes back after it
+    expect(page.get_by_role("heading", name="Sign in to Beacon")).to_be_visible()
+    page.get_by_label("Email", exact=True).focus()
+    page.keyboard.type(OWNER)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Spring menu")).to_be_visible()
+    assert page.url == STATE["report_url"]
+
+
+def test_a_change_without_the_csrf_token_is_refused_in_the_browser(page: Page, stack: DevStack) -> None:
+    """A request that carries the cookie but not the token (what a forged form would send) changes nothing."""
+    refused = page.request.post("/v1/lists", data={"name": "Forged"})
+    assert refused.status == 403 and refused.json()["error"]["code"] == "csrf_failed"
+    names = [item["name"] for item in api(page, "/v1/lists")["items"]]
+    assert "Forged" not in names and "Customers" in names
+

@@ -9,6 +9,7 @@ width, go to .beacon/screenshots/ (git-ignored): look at them.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.e2e.conftest import DevStack, start_dev
+from beacon_local.client import Client
+from tests.e2e.conftest import START_TIMEOUT, DevStack, start_dev
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / ".beacon" / "screenshots"
@@ -48,8 +50,15 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     running = start_dev(tmp_path_factory.mktemp("console"), *STACK_PARAMETERS)
-    yield running
-    running.stop()
+    try:
+        # the socket accepts before the stack is ready (it is bound first): wait for a real answer
+        deadline = time.monotonic() + START_TIMEOUT
+        while Client(running.base_url, timeout=START_TIMEOUT).get("/").status != 200:
+            assert time.monotonic() < deadline, running.output()
+            time.sleep(0.5)
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from beacon_local.client import Client
 from tests.e2e.conftest import START_TIMEOUT, DevStack, start_dev
@@ -29,6 +29,8 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # a slow tenant rate, so a campaign of a few dozen people is still sending when the test pauses it
 STACK_PARAMETERS = ("--parameter", "TenantSendRatePerSecond=2")
+# a shared 2-core machine: an argon2 sign-up or a stats Query may take seconds (never a timing claim)
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")

@@ -60,6 +60,10 @@ def figure(page: Page, label: str) -> int:
     return int(re.sub(r"\D", "", page.get_by_label(label, exact=True).inner_text()) or 0)
 
 
+def nav(page: Page, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+
+
 def assert_untouched(page: Page) -> None:
     assert page.evaluate("window.__pwned") is None
     assert "pwned" not in page.title()
@@ -140,7 +144,7 @@ def test_a_script_in_a_contact_is_only_text(page: Page) -> None:
 
 
 def test_a_sender_domain_shows_its_dkim_records_to_copy(page: Page) -> None:
-    page.get_by_role("link", name="Sender domains").click()
+    nav(page, "Sender domains")
     page.get_by_label("Domain", exact=True).fill(DOMAIN)
     page.get_by_role("button", name="Add domain").click()
     panel = page.get_by_role("region", name=DOMAIN)
@@ -153,7 +157,7 @@ def test_a_sender_domain_shows_its_dkim_records_to_copy(page: Page) -> None:
 
 
 def test_write_preview_and_test_send_a_campaign(page: Page, stack: DevStack) -> None:
-    page.get_by_role("link", name="Campaigns").click()
+    nav(page, "Campaigns")
     page.get_by_role("link", name="New campaign").click()
     page.get_by_label("Campaign name", exact=True).fill("Spring menu")
     page.get_by_label("Subject", exact=True).fill("Hello {{ contact.name }}, spring is here")
@@ -245,7 +249,7 @@ def test_send_open_a_few_and_the_report_equals_the_stats(page: Page, stack: DevS
     assert sum(p["machine_opens"] for p in timeline["points"]) == 1
     snap(page, "campaign-report")
     page.screenshot(path=str(ROOT / ".beacon/screenshots/report-for-readme.png"))
-    page.get_by_role("link", name="Campaigns", exact=True).first.click()
+    nav(page, "Campaigns")
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Spring menu"))
     expect(row).to_contain_text("sent")
     snap(page, "campaigns")
@@ -253,14 +257,14 @@ def test_send_open_a_few_and_the_report_equals_the_stats(page: Page, stack: DevS
 
 def test_pause_and_resume_a_sending_campaign(page: Page) -> None:
     people = "email,name\n" + "".join(f"slow{i}@example.com,Slow {i}\n" for i in range(40))
-    page.get_by_role("link", name="Lists", exact=True).click()
+    nav(page, "Lists")
     page.get_by_label("List name", exact=True).fill("Everyone")
     page.get_by_role("button", name="Create list").click()
     page.get_by_label("CSV file", exact=True).set_input_files(
         files=[{"name": "everyone.csv", "mimeType": "text/csv", "buffer": people.encode()}])
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.locator(".import-summary")).to_contain_text("40 new, 0 updated, 0 skipped.")
-    page.get_by_role("link", name="Campaigns", exact=True).click()
+    nav(page, "Campaigns")
     page.get_by_role("link", name="New campaign").click()
     page.get_by_label("Campaign name", exact=True).fill("Slow one")
     page.get_by_label("Subject", exact=True).fill("Hi {{ contact.name }}")
@@ -282,13 +286,37 @@ def test_pause_and_resume_a_sending_campaign(page: Page) -> None:
     expect(resume).to_be_focused()  # the keyboard stays on the controls
     resume.click()
     expect(page.locator(".lead .badge")).to_have_text(re.compile("sending|sent"))
-    wait_for(lambda: api(page, stats_path)["status"] == "sent", timeout=90)
-    page.get_by_role("button", name="Refresh").click()
+    # the report refreshes itself while the campaign sends: no reload, no Refresh button
+    expect(page.locator(".lead .badge")).to_have_text("sent", timeout=90_000)
     expect(page.get_by_label("Sent", exact=True)).to_have_text("40")
+    assert api(page, stats_path)["sent"] == 40
+
+
+def test_schedule_and_cancel(page: Page) -> None:
+    nav(page, "Campaigns")
+    page.get_by_role("link", name="New campaign").click()
+    page.get_by_label("Campaign name", exact=True).fill("Next week")
+    page.get_by_label("Subject", exact=True).fill("Soon")
+    page.get_by_label("Everyone (40 contacts)").check()
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("heading", name="Next week")).to_be_visible()
+    page.get_by_label("Send at", exact=True).fill("2020-01-01T09:00")
+    page.get_by_role("button", name="Schedule").click()
+    expect(page.get_by_role("alert").first).to_contain_text("is in the past")
+    when = time.strftime("%Y-%m-%dT09:00", time.localtime(time.time() + 7 * 86400))
+    page.get_by_label("Send at", exact=True).fill(when)
+    page.get_by_role("button", name="Schedule").click()
+    expect(page.locator(".lead .badge")).to_have_text("scheduled")
+    expect(page.locator(".lead")).to_contain_text(" for ")
+    expect(page.get_by_role("button", name="Pause")).to_have_count(0)
+    page.get_by_role("button", name="Cancel campaign").click()
+    page.get_by_role("button", name="Yes, cancel it").click()
+    expect(page.locator(".lead .badge")).to_have_text("cancelled")
+    expect(page.get_by_role("button", name="Cancel campaign")).to_have_count(0)
 
 
 def test_an_api_key_is_shown_once_and_revoked(page: Page, stack: DevStack) -> None:
-    page.get_by_role("link", name="API keys").click()
+    nav(page, "API keys")
     page.get_by_label("Key name", exact=True).fill("CRM sync")
     page.get_by_role("button", name="Create key").click()
     key = page.locator(".secret code").inner_text()

@@ -178,6 +178,20 @@ def test_signing_in_again_replaces_the_browsers_previous_session(owner: tuple[Br
     assert browser.call("GET", "/v1/session")[0] == 200
 
 
+@pytest.mark.parametrize("content_type", ["", "text/plain", "text/plain;charset=UTF-8"])
+def test_a_console_sign_in_needs_a_json_content_type(owner: tuple[Browser, str, str], content_type: str) -> None:
+    """What another site's page can send without a preflight signs nobody in (no login CSRF)."""
+    browser, _csrf, address = owner
+    before = browser.cookie
+    body = json.dumps({"email": address, "password": PASSWORD, "cookie": True})
+    event = build_event("POST", "/v1/sessions", body=body, headers={"content-type": content_type})
+    if not content_type:
+        event["headers"].pop("content-type")
+    result = browser.handler(event, FakeLambdaContext())
+    assert result["statusCode"] == 415 and not result.get("cookies"), result
+    assert browser.cookie == before
+
+
 @pytest.mark.parametrize("payload", [{"email": "a@b.co", "password": "x", "cookie": "yes"},
                                      {"email": "a@b.co", "password": "x", "cookie": None},
                                      {"email": "a@b.co", "password": "x", "cookie": True, "extra": 1}])

@@ -55,6 +55,11 @@ class PayloadTooLarge(BeaconError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(BeaconError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Unprocessable(BeaconError):
     status = 422
     code = "validation_error"

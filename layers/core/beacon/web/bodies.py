@@ -22,8 +22,9 @@ class SignupIn(Strict):
 class SessionIn(Strict):
     email: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
-    cookie: bool = Field(default=False, strict=True, description="true (the web console): the token goes into an HttpOnly "
-                                                    "cookie, the answer carries its CSRF token instead")
+    cookie: bool = Field(default=False, strict=True,
+                         description="true (the web console): the token goes into an HttpOnly cookie, the answer "
+                                     "carries its CSRF token instead")
 
 
 class ApiKeyIn(Strict):

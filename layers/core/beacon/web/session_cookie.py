@@ -17,6 +17,7 @@ from beacon.accounts import access, console_session
 from beacon.accounts.access import Principal
 from beacon.db.accounts import AccountRepo
 from beacon.db.credentials import CredentialRepo
+from beacon.shared.errors import UnsupportedMediaType
 from beacon.wiring import bound
 
 COOKIE = "__Host-beacon_session"
@@ -64,7 +65,12 @@ def cleared_cookie() -> Cookie:
 
 def signed_in(event: Any, session: dict[str, Any]) -> Response[Any]:
     """POST /v1/sessions with cookie: true. The token goes into the cookie and never into the body;
-    a session the browser held before is ended (signing in again replaces it)."""
+    a session the browser held before is ended (signing in again replaces it). Only with a JSON
+    Content-Type, which another site's page cannot send without a CORS preflight (that the API never
+    answers): no other site can sign a browser in to an account of its choosing."""
+    content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType("a console sign-in must be sent as application/json")
     previous = via_cookie(event)
     if previous and previous != session["token"]:
         console_session.end_session(CredentialRepo(), previous)

@@ -276,7 +276,8 @@ def test_a_draft_has_an_empty_timeline(engaged: tuple[World, str]) -> None:
     world, _campaign = engaged
     view = campaigns.create(CampaignRepo(), ListRepo(), wiring.signer(), world.account_id, "Acme",
                             {"name": "Later", "subject": "Hi", "from_email": f"news@{world.sender_domain}",
-                             "list_ids": world.lists, "html": "<p>Hi</p>", "text": "Hi"}, "https://t.example.com")
+                             "list_ids": world.lists, "html": "<p>Hi</p>", "text": "Hi"}, "https://t.example.com",
+                            senders=wiring.sender_check())
     item = campaigns.require(CampaignRepo(), world.account_id, view["id"])
     answer = timeline.for_campaign(item, wiring.engagement(), int(time.time()))
     assert answer["points"] == [] and answer["status"] == "draft"

@@ -13,7 +13,7 @@ from beacon.campaigns.timeline import AUTO_POINTS, BUCKETS, CLOCK_SLACK, MAX_POI
 from beacon.db.engagement import LINK_SHIFT
 from beacon.shared.errors import Unprocessable
 from beacon.tracking.classify import is_machine_class
-from beacon.tracking.opens_and_clicks import summarize
+from beacon.tracking.engagement_stats import summarize
 
 T0 = 1_800_000_000  # the send began; a whole hour
 N = lambda v: {"N": str(v)}  # noqa: E731

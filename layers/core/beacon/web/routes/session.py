@@ -8,8 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from beacon.accounts import access as accounts
-from beacon.accounts import console_session
+from beacon.accounts import console_session, tenants
 from beacon.db.accounts import AccountRepo
 from beacon.db.credentials import CredentialRepo
 from beacon.shared.errors import BadRequest
@@ -27,7 +26,7 @@ def current_session() -> Response[Any]:
     event = router.current_event
     who = principal(event)
     answer: dict[str, Any] = {
-        "account": accounts.account_view(accounts.require_account(AccountRepo(), who.account_id)),
+        "account": tenants.account_view(tenants.require_account(AccountRepo(), who.account_id)),
         "via": who.via,
     }
     token = session_cookie.via_cookie(event)

@@ -92,6 +92,7 @@ def test_template_has_the_expected_functions() -> None:
         "TrackClickFunction",
         "UnsubscribeFunction",
         "SesEventsFunction",
+        "ConsoleFunction",  # the web console's files (issue 17)
     }
 
 

@@ -141,7 +141,7 @@ def test_topics_exist(deployed: Deployed) -> None:
 def test_functions_run_python312_on_arm64_with_the_layer_and_resolved_environment(deployed: Deployed) -> None:
     lambda_ = deployed.client("lambda")
     functions = deployed.template.functions
-    assert len(functions) == 7
+    assert len(functions) == 8  # the seven of the pipeline and the console (issue 17)
     for lid in functions:
         config = lambda_.get_function_configuration(FunctionName=deployed.physical[lid])
         assert config["Runtime"] == "python3.12"
@@ -209,7 +209,7 @@ def test_log_groups_keep_logs_for_the_retention_parameter(deployed: Deployed) ->
     logs = deployed.client("logs")
     groups = {g["logGroupName"]: g.get("retentionInDays")
               for g in logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/beacon-{STAGE}-")["logGroups"]}
-    assert len(groups) == 7 and set(groups.values()) == {30}
+    assert len(groups) == 8 and set(groups.values()) == {30}  # one per function
     access = logs.describe_log_groups(logGroupNamePrefix=f"/aws/apigateway/beacon-{STAGE}-")["logGroups"]
     assert [g.get("retentionInDays") for g in access] == [30]
     for lid, resource in deployed.of_type("AWS::Lambda::Function").items():

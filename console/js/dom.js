@@ -82,6 +82,22 @@ export function field({ label, type = "text", name, value = "", required = false
   };
 }
 
+/** A labelled <select>: options [{value, label}]; {wrap, input, setError} like field(). */
+export function selectField({ label, name, options, value = "", hint, required = true }) {
+  const made = field({ label, name, hint, required });
+  const input = h("select", { id: made.input.id, name, "aria-describedby": made.input.getAttribute("aria-describedby") },
+    options.map((o) => h("option", { value: o.value, selected: o.value === value }, o.label)));
+  made.input.replaceWith(input);
+  const setError = (message) => {
+    made.setError(message);
+    for (const attr of ["aria-invalid", "aria-describedby"]) {
+      const v = made.input.getAttribute(attr);
+      if (v === null) input.removeAttribute(attr); else input.setAttribute(attr, v);
+    }
+  };
+  return { wrap: made.wrap, input, setError };
+}
+
 export function checkbox({ label, checked = false, name, hint }) {
   const id = uid(name || "check");
   const input = h("input", { id, name, type: "checkbox", checked });

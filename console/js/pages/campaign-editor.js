@@ -1,8 +1,12 @@
 import { api, seg } from "../api.js";
-import { append, checkbox, clear, confirmButton, errorNotice, field, form, h, notice, section, uid } from "../dom.js";
+import { append, checkbox, clear, confirmButton, errorNotice, field, form, h, notice, section, selectField, uid }
+  from "../dom.js";
 import { num, timeZone } from "../format.js";
+import { liveCount } from "./audience-count.js";
 import { flashed, pageHead } from "./common.js";
 import { parseAttributes } from "./list.js";
+import { describeSegment } from "./segment-rules.js";
+import { engagementCampaigns } from "./segments.js";
 
 const STARTER_HTML = `<!doctype html>
 <html>
@@ -30,7 +34,7 @@ function asFrameDocument(html) {
   return previewPolicy.createHTML(html);
 }
 
-function editorFields(campaign, lists, defaultFrom) {
+function editorFields(campaign, lists, defaultFrom, { segments, campaignName, original }) {
   const f = {
     name: field({ label: "Campaign name", name: "name", required: true, value: campaign?.name,
                   hint: "For you; recipients do not see it." }),
@@ -49,21 +53,68 @@ function editorFields(campaign, lists, defaultFrom) {
     text: field({ label: "Plain text", name: "text", multiline: true, rows: 6, value: campaign?.text ?? STARTER_TEXT,
                   attrs: { spellcheck: "false", class: "code" } }),
   };
-  const chosen = new Set(campaign?.list_ids ?? (lists.length === 1 ? [lists[0].id] : []));
+  const resend = campaign?.resend_of;
+  const chosen = new Set(campaign?.list_ids ?? (lists.length === 1 && !resend ? [lists[0].id] : []));
   const boxes = lists.map((l) => ({ id: l.id, ...checkbox({ label: `${l.name} (${num(l.contact_count)} contacts)`,
                                                               checked: chosen.has(l.id), name: "list" }) }));
   const listsError = h("p", { class: "field-error", hidden: true });
   const legendId = uid("lists");
-  const listSet = h("fieldset", { class: "field", "aria-describedby": `${legendId}-hint` },
-    h("legend", {}, "Send to these lists"),
-    h("p", { class: "hint", id: `${legendId}-hint` }, "Every subscribed contact of the chosen lists gets it once."),
-    boxes.length ? boxes.map((b) => b.wrap)
-      : h("p", {}, "No lists yet: ", h("a", { href: "#/lists" }, "create one"), "."),
-    listsError);
+  const listSet = resend
+    ? h("div", { class: "field" }, h("h3", {}, "Who gets it"), notice("info", h("p", {},
+      `A resend of “${original?.name ?? resend.campaign_id}” to its recipients who `,
+      resend.audience === "non_clickers" ? "did not click in it" : "did not open it",
+      " (a person, not a machine) and are still subscribed when it is sent. Narrow it with a segment.")))
+    : h("fieldset", { class: "field", "aria-describedby": `${legendId}-hint` },
+      h("legend", {}, "Send to these lists"),
+      h("p", { class: "hint", id: `${legendId}-hint` }, "Every subscribed contact of the chosen lists gets it once."),
+      boxes.length ? boxes.map((b) => b.wrap)
+        : h("p", {}, "No lists yet: ", h("a", { href: "#/lists" }, "create one"), "."),
+      listsError);
   f.list_ids = {
     wrap: listSet,
     setError(message) { listsError.textContent = message || ""; listsError.hidden = !message; },
   };
+  const segmentChoice = selectField({
+    label: "Segment", name: "segment_id", value: campaign?.segment_id || "", required: false,
+    options: [{ value: "", label: resend ? "Everyone it is aimed at" : "Everyone on the chosen lists" },
+              ...segments.map((sg) => ({ value: sg.id, label: sg.name }))],
+    hint: segments.length ? "Only the contacts who match it, judged when the campaign is sent."
+      : "No segments yet: make one under Segments to send to some of a list.",
+  });
+  f.segment_id = segmentChoice;
+  const segmentWords = h("p", { class: "hint segment-words" });
+  const excluded = new Set(campaign?.exclude_list_ids ?? []);
+  const leaveOut = lists.map((l) => ({ id: l.id, ...checkbox({ label: l.name, checked: excluded.has(l.id),
+                                                                 name: "exclude_list" }) }));
+  const excludeError = h("p", { class: "field-error", hidden: true });
+  const excludeSet = lists.length ? h("details", { class: "field exclude", open: excluded.size > 0 },
+    h("summary", {}, `Leave out contacts of other lists${excluded.size ? ` (${excluded.size} chosen)` : ""}`),
+    h("fieldset", { class: "field" }, h("legend", { class: "sr-only" }, "Leave out the contacts of these lists"),
+      leaveOut.map((b) => b.wrap), excludeError)) : h("div", {});
+  f.exclude_list_ids = {
+    wrap: excludeSet,
+    setError(message) { excludeError.textContent = message || ""; excludeError.hidden = !message; },
+  };
+  const audience = liveCount({ label: "Who gets it, counted now" });
+  const segmentById = new Map(segments.map((sg) => [sg.id, sg]));
+  function recount() {
+    const sg = segmentById.get(segmentChoice.input.value);
+    segmentWords.textContent = sg ? `Only: ${describeSegment(sg, campaignName)}.` : "";
+    segmentWords.hidden = !sg;
+    if (resend) {
+      audience.el.hidden = true; // who it reaches is known when it is sent (the notice above says so)
+      return;
+    }
+    const listIds = boxes.filter((b) => b.input.checked).map((b) => b.id);
+    if (!listIds.length) {
+      audience.update({ reason: "Choose at least one list." });
+      return;
+    }
+    audience.update({ match: sg?.match || "all", rules: sg?.rules || [], list_ids: listIds,
+                      exclude_list_ids: leaveOut.filter((b) => b.input.checked).map((b) => b.id) });
+  }
+  const audienceBox = h("div", { class: "field audience" }, segmentChoice.wrap, segmentWords, excludeSet, audience.el);
+  for (const el of [listSet, audienceBox]) el.addEventListener("change", () => recount());
   const opens = checkbox({ label: "Track opens", checked: campaign?.tracking?.opens ?? true, name: "track_opens",
                            hint: "(a 1×1 image)" });
   const clicks = checkbox({ label: "Track clicks", checked: campaign?.tracking?.clicks ?? true, name: "track_clicks",
@@ -75,14 +126,16 @@ function editorFields(campaign, lists, defaultFrom) {
     from_email: f.from_email.input.value.trim(),
     from_name: f.from_name.input.value.trim(),
     reply_to: f.reply_to.input.value.trim() || null,
-    list_ids: boxes.filter((b) => b.input.checked).map((b) => b.id),
+    ...(resend ? {} : { list_ids: boxes.filter((b) => b.input.checked).map((b) => b.id) }),
+    segment_id: segmentChoice.input.value || null,
+    exclude_list_ids: leaveOut.filter((b) => b.input.checked).map((b) => b.id),
     html: f.html.input.value,
     text: f.text.input.value,
     tracking: { opens: opens.input.checked, clicks: clicks.input.checked },
   });
-  const layout = [f.name, f.subject, f.from_email, f.from_name, f.reply_to, f.list_ids, f.html, f.text,
-                  { wrap: tracking }];
-  return { f, layout, values };
+  const layout = [f.name, f.subject, f.from_email, f.from_name, f.reply_to, f.list_ids, { wrap: audienceBox },
+                  f.html, f.text, { wrap: tracking }];
+  return { f, layout, values, recount };
 }
 
 function previewSection(campaign, saveIfDirty) {
@@ -131,13 +184,19 @@ function testSection(campaign, saveIfDirty) {
   }));
 }
 
-function sendSection(campaign, lists, saveIfDirty, ctx) {
+function sendSection(campaign, lists, segments, original, saveIfDirty, ctx) {
   const chosen = lists.filter((l) => campaign.list_ids.includes(l.id));
   const upTo = chosen.reduce((n, l) => n + Number(l.contact_count || 0), 0);
   const report = `#/campaigns/${encodeURIComponent(campaign.id)}/report`;
   const listCount = `${chosen.length} list${chosen.length === 1 ? "" : "s"}`;
-  const sendNow = confirmButton("Send now",
-    `Send “${campaign.name}” now to the subscribed contacts of ${listCount} (up to ${num(upTo)} people)?`,
+  const segment = segments.find((sg) => sg.id === campaign.segment_id);
+  const resend = campaign.resend_of;
+  const who = resend
+    ? `the recipients of “${original?.name ?? resend.campaign_id}” who did not `
+      + `${resend.audience === "non_clickers" ? "click in it" : "open it"}`
+    : `the subscribed contacts of ${listCount}${segment ? ` who match “${segment.name}”` : ""} `
+      + `(up to ${num(upTo)} people)`;
+  const sendNow = confirmButton("Send now", `Send “${campaign.name}” now to ${who}?`,
     "Yes, send it", async () => {
       await saveIfDirty();
       await api.post(`/v1/campaigns/${seg(campaign.id)}/send`, {});
@@ -158,17 +217,19 @@ function sendSection(campaign, lists, saveIfDirty, ctx) {
     },
   });
   return section("Send",
-    chosen.length ? null : notice("warning", h("p", {}, "Choose at least one list above and save before sending.")),
+    chosen.length || resend ? null : notice("warning", h("p", {}, "Choose at least one list above and save before sending.")),
     h("div", { class: "send-row" }, sendNow),
     h("h3", {}, "Or schedule it"), schedule);
 }
 
 async function render(main, ctx) {
   const isNew = !ctx.params.id;
-  const [campaign, listAnswer, domainAnswer] = await Promise.all([
+  const [campaign, listAnswer, domainAnswer, segmentAnswer, engagement] = await Promise.all([
     isNew ? null : api.get(`/v1/campaigns/${seg(ctx.params.id)}`, { signal: ctx.signal }),
     api.get("/v1/lists", { signal: ctx.signal }),
     api.get("/v1/domains", { signal: ctx.signal }),
+    api.get("/v1/segments", { signal: ctx.signal }),
+    engagementCampaigns(ctx.signal),
   ]);
   if (campaign && campaign.status !== "draft") {
     ctx.navigate(`#/campaigns/${encodeURIComponent(campaign.id)}/report`);
@@ -176,7 +237,12 @@ async function render(main, ctx) {
   }
   const lists = listAnswer.items;
   const verified = domainAnswer.items.find((d) => d.status === "verified") || domainAnswer.items[0];
-  const { f, layout, values } = editorFields(campaign, lists, verified ? `news@${verified.domain}` : "");
+  const segments = segmentAnswer.items;
+  const original = campaign?.resend_of
+    ? await api.get(`/v1/campaigns/${seg(campaign.resend_of.campaign_id)}`, { signal: ctx.signal }).catch(() => null)
+    : null;
+  const { f, layout, values, recount } = editorFields(campaign, lists, verified ? `news@${verified.domain}` : "",
+                                                     { segments, campaignName: engagement.campaignName, original });
   if (campaign) document.title = `${campaign.name} · Beacon`;
   let saved = campaign;
   let dirty = false;
@@ -221,6 +287,7 @@ async function render(main, ctx) {
     domainAnswer.items.length ? null : notice("warning", h("p", {}, "Campaigns send only from a verified domain: ",
       h("a", { href: "#/domains" }, "add a sender domain"), " first.")),
   );
+  recount();
   if (!campaign) {
     append(main, section("Write the campaign", editor));
     return;
@@ -229,7 +296,7 @@ async function render(main, ctx) {
   append(main, 
     h("div", { class: "editor" }, section("Campaign", editor), preview.el),
     h("div", { class: "columns" },
-      testSection(campaign, saveIfDirty), sendSection(campaign, lists, saveIfDirty, ctx)),
+      testSection(campaign, saveIfDirty), sendSection(campaign, lists, segments, original, saveIfDirty, ctx)),
     section("Delete", confirmButton("Delete draft", `Delete the draft “${campaign.name}”?`, "Delete it",
       async () => {
         await api.del(`/v1/campaigns/${seg(campaign.id)}`);

@@ -1,6 +1,6 @@
 import { api, seg } from "../api.js";
 import { lineChart } from "../chart.js";
-import { append, badge, button, confirmButton, errorNotice, h, section, table, uid } from "../dom.js";
+import { append, badge, button, confirmButton, errorNotice, field, h, section, table, uid } from "../dom.js";
 import { num, pct, timeOfDay, when } from "../format.js";
 import { flashed, pageHead } from "./common.js";
 
@@ -93,6 +93,51 @@ function controls(campaign, act) {
   return out;
 }
 
+const RESEND_HINT = "A new draft with this campaign's content for the recipients who have not read it: "
+  + "no person opened it (non-openers) or clicked in it (non-clickers). Apple Mail Privacy Protection, image proxies and link scanners "
+  + "do not count as reading; anyone unsubscribed since is left out. Check it, narrow it with a segment, then "
+  + "send or schedule it.";
+
+/** Who the campaign went to, beyond its lists: the original of a resend, the segment it was sent with. */
+function audienceLines(campaign) {
+  const lines = [];
+  if (campaign.resend_of) {
+    lines.push(h("p", { class: "subject" }, "A resend of ",
+      h("a", { href: `#/campaigns/${encodeURIComponent(campaign.resend_of.campaign_id)}/report` }, "the original"),
+      ` to its ${campaign.resend_of.audience === "non_clickers" ? "non-clickers" : "non-openers"}.`));
+  }
+  if (campaign.segment) {
+    lines.push(h("p", { class: "subject" }, `Segment: “${campaign.segment.name}”, as it was when sent.`));
+  }
+  return lines;
+}
+
+/** "Resend to non-openers / non-clickers": a new draft, opened in the editor. */
+function resendSection(campaign, ctx) {
+  const subject = field({ label: "Subject of the resend", name: "resend_subject", required: false,
+                          value: campaign.subject, hint: "A new subject often does better than the same one." });
+  const status = h("div", { "aria-live": "polite" });
+  async function resend(audience, clicked) {
+    status.replaceChildren();
+    clicked.disabled = true;
+    try {
+      const body = { audience };
+      if (subject.input.value.trim()) body.subject = subject.input.value;
+      const draft = await api.post(`/v1/campaigns/${seg(campaign.id)}/resend`, body);
+      ctx.flash(`A resend draft to the ${audience === "non_clickers" ? "non-clickers" : "non-openers"}: `
+        + "check it, then send or schedule it.");
+      ctx.navigate(`#/campaigns/${encodeURIComponent(draft.id)}/edit`);
+    } catch (err) {
+      status.replaceChildren(errorNotice(err));
+      clicked.disabled = false;
+    }
+  }
+  const openers = button("Resend to non-openers", (e) => resend("non_openers", e.currentTarget), { kind: "primary" });
+  const clickers = button("Resend to non-clickers", (e) => resend("non_clickers", e.currentTarget));
+  return section("Send it again to those who did not read it", h("p", { class: "hint" }, RESEND_HINT),
+    subject.wrap, status, h("div", { class: "resend-row" }, openers, clickers));
+}
+
 export default {
   path: "/campaigns/:id/report",
   title: "Report",
@@ -113,6 +158,8 @@ export default {
     const numbers = h("div", {});
     const charts = h("div", { class: "charts" });
     const links = h("div", {});
+    const again = h("div", {});
+    const aimedAt = h("div", {});
 
     async function act(action) {
       actionResult.replaceChildren();
@@ -139,6 +186,10 @@ export default {
         campaign.finished_at ? ` · finished ${when(campaign.finished_at)}` : "",
         campaign.status_reason ? h("span", { class: "reason" }, ` · ${campaign.status_reason}`) : "");
       actions.replaceChildren(...controls(campaign, act));
+      aimedAt.replaceChildren(...audienceLines(campaign));
+      const canResend = ["sent", "cancelled"].includes(campaign.status);
+      if (canResend && !again.firstChild) again.replaceChildren(resendSection(campaign, ctx));
+      if (!canResend) again.replaceChildren();
       progress.replaceChildren(progressOf(stats, campaign.status) || "");
       numbers.replaceChildren(...figures(stats));
       charts.replaceChildren(
@@ -154,6 +205,7 @@ export default {
       statusLine,
       h("p", { class: "subject" }, `Subject: ${campaign.subject} · From: `
         + `${campaign.from_name ? `${campaign.from_name} ` : ""}<${campaign.from_email}>`),
+      aimedAt,
       flashed(ctx.message),
       actions, actionResult,
       h("div", { class: "refresh-row" }, updated, button("Refresh", async () => {
@@ -163,6 +215,7 @@ export default {
       numbers,
       section("Over time", charts),
       section("Links", links),
+      again,
     );
     await refresh();
     ctx.every(() => REFRESH_MS[campaign.status] || SETTLED_REFRESH_MS, refresh);

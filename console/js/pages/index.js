@@ -1,6 +1,7 @@
 // Every page of the console, in one list: the router reads its paths, the header its `nav` entries.
 // Adding a page: write pages/<name>.js (see console/README.md) and add it here.
 
+import account from "./account.js";
 import apiKeys from "./api-keys.js";
 import campaignEditor from "./campaign-editor.js";
 import campaignReport from "./campaign-report.js";
@@ -9,6 +10,7 @@ import contact from "./contact.js";
 import domains from "./domains.js";
 import list from "./list.js";
 import lists from "./lists.js";
+import segments from "./segments.js";
 import signIn from "./sign-in.js";
 import signUp from "./sign-up.js";
 
@@ -16,6 +18,7 @@ export const pages = [
   signIn, signUp,
   campaigns, campaignEditor, campaignReport,
   lists, list, contact,
+  segments,
   domains,
-  apiKeys,
+  apiKeys, account,
 ].flat();

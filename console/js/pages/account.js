@@ -39,8 +39,9 @@ export default {
       section("Change the password", h("p", { class: "hint" }, "Changing it signs out every other browser "
         + "and session token; API keys keep working."), form({
         label: "Password change", fields: [current, fresh], submit: "Change password",
-        fieldMap: { current_password: current, new_password: fresh, password: fresh },
+        fieldMap: { new_password: fresh, password: fresh }, // a wrong current password is said below
         async onSubmit() {
+          current.setError("");
           try {
             await api.patch("/v1/account", { current_password: current.input.value,
                                              new_password: fresh.input.value });

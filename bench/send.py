@@ -110,7 +110,8 @@ class _Campaigns:
 
 class _Accounts:
     def get(self, account_id: str) -> Any:
-        return type("Account", (), {"company": "Acme Outdoor"})()
+        return type("Account", (), {"company": "Acme Outdoor",
+                                    "postal_address": "Acme Outdoor Ltd\n12 Harbour Road\nPortland, OR 97201"})()
 
 
 class _NoSuppressions:
@@ -139,7 +140,7 @@ def deps_for(ses: Any, ddb: Any, pool: Any) -> SendDeps:
 
 
 def body(start: int) -> dict[str, Any]:
-    return {"account_id": ACCOUNT, "campaign_id": CAMPAIGN, "recipients": [
+    return {"account_id": ACCOUNT, "campaign_id": CAMPAIGN, "list_id": "0" * 32, "recipients": [
         {"rid": f"{i:032x}", "email": f"reader{i}@example.com",
          "attributes": {"first_name": f"Reader{i}", "city": "Lyon", "plan": "pro"}}
         for i in range(start, start + BATCH)]}

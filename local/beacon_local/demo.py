@@ -23,6 +23,7 @@ from beacon_local.stack import LocalStack
 
 Say = Callable[[str], None]
 
+DEMO_POSTAL_ADDRESS = "Demo Coffee Roasters\n12 Roastery Lane\nPortland, OR 97201"  # every email's footer
 HUMAN_CLICK_DELAY = 7.0  # seconds after sending; earlier clicks are counted as link scanners
 _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _SRC = re.compile(r"""src\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
@@ -112,6 +113,7 @@ def _run(stack: LocalStack, say: Say) -> int:
     password = secrets.token_urlsafe(12)
     signup = api.expect(201, "POST", "/v1/accounts", json_body={
         "company": "Demo Coffee Roasters", "email": email_address, "password": password,
+        "postal_address": DEMO_POSTAL_ADDRESS,
     })
     api.token = signup["api_key"]
     say(f"1. signed up {email_address} -> account {signup['account']['id']}")

@@ -70,7 +70,8 @@ class Owner:
     def __init__(self, api: Client, company: str) -> None:
         self.email = unique_email(company.lower())
         self.password = PASSWORD
-        status, body = api.post("/v1/accounts", {"company": company, "email": self.email, "password": PASSWORD})
+        status, body = api.post("/v1/accounts", {"company": company, "email": self.email, "password": PASSWORD,
+                                                 "postal_address": "1 Owner Street\nSpringfield 12345"})
         assert status == 201, body
         self.id: str = body["account"]["id"]
         self.key: str = body["api_key"]

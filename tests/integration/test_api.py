@@ -29,6 +29,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 ROOT = Path(__file__).resolve().parents[2]
 HANDLER = ROOT / "functions" / "account" / "handler.py"
 PASSWORD = "correct horse battery"  # >= 10 characters
+POSTAL_ADDRESS = "Test Co\n1 Test Street\nSpringfield 12345"  # every email's footer; needed to send
 
 STATS_KEYS = {"status", "recipients", "sent", "failed", "skipped_suppressed", "delivered", "bounced",
               "complained", "unsubscribed", "opens", "clicks",
@@ -222,7 +223,7 @@ def _unique_email(tag: str) -> str:
 
 def _sign_up(api: Client, company: str) -> Tenant:
     status, body = api.post("/v1/accounts", {"company": company, "email": _unique_email(company.lower()),
-                                             "password": PASSWORD})
+                                             "password": PASSWORD, "postal_address": POSTAL_ADDRESS})
     assert status == 201, body
     return Tenant(api.as_(body["api_key"]), body["account"], body["api_key"])
 

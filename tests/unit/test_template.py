@@ -93,6 +93,8 @@ def test_template_has_the_expected_functions() -> None:
         "UnsubscribeFunction",
         "SesEventsFunction",
         "ConsoleFunction",  # the web console's files (issue 17)
+        "FormsFunction",  # issue 14: the hosted signup form and the double opt-in confirmation
+        "SignupFunction",  # issue 14: form signups from their queue (the confirmation email)
     }
 
 

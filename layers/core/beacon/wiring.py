@@ -17,12 +17,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from beacon.accounts.sender_domains import SenderCheck
+    from beacon.audience.signup import SignupDeps
     from beacon.audience.subscriptions import SubscriptionDeps
     from beacon.audience.targeting import Targeting
     from beacon.db.campaign_counters import Counters
     from beacon.db.engagement import Engagement
+    from beacon.db.forms import FormRepo
     from beacon.db.recipient_ledger import RecipientLedger
     from beacon.db.send_ledger import Ledger
+    from beacon.db.signups import SignupStore
     from beacon.db.tenant_erasure import TenantEraser
     from beacon.db.tenant_pace import TenantPace
     from beacon.db.unsubscribe_view import UnsubscribeView
@@ -191,6 +194,32 @@ def subscription_deps() -> SubscriptionDeps:
 
 
 @lru_cache(maxsize=1)
+def form_repo() -> FormRepo:
+    """Signup forms, on the raw client (the public form page loads no PynamoDB)."""
+    from beacon.db.forms import FormRepo
+
+    return FormRepo(_raw_dynamodb(), settings().accounts_table)
+
+
+@lru_cache(maxsize=1)
+def signup_store() -> SignupStore:
+    """Consent records, pending signups and their confirmation, on the raw client."""
+    from beacon.db.signups import SignupStore
+
+    s = settings()
+    return SignupStore(_raw_dynamodb(), s.accounts_table, s.contacts_table, s.suppressions_table, s.events_table,
+                       s.event_retention_days)
+
+
+@lru_cache(maxsize=1)
+def signup_deps() -> SignupDeps:
+    """The signup function's needs: the store, SES and the sender check for the confirmation email."""
+    from beacon.audience.signup import SignupDeps
+
+    return SignupDeps(signup_store(), ses(), signer(), sender_check())
+
+
+@lru_cache(maxsize=1)
 def ses_event_deps() -> SesEventDeps:
     from beacon.db.audit_log import EventRepo
     from beacon.db.contacts import ContactRepo
@@ -243,3 +272,5 @@ def reset() -> None:
         cached.cache_clear()
     recipient_ledger.cache_clear()
     unsubscribe_view.cache_clear()
+    for forms_cached in (form_repo, signup_store, signup_deps):
+        forms_cached.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from beacon.accounts.access import (
@@ -23,21 +24,54 @@ from beacon.db.tenant_erasure import OutOfTime, TenantEraser
 from beacon.ports.identities import Identities
 from beacon.shared import addresses
 from beacon.shared.clock import epoch, now_iso
-from beacon.shared.errors import Conflict, NotFound, Unprocessable
+from beacon.shared.errors import Conflict, NotFound, Unprocessable, invalid
 from beacon.shared.ids import new_id
 
 
 def account_view(item: AccountItem) -> dict[str, Any]:
     return {"id": item.account_id, "company": item.company, "email": item.email,
-            "created_at": item.created_at}
+            "postal_address": item.postal_address or None, "created_at": item.created_at}
 
 
-def sign_up(repo: AccountRepo, company: str, email: str, password: str) -> tuple[dict[str, Any], str]:
+# ----------------------------------------------------------------------------- the postal address
+POSTAL_MIN, POSTAL_MAX, POSTAL_LINES, POSTAL_LINE = 10, 500, 8, 120
+POSTAL_REQUIRED = ("the account has no postal address: set it with PATCH /v1/account {postal_address} (the law "
+                   "wants a valid physical postal address in every commercial email, CAN-SPAM)")
+
+
+def clean_postal_address(value: Any) -> str:
+    """A physical postal address as it goes into email footers: 1 to 8 lines (CR/LF become one line
+    end), each at most 120 characters, 10 to 500 in all, no control characters."""
+    if not isinstance(value, str):
+        raise invalid("postal_address", "must be a string")
+    lines = [line.strip() for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [line for line in lines if line]
+    text = "\n".join(lines)
+    if len(text) < POSTAL_MIN:
+        raise invalid("postal_address", f"must be a full postal address (at least {POSTAL_MIN} characters)")
+    if len(text) > POSTAL_MAX or len(lines) > POSTAL_LINES or any(len(line) > POSTAL_LINE for line in lines):
+        raise invalid("postal_address", f"at most {POSTAL_LINES} lines of {POSTAL_LINE} characters, "
+                                        f"{POSTAL_MAX} in all")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text.replace("\n", "")):
+        raise invalid("postal_address", "must not contain control characters")
+    return text
+
+
+def require_postal_address(item: AccountItem) -> str:
+    """The account's postal address; 409 `postal_address_required` when it has none."""
+    if not item.postal_address:
+        raise Conflict(POSTAL_REQUIRED, code="postal_address_required", details=[{"field": "postal_address"}])
+    return item.postal_address
+
+
+def sign_up(repo: AccountRepo, company: str, email: str, password: str,
+            postal_address: str | None = None) -> tuple[dict[str, Any], str]:
     company = company.strip()
     if not company:
         raise Unprocessable("company must not be empty", details=[{"field": "company"}])
     if any(c in company for c in "\r\n"):
         raise Unprocessable("company must be one line", details=[{"field": "company"}])
+    address = clean_postal_address(postal_address) if postal_address is not None else None
     try:
         email = addresses.normalize(email)
     except addresses.InvalidAddress as exc:
@@ -48,7 +82,7 @@ def sign_up(repo: AccountRepo, company: str, email: str, password: str) -> tuple
     key, lookup, record = new_api_key(account_id, "default", now)
     account = AccountItem(
         pk=f"A#{account_id}", sk="PROFILE", account_id=account_id, company=company, email=email,
-        password_hash=hasher().hash(password), created_at=now,
+        password_hash=hasher().hash(password), created_at=now, postal_address=address,
     )
     try:
         repo.create(account, lookup, record)
@@ -75,12 +109,14 @@ def clean_company(company: str) -> str:
 
 
 def update_profile(repo: AccountRepo, creds: CredentialRepo, who: Principal, company: str | None,
-                   current_password: str | None, new_password: str | None) -> dict[str, Any]:
-    """Change the company name and/or the password. A password change needs the current password
-    (wrong: 422 wrong_password) and signs out every other session."""
+                   current_password: str | None, new_password: str | None,
+                   postal_address: str | None = None) -> dict[str, Any]:
+    """Change the company name, the postal address and/or the password. A password change needs the
+    current password (wrong: 422 wrong_password) and signs out every other session."""
     item = require_account(repo, who.account_id)
     if company is not None:
         company = clean_company(company)
+    address = clean_postal_address(postal_address) if postal_address is not None else None
     if new_password is not None or current_password is not None:
         if new_password is None or current_password is None:
             field = "new_password" if new_password is None else "current_password"
@@ -101,6 +137,9 @@ def update_profile(repo: AccountRepo, creds: CredentialRepo, who: Principal, com
     if company is not None and company != item.company:
         repo.set_company(who.account_id, company)
         item.company = company
+    if address is not None and address != item.postal_address:
+        repo.set_postal_address(who.account_id, address)
+        item.postal_address = address
     return account_view(item)
 
 

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from beacon.audience import attributes, csv_import
+from beacon.audience import attributes, consent, csv_import
 from beacon.db.accounts import ListRepo
 from beacon.db.audit_log import EventRepo
 from beacon.db.contacts import ContactRepo, decode_cursor, encode_cursor
 from beacon.db.keys import campaign_of
 from beacon.db.models import ContactItem, ListItem
 from beacon.db.recipient_ledger import RecipientLedger
+from beacon.db.signups import SignupStore
 from beacon.db.suppressions import SuppressionRepo
 from beacon.shared import addresses
 from beacon.shared.clock import now_iso
@@ -40,6 +41,19 @@ def contact_view(item: ContactItem) -> dict[str, Any]:
     }
 
 
+MAX_CONSENT_SOURCE = 200
+
+
+def clean_consent_source(value: Any) -> str | None:
+    """What the account says about how it got the person's consent ("trade fair 2031, paper form"):
+    one line of at most 200 characters, or None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_CONSENT_SOURCE or any(c in value for c in "\r\n\x00"):
+        raise ValueError(f"consent_source must be one line of at most {MAX_CONSENT_SOURCE} characters")
+    return value.strip() or None
+
+
 def _require_list(lists: ListRepo, account_id: str, list_id: str) -> None:
     if lists.get(account_id, list_id) is None:
         raise NotFound("list not found")
@@ -53,14 +67,22 @@ def upsert(
     list_id: str,
     entries: list[tuple[dict[str, int], Any, Any]],
     skipped: list[dict[str, Any]] | None = None,
+    *,
+    source: str = "api",
+    consent_sources: dict[int, str | None] | None = None,
+    consent_source: str | None = None,
 ) -> dict[str, Any]:
     """Add or update contacts on a list. `entries` are (where, raw email, raw attributes), where
-    `where` locates the entry for the caller ({"row": n} in a CSV, {"index": i} in JSON)."""
+    `where` locates the entry for the caller ({"row": n} in a CSV, {"index": i} in JSON). The
+    account vouches for these people: they are subscribed at once (a pending form signup too), and
+    may carry what the account says about their consent (`consent_source` for all, or by entry
+    number in `consent_sources`). `source`: api | import, kept on each new list membership."""
     _require_list(lists, account_id, list_id)
     skipped = list(skipped or [])
     clean: dict[str, tuple[str, dict[str, Any]]] = {}
     first_seen: dict[str, dict[str, int]] = {}
-    for where, raw_email, raw_attrs in entries:
+    vouched: dict[str, str | None] = {}
+    for number, (where, raw_email, raw_attrs) in enumerate(entries):
         try:
             email = addresses.normalize(raw_email)
         except addresses.InvalidAddress as exc:
@@ -79,9 +101,10 @@ def upsert(
             continue
         clean[rid] = (email, attrs)
         first_seen[rid] = where
+        vouched[rid] = (consent_sources or {}).get(number, consent_source)
 
     existing = contacts.get_many(account_id, clean)
-    new_ids = [rid for rid in clean if rid not in existing]
+    new_ids = [rid for rid in clean if rid not in existing or existing[rid].status == "pending"]
     suppressed: dict[str, str] = {}
     for rid in suppressions.suppressed(account_id, new_ids):
         found = suppressions.get(account_id, rid)
@@ -95,7 +118,7 @@ def upsert(
         if item is None:
             item = ContactItem(pk=account_id, sk=f"C#{rid}", email=email, attributes=attrs,
                                status=suppressed.get(rid, "subscribed"), list_ids={list_id},
-                               created_at=now, updated_at=now)
+                               created_at=now, updated_at=now, consent_source=vouched.get(rid))
             created += 1
             joined.add(rid)
         else:
@@ -103,15 +126,22 @@ def upsert(
             merged = dict(item.attributes or {})
             merged.update(attrs)
             on_list = list_id in (item.list_ids or set())
-            if on_list and merged == (item.attributes or {}):
+            pending = item.status == "pending"
+            source_given = vouched.get(rid) is not None and vouched.get(rid) != item.consent_source
+            if on_list and merged == (item.attributes or {}) and not pending and not source_given:
                 continue  # nothing new: no write (a re-import of the same file costs reads only)
+            if pending:  # a form signup not confirmed yet: the account adds the person, so it stands
+                item.status = suppressed.get(rid, "subscribed")
+                item.expires_at = None
+            if source_given:
+                item.consent_source = vouched[rid]
             item.attributes = merged
             if not on_list:
                 joined.add(rid)
             item.list_ids = set(item.list_ids or set()) | {list_id}
             item.updated_at = now
         to_save.append(item)
-    contacts.save_many(to_save, joined, list_id, now)
+    contacts.save_many(to_save, joined, list_id, now, source)
     lists.add_count(account_id, list_id, len(joined))
     return {"created": created, "updated": updated, "skipped": skipped}
 
@@ -124,30 +154,44 @@ def upsert_json(contacts: ContactRepo, lists: ListRepo, suppressions: Suppressio
         raise PayloadTooLarge(f"at most {MAX_JSON_CONTACTS} contacts a call; use a CSV import for more")
     entries: list[tuple[dict[str, int], Any, Any]] = []
     skipped: list[dict[str, Any]] = []
+    sources: dict[int, str | None] = {}
     for index, entry in enumerate(body):
         if not isinstance(entry, dict):
             skipped.append({"index": index, "email": None, "reason": "entry must be an object"})
             continue
-        unknown = set(entry) - {"email", "attributes"}
+        unknown = set(entry) - {"email", "attributes", "consent_source"}
         if unknown:
             skipped.append({"index": index, "email": entry.get("email") if isinstance(entry.get("email"), str)
                             else None, "reason": f"unknown fields: {', '.join(sorted(map(str, unknown)))}"})
             continue
+        try:
+            vouched = clean_consent_source(entry.get("consent_source"))
+        except ValueError as exc:
+            skipped.append({"index": index, "email": entry.get("email") if isinstance(entry.get("email"), str)
+                            else None, "reason": str(exc)})
+            continue
+        sources[len(entries)] = vouched
         entries.append(({"index": index}, entry.get("email"), entry.get("attributes")))
-    result = upsert(contacts, lists, suppressions, account_id, list_id, entries, skipped)
+    result = upsert(contacts, lists, suppressions, account_id, list_id, entries, skipped, source="api",
+                    consent_sources=sources)
     return result
 
 
 def import_csv(contacts: ContactRepo, lists: ListRepo, suppressions: SuppressionRepo, account_id: str,
-               list_id: str, data: bytes) -> dict[str, Any]:
+               list_id: str, data: bytes, consent_source: Any = None) -> dict[str, Any]:
     _require_list(lists, account_id, list_id)
+    try:
+        vouched = clean_consent_source(consent_source)
+    except ValueError as exc:
+        raise BadRequest(str(exc), code="invalid_consent_source") from exc
     try:
         parsed = csv_import.parse(data)
     except csv_import.CsvProblem as exc:
         raise Unprocessable(str(exc), code="invalid_csv") from exc
     entries: list[tuple[dict[str, int], Any, Any]] = [({"row": row}, email, attrs)
                                                       for row, email, attrs in parsed.rows]
-    result = upsert(contacts, lists, suppressions, account_id, list_id, entries, parsed.skipped)
+    result = upsert(contacts, lists, suppressions, account_id, list_id, entries, parsed.skipped, source="import",
+                    consent_source=vouched)
     result["skipped"].sort(key=lambda s: s.get("row") or 0)
     return result
 
@@ -163,7 +207,13 @@ def list_members(contacts: ContactRepo, lists: ListRepo, account_id: str, list_i
     except ValueError as exc:
         raise BadRequest(str(exc), code="invalid_cursor") from exc
     found = contacts.get_many(account_id, [m.sk for m in members])
-    items = [contact_view(found[m.sk]) for m in members if m.sk in found]
+    items = []
+    for m in members:
+        if m.sk in found:
+            view = contact_view(found[m.sk])
+            if m.status == "pending":  # a form signup waiting for its confirmation on this list
+                view["status"] = "pending"
+            items.append(view)
     return {"items": items, "next_cursor": encode_cursor(next_key)}
 
 
@@ -196,6 +246,7 @@ class PersonDeps:
     suppressions: SuppressionRepo
     events: EventRepo
     ledger: RecipientLedger
+    signups: SignupStore | None = None  # consent records and pending signups (None: not looked at)
 
 
 def email_from_path(raw: str, what: str = "contact") -> str:
@@ -249,8 +300,35 @@ def _lists_of(lists: ListRepo, account_id: str, list_ids: set[str]) -> list[dict
     return [{"id": i.list_id, "name": i.name} for i in lists.all(account_id) if i.list_id in list_ids]
 
 
+def _consent(deps: PersonDeps, account_id: str, rid: str, item: ContactItem | None) -> dict[str, Any]:
+    """How the person's consent came about: what the account said when it added them, and every
+    form signup (the consent text as shown, when and from which network it was submitted and
+    confirmed). Survives list changes: the records are the person's, not the lists'."""
+    records = deps.signups.records_of(account_id, rid) if deps.signups is not None else []
+    return {"consent_source": item.consent_source if item is not None else None,
+            "signups": [consent.record_view(r) for r in records]}
+
+
+def _lists_with_membership(deps: PersonDeps, account_id: str, rid: str, item: ContactItem,
+                           signups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The person's lists, each with how they got there (source) and whether they are on it yet."""
+    pending = {i for s in signups if s["status"] == "pending" for i in s["list_ids"]}
+    wanted = set(item.list_ids or ()) | pending
+    found = _lists_of(deps.lists, account_id, wanted)
+    if deps.signups is None or not found:
+        return found
+    memberships = deps.signups.memberships(account_id, rid, [f["id"] for f in found])
+    out = []
+    for entry in found:
+        m = memberships.get(entry["id"])
+        if m is None:
+            continue
+        out.append({**entry, "status": m.status, "source": m.source or None, "joined_at": m.joined_at or None})
+    return out
+
+
 def contact_detail(deps: PersonDeps, account_id: str, raw_email: str) -> dict[str, Any]:
-    """Status, lists, attributes and an engagement summary (sends, opens, clicks, last activity)."""
+    """Status, lists, attributes, consent and an engagement summary (sends, opens, clicks, last activity)."""
     email = email_from_path(raw_email)
     rid = recipient_id(account_id, email)
     item = deps.contacts.get(account_id, rid)
@@ -258,7 +336,8 @@ def contact_detail(deps: PersonDeps, account_id: str, raw_email: str) -> dict[st
         raise NotFound("contact not found")
     messages = [_message_view(m) for m in deps.ledger.items(account_id, rid)]
     view = contact_view(item)
-    view["lists"] = _lists_of(deps.lists, account_id, set(item.list_ids or ()))
+    view["consent"] = _consent(deps, account_id, rid, item)
+    view["lists"] = _lists_with_membership(deps, account_id, rid, item, view["consent"]["signups"])
     view["engagement"] = _engagement(messages)
     return view
 
@@ -274,13 +353,15 @@ def export_person(deps: PersonDeps, account_id: str, raw_email: str) -> dict[str
     events = [{"kind": e.kind, "at": e.received_at, "campaign_id": e.campaign_id, "detail": e.detail or {}}
               for e in deps.events.for_person(account_id, rid)]
     suppression = deps.suppressions.get(account_id, rid)
-    if item is None and not messages and not events and suppression is None:
+    given = _consent(deps, account_id, rid, item)
+    if item is None and not messages and not events and suppression is None and not given["signups"]:
         raise NotFound("contact not found")
     return {
         "email": email,
         "exported_at": now_iso(),
         "contact": contact_view(item) if item is not None else None,
-        "lists": _lists_of(deps.lists, account_id, set(item.list_ids or ())) if item is not None else [],
+        "consent": given,
+        "lists": _lists_with_membership(deps, account_id, rid, item, given["signups"]) if item is not None else [],
         "engagement": _engagement(messages),
         "messages": messages,
         "events": events,
@@ -306,7 +387,8 @@ def erase_person(deps: PersonDeps, account_id: str, raw_email: str) -> dict[str,
         deps.suppressions.forget_email(account_id, rid)
     events = deps.events.erase_person(account_id, rid)
     messages = deps.ledger.forget_email(account_id, rid)
-    if contact is None and not suppression_had_email and not events and not messages:
+    consents = deps.signups.erase_person(account_id, rid) if deps.signups is not None else 0
+    if contact is None and not suppression_had_email and not events and not messages and not consents:
         raise NotFound("contact not found")
-    return {"contact": contact is not None, "events": events, "messages": messages,
+    return {"contact": contact is not None, "events": events, "messages": messages, "consent_records": consents,
             "suppression_kept": suppression is not None}

@@ -7,7 +7,8 @@ A target is its sources minus the excluded lists, matching the segment:
     read from the original's ledger when the resend is dispatched;
   - minus anyone on one of `exclude_list_ids` (the contact item carries its lists: no extra read);
   - only contacts whose status is `subscribed` (not unsubscribed, bounced, complained, suppressed,
-    or not yet confirmed);
+    or not yet confirmed), through a membership that is not `pending` (a subscribed person's form
+    signup to another list waits for its confirmation there);
   - matching the segment (beacon.audience.segments), if any.
 
 Reads per page of contacts (nothing is held beyond the page, so memory stays flat in list size):
@@ -43,6 +44,7 @@ RESEND_AUDIENCES = ("non_openers", "non_clickers")
 COUNT_PAGE = 500  # contacts read per step of a count
 COUNT_BUDGET = 10_000  # contacts read per count request; a bigger audience answers with a cursor
 REACHABLE_STATUS = "subscribed"
+PENDING = "pending"  # a pending contact or membership: a form signup not confirmed yet
 
 
 class ContactReader(Protocol):
@@ -146,6 +148,8 @@ class Targeting:
         earlier = frozenset(target.list_ids[:index])  # a contact there was that list's recipient
         candidates: list[ContactRow] = []
         for member in members:
+            if member.status == PENDING:
+                continue  # a form signup waiting for its confirmation on this list (promise 5)
             contact = found.get(member.sk)
             if contact is not None and self._reachable(target, contact, earlier):
                 candidates.append(contact)

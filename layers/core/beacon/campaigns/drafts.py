@@ -202,7 +202,7 @@ def delete(repo: CampaignRepo, account_id: str, campaign_id: str) -> None:
 
 
 def preview(item: CampaignItem, company: str, signer: TokenSigner, base_url: str, email: Any,
-            attrs: Any) -> dict[str, Any]:
+            attrs: Any, postal_address: str = "") -> dict[str, Any]:
     from beacon.audience import attributes as attributes_mod
 
     try:
@@ -214,8 +214,9 @@ def preview(item: CampaignItem, company: str, signer: TokenSigner, base_url: str
     except attributes_mod.InvalidAttributes as exc:
         raise invalid("contact.attributes", str(exc)) from exc
     try:
-        composed = compose(content_of(item, company, base_url), signer, email=address,
-                           recipient_id=recipient_id(item.pk, address), attributes=clean, issued_at=epoch())
+        composed = compose(content_of(item, company, base_url, postal_address), signer, email=address,
+                           recipient_id=recipient_id(item.pk, address), attributes=clean, issued_at=epoch(),
+                           list_id=item.list_ids[0] if item.list_ids else "")
     except rendering.TemplateProblem as exc:
         raise Unprocessable(str(exc), code="template_error",
                             details=[{"field": exc.field, "line": exc.line, "message": exc.message}]) from exc
@@ -227,7 +228,7 @@ MAX_TEST_RECIPIENTS = 10
 
 
 def send_test(item: CampaignItem, company: str, signer: TokenSigner, sender: EmailSender, base_url: str,
-              to: Any) -> dict[str, Any]:
+              to: Any, postal_address: str = "") -> dict[str, Any]:
     """Send the rendered campaign to up to ten addresses, subject prefixed "[Test] ". No ledger, no
     stats: no open pixel or click tracking, and SES tags without campaign/recipient (ses_events
     ignores them). The unsubscribe link is real, so it can be tried."""
@@ -239,7 +240,7 @@ def send_test(item: CampaignItem, company: str, signer: TokenSigner, sender: Ema
             normalized.append(addresses.normalize(value))
         except addresses.InvalidAddress as exc:
             raise Unprocessable(f"to[{i}]: {exc}", details=[{"field": f"to[{i}]", "message": str(exc)}]) from exc
-    content = replace(content_of(item, company, base_url), subject="[Test] " + item.subject,
+    content = replace(content_of(item, company, base_url, postal_address), subject="[Test] " + item.subject,
                       track_opens=False, track_clicks=False)
     composed_all = []
     for address in dict.fromkeys(normalized):

@@ -52,6 +52,10 @@ class AccountRepo:
         AccountItem(pk=f"A#{account_id}", sk="PROFILE").update(
             actions=[AccountItem.company.set(company)], condition=AccountItem.pk.exists())
 
+    def set_postal_address(self, account_id: str, postal_address: str) -> None:
+        AccountItem(pk=f"A#{account_id}", sk="PROFILE").update(
+            actions=[AccountItem.postal_address.set(postal_address)], condition=AccountItem.pk.exists())
+
     def set_password_hash(self, account_id: str, password_hash: str) -> None:
         AccountItem(pk=f"A#{account_id}", sk="PROFILE").update(
             actions=[AccountItem.password_hash.set(password_hash)], condition=AccountItem.pk.exists())

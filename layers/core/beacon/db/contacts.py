@@ -85,15 +85,17 @@ class ContactRepo:
     def save(self, item: ContactItem) -> None:
         item.save()
 
-    def save_many(self, items: list[ContactItem], joined: set[str], list_id: str, at: str) -> None:
+    def save_many(self, items: list[ContactItem], joined: set[str], list_id: str, at: str,
+                  source: str = "api") -> None:
         """Write contacts, and the membership of `list_id` for those in `joined` (BatchWriteItem,
-        25 a call, in parallel)."""
+        25 a call, in parallel). `source`: how they got on the list (api | import); a pending form
+        signup's membership is replaced by a subscribed one (the account vouches for the person)."""
         puts: list[dict[str, Any]] = []
         for item in items:
             puts.append(item.serialize())
             if item.sk[2:] in joined:
                 puts.append(MembershipItem(pk=f"{item.pk}#L#{list_id}", sk=item.sk[2:], email=item.email,
-                                           created_at=at).serialize())
+                                           created_at=at, status="subscribed", source=source).serialize())
         parallel_batch_put(ContactItem, puts)
 
     def add_membership(self, account_id: str, list_id: str, recipient_id: str, email: str, at: str) -> bool:

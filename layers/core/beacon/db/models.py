@@ -38,6 +38,9 @@ class AccountItem(_Base):
     email = UnicodeAttribute()
     password_hash = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    # the law's footer (CAN-SPAM): in every campaign and confirmation email; required before the
+    # first campaign send or form
+    postal_address = UnicodeAttribute(null=True)
 
 
 class EmailClaimItem(_Base):
@@ -166,7 +169,12 @@ class SegmentItem(_Base):
 
 # ---------------------------------------------------------------- contacts table
 class ContactItem(_Base):
-    """pk={account_id} sk=C#{recipient_id}"""
+    """pk={account_id} sk=C#{recipient_id}
+
+    status: subscribed | pending (a form signup not confirmed yet: no campaign, no automation) |
+    unsubscribed | complained | bounced | suppressed. `list_ids` holds only the lists the person is
+    on for good (not the pending ones). A pending contact carries `expires_at` (the table's TTL): it
+    disappears with its data unless confirmed (beacon.db.signups)."""
 
     class Meta(_Base.Meta):
         pass
@@ -177,16 +185,26 @@ class ContactItem(_Base):
     list_ids = UnicodeSetAttribute(default=set)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    consent_source = UnicodeAttribute(null=True)  # what the account said when it added the person
+    expires_at = NumberAttribute(null=True)  # only while pending
 
 
 class MembershipItem(_Base):
-    """pk={account_id}#L#{list_id} sk={recipient_id}: one contact on one list."""
+    """pk={account_id}#L#{list_id} sk={recipient_id}: one contact on one list.
+
+    status: absent or "subscribed"; "pending" for a form signup not confirmed yet (then also
+    `pending_key` for the table's sparse `pending` index and `expires_at`, its TTL). source: how the
+    person got on the list: api | import | form (absent on items written before it existed)."""
 
     class Meta(_Base.Meta):
         pass
 
     email = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    status = UnicodeAttribute(null=True)
+    source = UnicodeAttribute(null=True)
+    pending_key = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute(null=True)
 
 
 # ---------------------------------------------------------------- campaigns table

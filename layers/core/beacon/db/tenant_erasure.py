@@ -2,9 +2,9 @@
 partition of the tenant with keys-only Queries and deletes 25 items per BatchWriteItem.
 
 Where the tenant's items live (see db/models.py and the repositories):
-  accounts      pk=A#{account_id} (profile, keys, lists, segments, domains, session/reset index) and the
-                lookups they point at: E#{email}, K#{key hash}, S#/R#{token hash}, D#{domain}
-  contacts      pk={account_id} (contacts), pk={account_id}#L#{list_id} (memberships)
+  accounts      pk=A#{account_id} (profile, keys, lists, segments, domains, forms, session/reset index) and
+                the lookups they point at: E#{email}, K#{key hash}, S#/R#{token hash}, D#{domain}, F#{form}
+  contacts      pk={account_id} (contacts, consent records), pk={account_id}#L#{list_id} (memberships)
   campaigns     pk={account_id}
   messages      pk={account_id}#{campaign_id}      stats  pk={account_id}#{campaign_id}
   events        pk={account_id}#{recipient_id}
@@ -96,8 +96,9 @@ class TenantEraser:
             if item["sk"]["S"].startswith("LIST#"):
                 list_ids.add(item["sk"]["S"][5:])
         contacts = list(self._keys(s.contacts_table, account_id, "list_ids"))
-        for item in contacts:
-            recipients.add(item["sk"]["S"].removeprefix("C#"))
+        for item in contacts:  # contacts, and consent records (sk=CONSENT#...: deleted with them)
+            if item["sk"]["S"].startswith("C#"):
+                recipients.add(item["sk"]["S"].removeprefix("C#"))
             list_ids.update(item.get("list_ids", {}).get("SS", []))
         for list_id in sorted(list_ids):
             self._delete_partition(s.contacts_table, f"{account_id}#L#{list_id}")
@@ -122,6 +123,8 @@ class TenantEraser:
                 lookups.append({"pk": {"S": f"K#{item['key_hash']['S']}"}, "sk": {"S": "KEY"}})
             elif sk.startswith(("SESSION#", "RESET#")) and "ref" in item:
                 lookups.append({"pk": item["ref"], "sk": {"S": sk.partition("#")[0]}})
+            elif sk.startswith("FORM#"):  # the signup form itself, found by its id (beacon.db.forms)
+                lookups.append({"pk": {"S": f"F#{sk[5:]}"}, "sk": {"S": "FORM"}})
             elif sk.startswith("DOMAIN#") and "domain" in item:
                 lookups.append({"pk": {"S": f"D#{item['domain']['S']}"}, "sk": {"S": "CLAIM"}})
             elif sk == "PROFILE":

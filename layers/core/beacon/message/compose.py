@@ -32,6 +32,7 @@ class CampaignContent:
     track_opens: bool
     track_clicks: bool
     base_url: str
+    postal_address: str = ""  # the account's, in every email's footer (HTML and text)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class Composed:
 
 
 def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipient_id: str,
-            attributes: dict[str, Any], issued_at: int) -> Composed:
+            attributes: dict[str, Any], issued_at: int, list_id: str = "") -> Composed:
+    """`list_id`: the list the recipient gets this email through (its RFC 2919 List-Id header)."""
     base = content.base_url
     tokens = signer.for_email(content.account_id, content.campaign_id, recipient_id, issued_at)
     unsubscribe_url = f"{base}/u/{tokens.unsubscribe()}"
@@ -77,6 +79,9 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
         tail.append(links.footer_html(content.company, unsubscribe_url))
     if unsubscribe_url not in text:
         text = text + links.footer_text(content.company, unsubscribe_url)
+    if content.postal_address:  # the law's footer: the sender's physical postal address
+        tail.append(links.postal_footer_html(content.company, content.postal_address))
+        text = text + links.postal_footer_text(content.company, content.postal_address)
     if content.track_clicks:
         # the honeypot: only machines follow it (beacon.tracking.classify, sweep rule "honeypot_sweep")
         tail.append(links.honeypot_html(f"{base}/c/{tokens.click(HONEYPOT_LINK, '')}"))
@@ -86,11 +91,13 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
         links.insert_before_body_end_parts(parts, "".join(tail))
     if not text.strip():
         text = links.footer_text(content.company, unsubscribe_url).strip()
-    msg_id = mime.message_id(content.from_email.rpartition("@")[2])
+    domain = content.from_email.rpartition("@")[2]
+    msg_id = mime.message_id(domain)
+    list_header = mime.list_id(list_id, domain)
     raw = mime.build(
         from_name=content.from_name, from_email=content.from_email, to_email=email,
         subject=rendered.subject, html=parts, text=text, unsubscribe_url=unsubscribe_url,
-        reply_to=content.reply_to, msg_id=msg_id,
+        reply_to=content.reply_to, msg_id=msg_id, list_id=list_header,
     )
     headers = {
         "From": mime.mailbox(content.from_name, content.from_email),
@@ -102,6 +109,8 @@ def compose(content: CampaignContent, signer: TokenSigner, *, email: str, recipi
     }
     if content.reply_to:
         headers["Reply-To"] = content.reply_to
+    if list_header:
+        headers["List-Id"] = list_header
     return Composed(rendered.subject, "".join(parts), text, headers, raw)
 
 
@@ -110,12 +119,13 @@ def _escaped(prefix: str) -> str:
     return html.escape(prefix)
 
 
-def content_of(item: CampaignItem, company: str, base_url: str | None = None) -> CampaignContent:
+def content_of(item: CampaignItem, company: str, base_url: str | None = None,
+               postal_address: str = "") -> CampaignContent:
     """What every email of a stored campaign shares (`base_url`: its tracking links' origin)."""
     return CampaignContent(
         account_id=item.pk, campaign_id=item.campaign_id, company=company, name=item.name,
         subject=item.subject, from_email=item.from_email, from_name=item.from_name,
         reply_to=item.reply_to or "", html=item.html, text=item.text or "",
         track_opens=bool(item.track_opens), track_clicks=bool(item.track_clicks),
-        base_url=base_url if base_url is not None else item.base_url,
+        base_url=base_url if base_url is not None else item.base_url, postal_address=postal_address,
     )

@@ -337,3 +337,17 @@ def footer_html(company: str, unsubscribe_url: str) -> str:
 
 def footer_text(company: str, unsubscribe_url: str) -> str:
     return f"\n\n--\nYou receive this email from {company}.\nUnsubscribe: {unsubscribe_url}\n"
+
+
+@lru_cache(maxsize=256)
+def postal_footer_html(company: str, postal_address: str) -> str:
+    """The sender's name and physical postal address (CAN-SPAM), one line per address line: the same
+    for every email of an account, so built once."""
+    lines = "<br>".join(htmllib.escape(line) for line in postal_address.split("\n"))
+    return ('<p style="font-size:12px;color:#666;text-align:center;margin:16px 0">'
+            f"{htmllib.escape(company)}<br>{lines}</p>")
+
+
+@lru_cache(maxsize=256)
+def postal_footer_text(company: str, postal_address: str) -> str:
+    return f"\n\n{company}\n{postal_address}\n"

@@ -40,6 +40,18 @@ def message_id(domain: str) -> str:
     return f"<{secrets.token_hex(16)}@{domain}>"
 
 
+_LIST_LABEL = re.compile(r"[0-9a-z]{1,64}")
+
+
+@lru_cache(maxsize=256)  # a campaign's lists, once per email
+def list_id(list_id: str, domain: str) -> str:
+    """The RFC 2919 List-Id of a Beacon list: <{list id}.{sender domain}> (the namespace is the
+    sender's own verified domain); "" when there is no list or the values cannot be a list id."""
+    if not list_id or not _LIST_LABEL.fullmatch(list_id) or not domain.isascii() or _LINE_BREAKS.search(domain):
+        return ""
+    return f"<{list_id}.{domain.lower()}>"
+
+
 def _words(value: str, header: str) -> str:
     """A header value as RFC 2047 encoded-words of at most 75 characters when it is not ASCII."""
     if value.isascii():
@@ -80,6 +92,7 @@ def build(
     reply_to: str = "",
     msg_id: str | None = None,
     date: str | None = None,
+    list_id: str = "",
 ) -> bytes:
     """The raw message. Headers are written here (the stdlib would RFC 2047-encode a long
     List-Unsubscribe URL, which no mail client reads). `html` may be given as parts (see qp_parts)."""
@@ -95,6 +108,9 @@ def build(
     ]
     if reply_to:
         headers.append(("Reply-To", reply_to))
+    if list_id:  # RFC 2919: which list this email is for
+        check_header_value("List-Id", list_id)
+        headers.append(("List-Id", list_id))
     if unsubscribe_url:  # every campaign email has one; transactional mail (password reset) has none
         headers += [
             ("List-Unsubscribe", f"<{unsubscribe_url}>"),
@@ -197,4 +213,4 @@ def _alternative(text: str, html: str | Sequence[str]) -> bytes:
     ))
 
 
-__all__ = ["HeaderProblem", "build", "check_header_value", "format_datetime", "mailbox", "message_id"]
+__all__ = ["HeaderProblem", "build", "check_header_value", "format_datetime", "list_id", "mailbox", "message_id"]

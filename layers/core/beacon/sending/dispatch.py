@@ -67,13 +67,16 @@ def dispatch(job: dict[str, Any], deps: DispatchDeps, time_left: Callable[[], fl
         seq = int(item.dispatch_seq or 0)
         index = int(item.dispatch_list_index or 0)
         # the campaign's audience: its lists (or the original of a resend) minus the excluded
-        # lists, subscribed, matching its segment; a contact of an earlier list is skipped
+        # lists, subscribed (a form signup not confirmed yet is not: promise 5), matching its
+        # segment; a contact of an earlier list is skipped
         contacts, position = deps.audience.recipients_page(item, index, decode_cursor(item.dispatch_cursor),
                                                            PAGE_SIZE)
         recipients: list[dict[str, Any]] = [
             {"rid": c.recipient_id, "email": c.email, "attributes": c.attributes} for c in contacts]
         if recipients:
-            messages = split(recipients, head)
+            # a page is one list's (a resend's come from the original's ledger: no list): their List-Id
+            through = item.list_ids[index] if not item.resend_of and index < len(item.list_ids or []) else ""
+            messages = split(recipients, {**head, "list_id": through} if through else head)
             delays: int | list[int] = 0
             if tenant is not None:
                 schedule, rate = tenant

@@ -45,17 +45,18 @@ THROTTLE_BASE_SECONDS = 0.2
 
 
 # ------------------------------------------------------------------------------------- send
-_company_cache: dict[str, tuple[float, str]] = {}
+_company_cache: dict[str, tuple[float, str, str]] = {}
 
 
-def _company(deps: SendDeps, account_id: str) -> str:
+def _sender(deps: SendDeps, account_id: str) -> tuple[str, str]:
+    """The account's company and postal address (every email's footer), read once per 5 minutes."""
     hit = _company_cache.get(account_id)
     if hit and hit[0] > time.monotonic():
-        return hit[1]
+        return hit[1], hit[2]
     account = deps.accounts.get(account_id)
-    company = account.company if account else ""
-    _company_cache[account_id] = (time.monotonic() + 300, company)
-    return company
+    company, postal = (account.company, account.postal_address or "") if account else ("", "")
+    _company_cache[account_id] = (time.monotonic() + 300, company, postal)
+    return company, postal
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,10 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
         deps.queue.send(deps.send_queue_url, [body], delay_seconds=PAUSED_RETRY_SECONDS)
         logger.info("campaign paused; batch put back", extra={"campaign_id": campaign_id})
         return BatchResult(0, 0, 0, 0, len(recipients))
-    content = content_of(item, _company(deps, account_id))
+    company, postal_address = _sender(deps, account_id)
+    content = content_of(item, company, postal_address=postal_address)
+    # the list these recipients are sent through (dispatch pages one list at a time): their List-Id
+    list_id = str(body.get("list_id") or (item.list_ids[0] if len(item.list_ids or []) == 1 else ""))
     suppressed = deps.suppressions.suppressed(account_id, [r["rid"] for r in recipients])
     outcomes: list[Outcome] = [
         Outcome(r["rid"], r["email"], "suppressed") for r in recipients if r["rid"] in suppressed
@@ -116,7 +120,7 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
     slow_down = threading.Event()  # set once SES kept throttling: the rest of the batch goes back to SQS
     claims = deps.ledger.claim_many(account_id, campaign_id, [(r["rid"], r["email"]) for r in todo]) if todo else {}
     # Rendering is CPU work: done here, in one thread; the pool only waits on SES (the GIL stays quiet).
-    prepared = [_prepare(deps, content, r, issued, claims[r["rid"]]) for r in todo]
+    prepared = [_prepare(deps, content, r, issued, claims[r["rid"]], list_id) for r in todo]
     results = list(deps.pool.map(lambda job: _send_one(deps, content, job[0], claims[job[0]["rid"]], job[1],
                                                        slow_down, tenant_pacer), zip(todo, prepared, strict=True)))
     deferred = [r for r, res in zip(todo, results, strict=True) if res == "deferred"]
@@ -128,6 +132,7 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
         delay = min(900, int(2 ** min(attempt, 9) + random.uniform(0, 2 ** min(attempt, 9))))
         deps.queue.send(deps.send_queue_url, split(deferred, {
             "account_id": account_id, "campaign_id": campaign_id, "attempt": attempt,
+            **({"list_id": body["list_id"]} if body.get("list_id") else {}),
         }), delay_seconds=delay)
         logger.warning("recipients deferred", extra={"campaign_id": campaign_id, "count": len(deferred),
                                                      "delay": delay})
@@ -142,14 +147,14 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
 
 
 def _prepare(deps: SendDeps, content: CampaignContent, r: dict[str, Any], issued: int,
-             claim: Claim) -> OutgoingEmail | Outcome | None:
+             claim: Claim, list_id: str = "") -> OutgoingEmail | Outcome | None:
     """The email for a claimed recipient; an Outcome "failed" if it cannot be rendered; None if the
     recipient is someone else's (the claim was lost)."""
     if not claim.won:
         return None
     try:
         composed = compose(content, deps.signer, email=r["email"], recipient_id=r["rid"],
-                           attributes=r.get("attributes") or {}, issued_at=issued)
+                           attributes=r.get("attributes") or {}, issued_at=issued, list_id=list_id)
     except (rendering.TemplateProblem, ValueError) as exc:
         return Outcome(r["rid"], r["email"], "failed", claim.claim_id, error=f"render: {exc}")
     return OutgoingEmail(

@@ -33,6 +33,7 @@ class Settings:
     auto_pause_complaint_rate: float = 0.001
     auto_pause_min_sends: int = 1000
     ses_direct: bool = True  # SendEmail through beacon.ports.ses_direct (BEACON_SES_DIRECT=0: the botocore client)
+    signup_queue_url: str = ""  # form signups, processed off the request path (functions/signup)
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -72,4 +73,5 @@ def get_settings() -> Settings:
         auto_pause_complaint_rate=float(_env("BEACON_AUTO_PAUSE_COMPLAINT_RATE", "0.001")),
         auto_pause_min_sends=int(_env("BEACON_AUTO_PAUSE_MIN_SENDS", "1000")),
         ses_direct=_env("BEACON_SES_DIRECT", "1").strip().lower() not in ("0", "false", "no", "off"),
+        signup_queue_url=_env("SIGNUP_QUEUE_URL", ""),
     )

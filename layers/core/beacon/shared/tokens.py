@@ -1,6 +1,6 @@
-"""HMAC-signed tokens for the public routes (open pixel, tracked link, unsubscribe).
+"""HMAC-signed tokens for the public routes (open pixel, tracked link, unsubscribe, signup confirmation).
 
-Open and unsubscribe tokens are base64url( kind | account | campaign | recipient | issued | mac ):
+Open, unsubscribe and signup-confirmation tokens are base64url( kind | account | campaign | recipient | issued | mac ):
 - issued is the send time (uint32 epoch seconds), so the machine-click rules need no read;
 - ids are the 16 raw bytes of Beacon's 32-hex-digit ids, so a token names no person;
 - the mac is HMAC-SHA256 over everything before it, truncated to 128 bits.
@@ -41,10 +41,13 @@ from typing import Any
 OPEN = b"o"
 CLICK = b"c"  # what callers ask for; a v4 click token carries _CLICK_V4 (v3 _CLICK_V3, v2 CLICK)
 UNSUBSCRIBE = b"u"
+# a form signup's confirmation link: the campaign slot holds the signup (consent record) id, and
+# `issued` the time the email went out (the link expires 7 days later: beacon.audience.consent)
+CONFIRM = b"f"
 _CLICK_V3 = b"l"
 _CLICK_V4 = b"k"
 _CLICKS = {CLICK, _CLICK_V3, _CLICK_V4}
-_KINDS = {OPEN, UNSUBSCRIBE, *_CLICKS}
+_KINDS = {OPEN, UNSUBSCRIBE, CONFIRM, *_CLICKS}
 _TAG_LEN = 16  # AES-GCM-SIV's tag
 _AEAD_INFO = b"beacon/click-url/v4/aes-256-gcm-siv"
 _MAC_LEN = 16
@@ -160,6 +163,10 @@ class TokenSigner:
 
     def unsubscribe_token(self, account_id: str, campaign_id: str, recipient_id: str, issued_at: int) -> str:
         return self.for_email(account_id, campaign_id, recipient_id, issued_at).unsubscribe()
+
+    def confirm_token(self, account_id: str, signup_id: str, recipient_id: str, issued_at: int) -> str:
+        """The double opt-in link's token: account | signup | recipient | issued, signed."""
+        return _b64(self._signed(CONFIRM, self._rest(account_id, signup_id, recipient_id, issued_at)))
 
     def click_token(
         self, account_id: str, campaign_id: str, recipient_id: str, issued_at: int, link_index: int, url: str

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from beacon.shared.errors import BeaconError
 from beacon.web.common import error, reply
-from beacon.web.routes import accounts, campaigns, contacts, domains, segments, session, suppressions, timeline
+from beacon.web.routes import accounts, campaigns, contacts, domains, forms, segments, session, suppressions, timeline
 
 app = APIGatewayHttpResolver(enable_validation=True)
 app.enable_swagger(path="/v1/docs", title="Beacon API", version="1",
@@ -27,6 +27,7 @@ app.include_router(campaigns.router)
 app.include_router(segments.router)
 app.include_router(session.router)
 app.include_router(timeline.router)
+app.include_router(forms.router)
 
 
 @app.exception_handler(BeaconError)

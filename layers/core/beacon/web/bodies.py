@@ -17,6 +17,8 @@ class SignupIn(Strict):
     company: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
+    postal_address: str | None = Field(default=None, max_length=1000,
+                                       description="the physical postal address every email's footer shows")
 
 
 class SessionIn(Strict):
@@ -35,6 +37,9 @@ class AccountPatch(Strict):
     company: str | None = Field(default=None, min_length=1, max_length=200)
     current_password: str | None = Field(default=None, max_length=1024)
     new_password: str | None = Field(default=None, max_length=1024)
+    postal_address: str | None = Field(default=None, max_length=1000,
+                                       description="the physical postal address every email's footer shows "
+                                                   "(required before the first campaign send or form)")
 
 
 class ResetRequestIn(Strict):
@@ -56,6 +61,8 @@ class ListIn(Strict):
 class ContactEntry(Strict):
     email: str = Field(max_length=254)
     attributes: dict[str, Any] = Field(default_factory=dict)
+    consent_source: str | None = Field(default=None, max_length=200,
+                                       description="how the account got this person's consent (kept as said)")
 
 
 class Tracking(Strict):
@@ -136,3 +143,31 @@ class SegmentCountIn(Strict):
     list_ids: list[str] = Field(min_length=1, max_length=20)
     exclude_list_ids: list[str] = Field(default_factory=list, max_length=20)
     cursor: str | None = Field(default=None, max_length=2000, description="next_cursor of the previous answer")
+
+
+class FormFieldIn(Strict):
+    name: str = Field(min_length=1, max_length=64, description="the contact attribute it fills")
+    label: str | None = Field(default=None, max_length=200)
+    required: bool = False
+
+
+class FormIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    list_ids: list[str] = Field(min_length=1, max_length=10)
+    from_email: str = Field(min_length=3, max_length=254, description="on a verified sender domain")
+    from_name: str | None = Field(default=None, max_length=200)
+    double_opt_in: bool = Field(default=True, description="always true: every public signup is confirmed")
+    fields: list[FormFieldIn] = Field(default_factory=list, max_length=15)
+    consent_text: str = Field(min_length=1, max_length=5000, description="what people agree to, kept as proof")
+    success_url: str | None = Field(default=None, max_length=2048)
+
+
+class FormPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    list_ids: list[str] | None = Field(default=None, min_length=1, max_length=10)
+    from_email: str | None = Field(default=None, min_length=3, max_length=254)
+    from_name: str | None = Field(default=None, max_length=200)
+    double_opt_in: bool | None = None
+    fields: list[FormFieldIn] | None = Field(default=None, max_length=15)
+    consent_text: str | None = Field(default=None, min_length=1, max_length=5000)
+    success_url: str | None = Field(default=None, max_length=2048)

@@ -53,6 +53,14 @@ def company_of(account_id: str) -> str:
     return account.company
 
 
+def sender_of(account_id: str) -> tuple[str, str]:
+    """The account's company and postal address: what every email's footer shows."""
+    account = AccountRepo().get(account_id)
+    if account is None:
+        raise NotFound("account not found")
+    return account.company, account.postal_address or ""
+
+
 def require_id(value: str, what: str) -> str:
     if not is_id(value):
         raise NotFound(f"{what} not found")

@@ -72,13 +72,13 @@ def body_text(event: dict[str, Any], limit: int = MAX_BODY) -> str:
     return raw
 
 
-def multipart_fields(body: str, content_type: str) -> dict[str, list[str]]:
-    """The fields of a multipart/form-data body (at most MAX_FIELDS parts are read)."""
+def multipart_fields(body: str, content_type: str, max_fields: int = MAX_FIELDS) -> dict[str, list[str]]:
+    """The fields of a multipart/form-data body (at most `max_fields` parts are read)."""
     found = _BOUNDARY.search(content_type)
     if not found:
         return {}
     fields: dict[str, list[str]] = {}
-    for part in body.split("--" + (found.group(1) or found.group(2)))[1 : MAX_FIELDS + 1]:
+    for part in body.split("--" + (found.group(1) or found.group(2)))[1 : max_fields + 1]:
         if part.startswith("--"):
             break
         part = part[2:] if part.startswith("\r\n") else part[1:] if part.startswith("\n") else part
@@ -91,14 +91,15 @@ def multipart_fields(body: str, content_type: str) -> dict[str, list[str]]:
     return fields
 
 
-def form_fields(event: dict[str, Any]) -> dict[str, list[str]]:
-    """A POSTed form: multipart/form-data, or urlencoded (also when no content type was sent)."""
+def form_fields(event: dict[str, Any], max_fields: int = MAX_FIELDS) -> dict[str, list[str]]:
+    """A POSTed form: multipart/form-data, or urlencoded (also when no content type was sent); a body
+    with more than `max_fields` fields reads as empty."""
     headers = parse(event).headers
     content_type = headers.get("content-type", "")
     body = body_text(event)
     if content_type.lower().startswith("multipart/form-data"):
-        return multipart_fields(body, content_type)
+        return multipart_fields(body, content_type, max_fields)
     try:
-        return parse_qs(body, max_num_fields=MAX_FIELDS)
+        return parse_qs(body, max_num_fields=max_fields)
     except ValueError:
         return {}

@@ -36,7 +36,7 @@ def _too_many(exc: TooManyRequests) -> Response[Any]:
 @router.post("/v1/accounts", summary="Sign up", tags=["accounts"])
 def sign_up(body: Annotated[SignupIn, Body()]) -> Response[Any]:
     bound()
-    account, key = tenants.sign_up(AccountRepo(), body.company, body.email, body.password)
+    account, key = tenants.sign_up(AccountRepo(), body.company, body.email, body.password, body.postal_address)
     return reply(201, {"account": account, "api_key": key})
 
 
@@ -46,15 +46,16 @@ def get_account() -> Response[Any]:
     return reply(200, tenants.account_view(tenants.require_account(AccountRepo(), who.account_id)))
 
 
-@router.patch("/v1/account", summary="Change the company name or the password", tags=["accounts"],
+@router.patch("/v1/account", summary="Change the company name, the postal address or the password",
+              tags=["accounts"],
               description="A password change needs `current_password` and `new_password` (at least 10 "
                           "characters); a wrong current password is 422 `wrong_password`. It signs out every "
-                          "other session.")
+                          "other session. `postal_address` (1-8 lines) is shown in the footer of every email.")
 def patch_account(body: Annotated[AccountPatch, Body()]) -> Response[Any]:
     who = principal(router.current_event)
     try:
         view = tenants.update_profile(AccountRepo(), CredentialRepo(), who, body.company, body.current_password,
-                                       body.new_password)
+                                       body.new_password, postal_address=body.postal_address)
     except TooManyRequests as exc:
         return _too_many(exc)
     return reply(200, view)

@@ -8,13 +8,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from beacon.accounts import tenants
 from beacon.campaigns import drafts, lifecycle, resend, stats
-from beacon.db.accounts import ListRepo
+from beacon.db.accounts import AccountRepo, ListRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.segments import SegmentRepo
 from beacon.shared.observability import logger
 from beacon.web.bodies import CampaignIn, CampaignPatch, PreviewIn, ResendIn, SendIn, TestSendIn
-from beacon.web.common import ID, base_url, company_of, principal, reply, require_id
+from beacon.web.common import ID, base_url, company_of, principal, reply, require_id, sender_of
 from beacon.wiring import bound, counters, engagement, queue, sender_check, ses, signer, tenant_pace
 
 router = Router()
@@ -63,14 +64,16 @@ def delete_campaign(campaign_id: ID) -> Response[Any]:
 def preview_campaign(campaign_id: ID, body: Annotated[PreviewIn, Body()]) -> Response[Any]:
     who = principal(router.current_event)
     item = drafts.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
-    result = drafts.preview(item, company_of(who.account_id), signer(), base_url(router.current_event),
-                               body.contact.email, body.contact.attributes)
+    company, postal_address = sender_of(who.account_id)
+    result = drafts.preview(item, company, signer(), base_url(router.current_event),
+                            body.contact.email, body.contact.attributes, postal_address)
     return reply(200, result)
 
 
 @router.post("/v1/campaigns/<campaign_id>/send", summary="Send now, or at send_at", tags=["campaigns"])
 def send_campaign(campaign_id: ID, body: Annotated[SendIn | None, Body()] = None) -> Response[Any]:
     who = principal(router.current_event)
+    tenants.require_postal_address(tenants.require_account(AccountRepo(), who.account_id))
     result = lifecycle.start_send(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
                                   require_id(campaign_id, "campaign"), base_url(router.current_event),
                                   send_at=body.send_at if body is not None else None)
@@ -107,8 +110,9 @@ def cancel_campaign(campaign_id: ID) -> Response[Any]:
 def test_campaign(campaign_id: ID, body: Annotated[TestSendIn, Body()]) -> Response[Any]:
     who = principal(router.current_event)
     item = drafts.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
-    result = drafts.send_test(item, company_of(who.account_id), signer(), ses(), base_url(router.current_event),
-                                 body.to)
+    company, postal_address = sender_of(who.account_id)
+    result = drafts.send_test(item, company, signer(), ses(), base_url(router.current_event), body.to,
+                              postal_address)
     return reply(202, result)
 
 

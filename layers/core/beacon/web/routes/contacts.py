@@ -15,19 +15,25 @@ from beacon.db.audit_log import EventRepo
 from beacon.db.contacts import ContactRepo
 from beacon.db.models import ListItem
 from beacon.db.suppressions import SuppressionRepo
-from beacon.shared.clock import now_iso
+from beacon.shared.clock import epoch, now_iso
 from beacon.shared.errors import BadRequest, NotFound, Unprocessable
 from beacon.shared.ids import new_id
 from beacon.web.bodies import ContactEntry, ListIn
 from beacon.web.common import ID, principal, reply, require_id
-from beacon.wiring import bound, recipient_ledger
+from beacon.wiring import bound, recipient_ledger, signup_store
 
 router = Router()
 
 
-def _list_view(item: ListItem) -> dict[str, Any]:
+def _list_view(item: ListItem, pending: int = 0) -> dict[str, Any]:
+    """`contact_count`: people on the list; `pending_count`: form signups waiting for their
+    confirmation (counted apart: no campaign reaches them until they confirm)."""
     return {"id": item.list_id, "name": item.name, "contact_count": int(item.contact_count or 0),
-            "created_at": item.created_at}
+            "pending_count": pending, "created_at": item.created_at}
+
+
+def _pending(account_id: str, list_id: str) -> int:
+    return signup_store().pending_count(account_id, list_id, epoch())
 
 
 @router.post("/v1/lists", summary="Create a list", tags=["lists"])
@@ -45,7 +51,8 @@ def create_list(body: Annotated[ListIn, Body()]) -> Response[Any]:
 @router.get("/v1/lists", summary="All lists", tags=["lists"])
 def all_lists() -> Response[Any]:
     who = principal(router.current_event)
-    return reply(200, {"items": [_list_view(i) for i in ListRepo().all(who.account_id)]})
+    return reply(200, {"items": [_list_view(i, _pending(who.account_id, i.list_id))
+                                 for i in ListRepo().all(who.account_id)]})
 
 
 @router.get("/v1/lists/<list_id>", summary="One list", tags=["lists"])
@@ -54,7 +61,7 @@ def get_list(list_id: ID) -> Response[Any]:
     item = ListRepo().get(who.account_id, require_id(list_id, "list"))
     if item is None:
         raise NotFound("list not found")
-    return reply(200, _list_view(item))
+    return reply(200, _list_view(item, _pending(who.account_id, item.list_id)))
 
 
 @router.put("/v1/lists/<list_id>/contacts", summary="Add or update up to 1000 contacts", tags=["contacts"])
@@ -66,7 +73,9 @@ def put_contacts(list_id: ID, body: Annotated[list[ContactEntry | Any], Body()])
     return reply(200, result)
 
 
-@router.post("/v1/lists/<list_id>/imports", summary="Import a CSV file (text/csv)", tags=["contacts"])
+@router.post("/v1/lists/<list_id>/imports", summary="Import a CSV file (text/csv)", tags=["contacts"],
+             description="`?consent_source=` (one line, at most 200 characters) records how the account got "
+                         "these people's consent, on every contact of the file.")
 def import_contacts(list_id: ID) -> Response[Any]:
     who = principal(router.current_event)
     event = router.current_event
@@ -81,8 +90,9 @@ def import_contacts(list_id: ID) -> Response[Any]:
             raise BadRequest("the body is not valid base64") from exc
     else:
         raw = body.encode("utf-8", "surrogatepass")
+    consent_source = (event.query_string_parameters or {}).get("consent_source")
     result = contacts.import_csv(ContactRepo(), ListRepo(), SuppressionRepo(), who.account_id,
-                                 require_id(list_id, "list"), raw)
+                                 require_id(list_id, "list"), raw, consent_source)
     return reply(200, result)
 
 
@@ -113,7 +123,7 @@ def delete_list(list_id: ID) -> Response[Any]:
 
 def _person_deps() -> contacts.PersonDeps:
     return contacts.PersonDeps(ContactRepo(), ListRepo(), SuppressionRepo(),
-                               EventRepo(bound().event_retention_days), recipient_ledger())
+                               EventRepo(bound().event_retention_days), recipient_ledger(), signup_store())
 
 
 EMAIL_IN_PATH = Annotated[str, Path(min_length=3, max_length=1024, description="the address, percent-encoded")]

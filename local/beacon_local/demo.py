@@ -1,7 +1,9 @@
 """`beacon demo`: a whole campaign through the local stack, as a client over HTTP.
 
-Sign up, create a list, import the sample CSV, create and send a campaign, read the emails from
-the outbox, open two, click a link, unsubscribe one person by RFC 8058 one-click, print stats.
+Sign up, create a list, import the sample CSV, create a signup form and sign someone up through its
+hosted page (double opt-in: the confirmation email from the outbox, its Confirm button), create and
+send a campaign, read the emails from the outbox, open two, click a link, unsubscribe one person by
+RFC 8058 one-click, print stats.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from email.message import EmailMessage
 from importlib import resources as package_files
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from beacon_local.client import BROWSER_UA, ApiError, Client, wait_for
 from beacon_local.stack import LocalStack
@@ -128,6 +131,7 @@ def _run(stack: LocalStack, say: Say) -> int:
     domain = api.expect(201, "POST", "/v1/domains", json_body={"domain": sender_domain})
     say(f"3b. registered the sender domain {sender_domain} ({domain.get('status')}; in AWS, publish its "
         f"{len(domain.get('dkim_records') or [])} DKIM CNAME records)")
+    _form_signup(stack, api, the_list["id"], sender_domain, run, say)
 
     campaign = api.expect(201, "POST", "/v1/campaigns", json_body={
         "name": "Demo newsletter",
@@ -209,6 +213,54 @@ def console_lines(base_url: str, email_address: str, password: str) -> list[str]
         f"  sign in as {email_address}",
         f"  password   {password}",
     ]
+
+
+_CONFIRM_LINK = re.compile(r"(https?://\S+/confirm/[A-Za-z0-9_-]+)")
+
+
+def _outbox_email(stack: LocalStack, to: str, subject_start: str, timeout: float = 30.0) -> EmailMessage:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in sorted(stack.outbox.glob("*.eml")):
+            message = read_eml(path)
+            if str(message["To"]) == to and str(message["Subject"]).startswith(subject_start):
+                return message
+        time.sleep(0.2)
+    raise TimeoutError(f"no email {subject_start!r} to {to} in {timeout:.0f} s")
+
+
+def _form_signup(stack: LocalStack, api: Client, list_id: str, sender_domain: str, run: str, say: Say) -> None:
+    """A signup form; someone signs up on its hosted page and confirms (double opt-in)."""
+    form = api.expect(201, "POST", "/v1/forms", json_body={
+        "name": "Coffee letter", "list_ids": [list_id], "from_email": f"hello@{sender_domain}",
+        "fields": [{"name": "first_name", "label": "First name", "required": True}],
+        "consent_text": "Yes, send me Demo Coffee Roasters' newsletter. I can unsubscribe at any time.",
+    })
+    say(f"3c. created the signup form {form['url']} (embed it anywhere with its embed_html)")
+    browser = {"User-Agent": BROWSER_UA}
+    page = api.get(form["url"], auth=False, headers=browser)
+    version = re.search(r'name="consent_version" value="([0-9a-f]*)"', page.text)
+    person = f"fan-{run}@example.com"
+    body = urlencode({"email": person, "first_name": "Robin", "homepage": "",
+                      "consent_version": version.group(1) if version else ""}).encode()
+    reply = api.post(form["url"], auth=False, data=body,
+                     headers={**browser, "Content-Type": "application/x-www-form-urlencoded"})
+    if reply.status != 200:
+        raise ApiError(f"POST {form['url']}", reply)
+    confirmation = _outbox_email(stack, person, "Confirm your subscription")
+    text = str(confirmation.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    link = _CONFIRM_LINK.search(text)
+    if link is None:
+        raise AssertionError("the confirmation email has no confirm link")
+    status = api.expect(200, "GET", f"/v1/contacts/{quote(person)}")["status"]
+    say(f"3d. {person} signed up on the hosted page ({reply.status}): {status}, a confirmation email is in "
+        "the outbox")
+    shown = api.get(link.group(1), auth=False, headers=browser)  # a link scanner's GET changes nothing
+    confirmed = api.post(link.group(1), auth=False, data=b"", headers={
+        **browser, "Content-Type": "application/x-www-form-urlencoded"})
+    status = api.expect(200, "GET", f"/v1/contacts/{quote(person)}")["status"]
+    say(f"3e. opened the link ({shown.status}, a page with a Confirm button) and pressed Confirm "
+        f"({confirmed.status}): {person} is {status}")
 
 
 def _import(api: Client, list_id: str) -> dict[str, Any]:

@@ -28,8 +28,8 @@ from beacon.wiring import form_repo, queue, settings, signer, signup_store
 
 MAX_FIELDS = 40  # fields of one POST that are read (a form has at most 15 of its own)
 CORS = {"access-control-allow-origin": "*", "vary": "origin"}
-CHECK_INBOX = ("Check your inbox: if this address can be subscribed, we have sent it an email with a link to "
-               "confirm. Nothing happens until the link is used.")
+CHECK_INBOX = ("Check your inbox: if this address can be subscribed, an email with a link to confirm is on its "
+               "way. Nothing happens until the link is used.")
 _FORM_STYLE = ("<style>form.beacon-signup{text-align:left}label{font-weight:600}input[type=email],input[type=text]"
                "{width:100%;box-sizing:border-box;font-size:1rem;padding:8px 10px;border:1px solid #cbd2d9;"
                "border-radius:6px;margin-top:4px}.consent{font-size:.9rem;color:#52606d}.error{color:#b42318;"
@@ -83,7 +83,8 @@ def _accepted(event: dict[str, Any], form: FormRecord) -> dict[str, Any]:
     if form.success_url:
         return {"statusCode": 303, "headers": {"location": form.success_url, "cache-control": "no-store", **CORS},
                 "body": ""}
-    answer = page("Check your inbox", f"<h1>Almost done: check your inbox</h1><p>{html.escape(CHECK_INBOX)}</p>")
+    answer = page("Check your inbox", "<h1>Almost done: check your inbox</h1><p>If this address can be subscribed, "
+                  "an email with a link to confirm is on its way. Nothing happens until the link is used.</p>")
     answer["headers"].update(CORS)
     return answer
 

@@ -286,6 +286,7 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
         from beacon.audience import contacts
         from beacon.campaigns import drafts as campaigns
         from beacon.campaigns import lifecycle
+        from beacon.campaigns.stats import report
         from beacon.db.accounts import AccountRepo, ListRepo
         from beacon.db.campaigns import CampaignRepo
         from beacon.db.contacts import ContactRepo
@@ -297,7 +298,8 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
         wiring.reset()
         wiring.bound()
         resources.client("ses").verify_domain_identity(Domain="acme.test")
-        account, _key = tenants.sign_up(AccountRepo(), "Acme", "owner@acme.test", "correct horse 1")
+        account, _key = tenants.sign_up(AccountRepo(), "Acme", "owner@acme.test", "correct horse 1",
+                                        "Acme Ltd\n12 Harbour Road\nPortland, OR 97201")
         account_id = str(account["id"])
         list_id = new_id()
         ListRepo().create(ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}", list_id=list_id, name="All",
@@ -343,7 +345,7 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
                     time.sleep(0.5)  # a finalize check waits out its delay
             final = CampaignRepo().get(account_id, view["id"], consistent=True)
             assert final is not None
-            stats = campaigns.stats(final, wiring.counters(), wiring.engagement())
+            stats = report(final, wiring.counters(), wiring.engagement())
         wiring.reset()
     if stats["status"] != "sent" or stats["sent"] != recipients:
         raise RuntimeError(f"the bench campaign did not finish: {stats}")

@@ -559,3 +559,27 @@ def test_erasure_removes_the_consent_record_with_the_person(a: Client, public: P
         assert_error(*a.get(f"/v1/contacts/{quote(address)}/export"), 404)
     assert test_api.get_list(a, lst["id"])["pending_count"] == 0
     assert test_api.all_members(a, lst["id"]) == []
+
+
+def test_erasing_the_account_takes_its_forms_and_consent_records(api: Client, public: Public,
+                                                                  signups: Signups) -> None:
+    tenant = test_api._sign_up(api, "Leaving")
+    domain = f"{uuid.uuid4().hex[:8]}.example.com"
+    test_api._add_domain(tenant, domain)
+    owner = tenant.client
+    lst = new_list(owner, "Gone soon")
+    form = new_form(owner, [lst["id"]], from_email=f"hi@{domain}")
+    confirmed, waiting = unique("c"), unique("w")
+    assert public.call("POST", confirm_path(signed_up(public, signups, form, confirmed))).status == 200
+    signed_up(public, signups, form, waiting)
+    account_id = tenant.account["id"]
+    assert len(wiring.signup_store().records_of(account_id, recipient_id(account_id, confirmed))) == 1
+    assert owner.delete("/v1/account")[0] == 204
+    assert public.call("GET", f"/forms/{form['id']}").status == 404
+    client = wiring.signup_store()._c
+    for table, pk in ((wiring.settings().contacts_table, account_id),
+                      (wiring.settings().contacts_table, f"{account_id}#L#{lst['id']}"),
+                      (wiring.settings().accounts_table, f"F#{form['id']}")):
+        left = client.query(TableName=table, KeyConditionExpression="pk = :p",
+                            ExpressionAttributeValues={":p": {"S": pk}})["Items"]
+        assert left == [], (table, pk, left)

@@ -267,7 +267,9 @@ def test_export_holds_everything_stored_about_the_person(a: Client, tenant_a: Te
     assert body["email"] == email
     assert body["contact"]["attributes"] == {"first_name": "Sue"}
     assert body["contact"]["status"] == "unsubscribed"
-    assert body["lists"] == [{"id": lst["id"], "name": "Customers"}]
+    # issue 14: each list also says whether the person is on it yet and how they got there
+    assert [{k: x[k] for k in ("id", "name", "status", "source")} for x in body["lists"]] == [
+        {"id": lst["id"], "name": "Customers", "status": "subscribed", "source": "api"}]
     by_campaign = {m["campaign_id"]: m for m in body["messages"]}
     assert set(by_campaign) == {first, second}
     assert by_campaign[first]["status"] == "sent" and by_campaign[first]["sent_at"]

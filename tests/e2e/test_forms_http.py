@@ -62,6 +62,8 @@ def test_sign_up_on_the_hosted_page_confirm_and_get_the_next_campaign(
     page = api.get(form["url"], auth=False, headers={"User-Agent": BROWSER_UA})
     assert page.status == 200 and "text/html" in page.headers["Content-Type"]
     assert ">Email</label>" in page.text and "Subscribe</button>" in page.text and "Form Co newsletter" in page.text
+    head = api.request("HEAD", form["url"], auth=False, headers={"User-Agent": BROWSER_UA})
+    assert head.status == 200 and head.body == b"" and head.headers["Content-Type"] == page.headers["Content-Type"]
     version = re.search(r'name="consent_version" value="([0-9a-f]+)"', page.text).group(1)  # type: ignore[union-attr]
     person = f"reader-{run}@example.com"
     answer = api.post(form["url"], auth=False, headers=FORM_TYPE, data=urlencode(
@@ -76,6 +78,8 @@ def test_sign_up_on_the_hosted_page_confirm_and_get_the_next_campaign(
     assert api.expect(200, "GET", f"/v1/lists/{lst['id']}")["pending_count"] == 1
     shown = api.get(link, auth=False, headers={"User-Agent": BROWSER_UA})
     assert shown.status == 200 and ">Confirm</button>" in shown.text
+    head = api.request("HEAD", link, auth=False, headers={"User-Agent": "Mozilla/5.0 (compatible; LinkChecker)"})
+    assert head.status == 200 and head.body == b"" and head.headers["Content-Type"].startswith("text/html")
     assert api.get(link, auth=False, headers={"User-Agent": "Mozilla/5.0 (compatible; SafeLinks)"}).status == 200
     assert api.expect(200, "GET", f"/v1/contacts/{quote(person)}")["status"] == "pending"
     done = api.post(link, auth=False, headers=FORM_TYPE, data=b"")

@@ -122,12 +122,12 @@ def test_tables_have_the_template_keys_and_indexes(deployed: Deployed) -> None:
 
 def test_queues_redrive_to_their_dlqs(deployed: Deployed) -> None:
     sqs = deployed.client("sqs")
-    for source, dlq in (("DispatchQueue", "DispatchDLQ"), ("SendQueue", "SendDLQ")):
+    for source, dlq in (("DispatchQueue", "DispatchDLQ"), ("SendQueue", "SendDLQ"), ("SignupQueue", "SignupDLQ")):
         attributes = sqs.get_queue_attributes(QueueUrl=deployed.physical[source], AttributeNames=["All"])["Attributes"]
         redrive = json.loads(attributes["RedrivePolicy"])
         assert redrive["deadLetterTargetArn"].endswith(f":beacon-{STAGE}-{dlq.removesuffix('DLQ').lower()}-dlq")
         assert int(redrive["maxReceiveCount"]) == 5
-    for dlq in ("DispatchDLQ", "SendDLQ", "SesEventsDLQ"):
+    for dlq in ("DispatchDLQ", "SendDLQ", "SesEventsDLQ", "SignupDLQ"):
         attributes = sqs.get_queue_attributes(QueueUrl=deployed.physical[dlq], AttributeNames=["All"])["Attributes"]
         assert attributes["MessageRetentionPeriod"] == "1209600"
 
@@ -141,7 +141,7 @@ def test_topics_exist(deployed: Deployed) -> None:
 def test_functions_run_python312_on_arm64_with_the_layer_and_resolved_environment(deployed: Deployed) -> None:
     lambda_ = deployed.client("lambda")
     functions = deployed.template.functions
-    assert len(functions) == 8  # the seven of the pipeline and the console (issue 17)
+    assert len(functions) == 10  # the seven of the pipeline, the console (issue 17), forms and signup (issue 14)
     for lid in functions:
         config = lambda_.get_function_configuration(FunctionName=deployed.physical[lid])
         assert config["Runtime"] == "python3.12"
@@ -209,7 +209,7 @@ def test_log_groups_keep_logs_for_the_retention_parameter(deployed: Deployed) ->
     logs = deployed.client("logs")
     groups = {g["logGroupName"]: g.get("retentionInDays")
               for g in logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/beacon-{STAGE}-")["logGroups"]}
-    assert len(groups) == 8 and set(groups.values()) == {30}  # one per function
+    assert len(groups) == 10 and set(groups.values()) == {30}  # one per function
     access = logs.describe_log_groups(logGroupNamePrefix=f"/aws/apigateway/beacon-{STAGE}-")["logGroups"]
     assert [g.get("retentionInDays") for g in access] == [30]
     for lid, resource in deployed.of_type("AWS::Lambda::Function").items():
@@ -221,7 +221,7 @@ def test_alarms_notify_the_alerts_topic(deployed: Deployed) -> None:
     cloudwatch = deployed.client("cloudwatch")
     resolver = deployed.resolver()
     alarms = deployed.of_type("AWS::CloudWatch::Alarm")
-    assert len(alarms) >= 7 * 2 + 8
+    assert len(alarms) >= 9 * 2 + 9
     for lid, resource in alarms.items():
         props = resolver.resolve(_normalise(resource["Properties"]))
         cloudwatch.put_metric_alarm(AlarmName=f"{STACK}-{lid}", **props)
@@ -236,14 +236,15 @@ def test_alarms_notify_the_alerts_topic(deployed: Deployed) -> None:
 
 def test_deleting_the_stack_keeps_the_tables_dlqs_and_token_secret(deployed: Deployed) -> None:
     retained = [lid for lid, r in deployed.translated["Resources"].items() if r.get("DeletionPolicy") == "Retain"]
-    assert set(retained) >= {*deployed.template.tables, "DispatchDLQ", "SendDLQ", "SesEventsDLQ", "TokenSecret"}
+    assert set(retained) >= {*deployed.template.tables, "DispatchDLQ", "SendDLQ", "SesEventsDLQ", "SignupDLQ",
+                             "TokenSecret"}
     for lid in retained:
         assert deployed.translated["Resources"][lid]["UpdateReplacePolicy"] == "Retain"
     deployed.client("cloudformation").delete_stack(StackName=STACK)
     tables = set(deployed.client("dynamodb").list_tables()["TableNames"])
     assert {deployed.physical[lid] for lid in deployed.template.tables} <= tables
     queues = " ".join(deployed.client("sqs").list_queues(QueueNamePrefix=f"beacon-{STAGE}-").get("QueueUrls", []))
-    for dlq in ("dispatch-dlq", "send-dlq", "ses-events-dlq"):
+    for dlq in ("dispatch-dlq", "send-dlq", "ses-events-dlq", "signup-dlq"):
         assert f"beacon-{STAGE}-{dlq}" in queues
     assert f"beacon-{STAGE}-send " not in queues + " "  # the work queue itself goes with the stack
     if "TokenSecret" in deployed.physical:  # moto's CloudFormation creates the secret

@@ -12,7 +12,6 @@ from __future__ import annotations
 import email
 import email.policy
 import html
-import importlib.util
 import json
 import re
 import time
@@ -20,7 +19,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -31,8 +29,10 @@ from beacon.audience import signup as signup_mod
 from beacon.audience.signup import SignupDeps, process
 from beacon.ports.ses import FakeSender
 from beacon.shared.ids import recipient_id
+from beacon_local.iam import invoking
 from beacon_local.resources import Resources
 from tests.integration import test_api
+from tests.integration.conftest import load_function
 from tests.integration.test_api import Client, assert_error, new_list
 
 api = test_api.api  # the API tests' module-scoped handler (autouse) and a signed-up tenant
@@ -41,15 +41,6 @@ tenant_a, tenant_b, a, b = test_api.tenant_a, test_api.tenant_b, test_api.a, tes
 ROOT = Path(__file__).resolve().parents[2]
 CONSENT = "I agree to get the Alpha newsletter.\nUnsubscribe at any time: every email has a link."
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
-
-
-def _load(function: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"beacon_{function}_handler_under_test", ROOT / "functions" /
-                                                  function / "handler.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
@@ -98,7 +89,8 @@ class Public:
 
 @pytest.fixture(scope="module")
 def forms_handler(api: Client) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    return _load("forms").handler  # type: ignore[no-any-return]
+    """The forms function's handler, its calls held to the function's IAM statements."""
+    return load_function("functions/forms", "beacon_forms_handler_under_test")
 
 
 _networks = iter(range(1, 250))
@@ -129,8 +121,11 @@ class Signups:
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
 
     def run(self, clock: Callable[[], float] = time.time) -> list[str]:
+        """The signup function's step (SES in memory), its calls held to the function's IAM statements."""
         deps = SignupDeps(wiring.signup_store(), self.ses, wiring.signer(), wiring.sender_check(), clock=clock)
-        return [process(m, deps) for m in self.messages()]
+        messages = self.messages()
+        with invoking("SignupFunction"):
+            return [process(m, deps) for m in messages]
 
     def emails_to(self, address: str) -> list[email.message.EmailMessage]:
         return [email.message_from_bytes(e.raw, policy=email.policy.default)  # type: ignore[misc]

@@ -16,6 +16,7 @@ from beacon.audience import consent, forms, signup
 from beacon.db.accounts import AccountRepo, ListRepo
 from beacon.ports.queue import FakeQueue
 from beacon.ports.ses import FakeSender
+from beacon_local.iam import invoking
 from tests.integration.pipeline_world import World, make_world
 
 POSTAL = "Acme Ltd\n12 Harbour Road\nPortland, OR 97201"
@@ -34,10 +35,12 @@ def sign_up(world: World, form_id: str, address: str, ses: FakeSender) -> str:
     assert form is not None
     queue = FakeQueue()
     submission = signup.read_submission(form, {"email": address})
-    signup.accept(form, submission, ("desktop_browser", "192.0.2.0/24"), "https://t.example.com",
-                  wiring.signup_store(), queue, "q://signup")
+    with invoking("FormsFunction"):
+        signup.accept(form, submission, ("desktop_browser", "192.0.2.0/24"), "https://t.example.com",
+                      wiring.signup_store(), queue, "q://signup")
     deps = signup.SignupDeps(wiring.signup_store(), ses, wiring.signer(), wiring.sender_check())
-    assert [signup.process(m, deps) for m in queue.drain("q://signup")] == ["sent"]
+    with invoking("SignupFunction"):
+        assert [signup.process(m, deps) for m in queue.drain("q://signup")] == ["sent"]
     message = email.message_from_bytes(ses.sent[-1].raw, policy=email.policy.default)
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     found = re.search(r"https://t\.example\.com/confirm/([A-Za-z0-9_-]+)", text)
@@ -56,7 +59,8 @@ def test_a_pending_signup_gets_no_campaign_and_a_confirmed_one_gets_the_next(wor
     world.campaign([list_id])
     world.run_all()
     assert sorted(world.recipients_sent()) == members  # the pending signup was not mailed
-    outcome = consent.confirm(wiring.signup_store(), wiring.signer(), token, ("desktop_browser", "192.0.2.0/24"))
+    with invoking("FormsFunction"):
+        outcome = consent.confirm(wiring.signup_store(), wiring.signer(), token, ("desktop_browser", "192.0.2.0/24"))
     assert outcome.state == "confirmed"
     world.ses.sent.clear()
     world.campaign([list_id])
@@ -93,8 +97,9 @@ def test_a_pending_membership_of_a_subscribed_contact_gets_no_campaign_of_that_l
     world.campaign([second])
     world.run_all()
     assert world.recipients_sent() == ["other@example.com"]
-    assert consent.look(wiring.signup_store(), wiring.signer(), token, time.time).state == "pending"
-    assert consent.confirm(wiring.signup_store(), wiring.signer(), token, ("", "")).state == "confirmed"
+    with invoking("FormsFunction"):
+        assert consent.look(wiring.signup_store(), wiring.signer(), token, time.time).state == "pending"
+        assert consent.confirm(wiring.signup_store(), wiring.signer(), token, ("", "")).state == "confirmed"
     world.ses.sent.clear()
     world.campaign([second])
     world.run_all()
@@ -103,3 +108,4 @@ def test_a_pending_membership_of_a_subscribed_contact_gets_no_campaign_of_that_l
     world.campaign([first])
     world.run_all()
     assert world.recipients_sent() == ["known@example.com"]
+

@@ -6,19 +6,26 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 
 from beacon import wiring
 from beacon.audience import consent, forms, signup
 from beacon.db.accounts import AccountRepo, ListRepo
+from beacon.db.suppressions import SuppressionRepo
 from beacon.ports.queue import FakeQueue
 from beacon.ports.ses import FakeSender
+from beacon.shared.ids import recipient_id
 from beacon_local.iam import invoking
+from tests.integration.conftest import load_function
 from tests.integration.pipeline_world import World, make_world
+from tests.integration.test_ses_events import Ctx
 
+EVENTS = Path(__file__).resolve().parents[1] / "events"
 POSTAL = "Acme Ltd\n12 Harbour Road\nPortland, OR 97201"
 
 
@@ -109,3 +116,40 @@ def test_a_pending_membership_of_a_subscribed_contact_gets_no_campaign_of_that_l
     world.run_all()
     assert world.recipients_sent() == ["known@example.com"]
 
+
+def test_a_hard_bounce_of_the_confirmation_email_suppresses_the_address(world: World) -> None:
+    """The confirmation email is tagged with the tenant and the person, not a campaign: its hard bounce
+    (SES through SNS to ses_events) suppresses the address, its link then confirms nobody, and the
+    address gets no second confirmation email."""
+    list_id = world.new_list([])
+    form = forms.create(wiring.form_repo(), ListRepo(), world.account_id,
+                        {"name": "Join", "list_ids": [list_id], "from_email": f"hi@{world.sender_domain}",
+                         "consent_text": "Yes, send me news."}, wiring.sender_check())
+    ses = FakeSender()
+    token = sign_up(world, form.form_id, "nobody@example.com", ses)
+    (confirmation,) = ses.sent
+    bounce = json.loads((EVENTS / "ses_bounce_permanent.json").read_text())
+    doc = json.loads(bounce["Records"][0]["Sns"]["Message"])
+    doc["mail"]["tags"] = {"ses:configuration-set": ["beacon-test"],
+                           **{name: [value] for name, value in confirmation.tags.items()}}
+    doc["mail"]["destination"] = [confirmation.to_address]
+    doc["bounce"]["bouncedRecipients"][0]["emailAddress"] = confirmation.to_address
+    bounce["Records"][0]["Sns"]["Message"] = json.dumps(doc)
+    assert load_function("functions/ses_events", "fn_ses_events_forms_test")(bounce, Ctx()) == {
+        "handled": 1, "ignored": 0}
+    rid = recipient_id(world.account_id, "nobody@example.com")
+    found = SuppressionRepo().get(world.account_id, rid)
+    assert found is not None and found.reason == "bounce"
+    with invoking("FormsFunction"):
+        assert consent.confirm(wiring.signup_store(), wiring.signer(), token, ("", "")).state == "blocked"
+    form_record = wiring.form_repo().get(form.form_id)
+    assert form_record is not None
+    queue = FakeQueue()
+    with invoking("FormsFunction"):
+        signup.accept(form_record, signup.read_submission(form_record, {"email": "nobody@example.com"}),
+                      ("desktop_browser", "192.0.2.0/24"), "https://t.example.com", wiring.signup_store(), queue,
+                      "q://signup")
+    deps = signup.SignupDeps(wiring.signup_store(), ses, wiring.signer(), wiring.sender_check())
+    with invoking("SignupFunction"):
+        assert [signup.process(m, deps) for m in queue.drain("q://signup")] == ["suppressed"]
+    assert len(ses.sent) == 1

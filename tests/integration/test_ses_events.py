@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from beacon.db.audit_log import EventRepo
 from beacon.db.contacts import ContactRepo
 from beacon.db.suppressions import SuppressionRepo
 from beacon.shared.ids import recipient_id
@@ -125,3 +126,71 @@ def test_foreign_and_hostile_notifications_change_nothing(sent: tuple[World, str
 def test_parse_refuses_malformed(message: str) -> None:
     with pytest.raises(BadNotification):
         parse(message)
+
+
+# ------------------------------------------------------------- a tenant's emails that are not a campaign
+@pytest.fixture
+def listed(clean_aws: object) -> tuple[World, list[str]]:
+    """Subscribed contacts of a tenant, nothing sent yet (a confirmation or test email needs no campaign)."""
+    world = make_world()
+    people = ["ann@example.com", "bob@example.com", "cy@example.com"]
+    world.new_list(people)
+    return world, people
+
+
+def other_sample(name: str, account: str, email: str, kind: str, recipient_tag: bool = True) -> dict[str, Any]:
+    """A notification of a confirmation email or a test send: the tenant and the kind, no campaign
+    (emails sent before the recipient tag carry no recipient either)."""
+    event = sample(name, account, "0" * 32, email)
+    doc = json.loads(event["Records"][0]["Sns"]["Message"])
+    del doc["mail"]["tags"]["campaign"]
+    if not recipient_tag:
+        del doc["mail"]["tags"]["recipient"]
+    doc["mail"]["tags"]["kind"] = [kind]
+    event["Records"][0]["Sns"]["Message"] = json.dumps(doc)
+    return event
+
+
+@pytest.mark.parametrize(("name", "kind", "recipient_tag", "reason", "status"), [
+    ("ses_bounce_permanent.json", "confirmation", True, "bounce", "bounced"),
+    ("ses_complaint.json", "confirmation", True, "complaint", "complained"),
+    ("ses_bounce_permanent.json", "confirmation", False, "bounce", "bounced"),  # sent before the recipient tag
+    ("ses_bounce_permanent.json", "test", True, "bounce", "bounced"),
+    ("ses_complaint.json", "test", False, "complaint", "complained"),
+])
+def test_a_hard_bounce_or_complaint_on_a_confirmation_or_test_email_suppresses(
+        listed: tuple[World, list[str]], name: str, kind: str, recipient_tag: bool, reason: str, status: str) -> None:
+    world, people = listed
+    address = people[0] if recipient_tag else people[0].upper()  # as the receiving server spelled it
+    result = _handler()(other_sample(name, world.account_id, address, kind, recipient_tag), Ctx())
+    assert result == {"handled": 1, "ignored": 0}
+    rid = recipient_id(world.account_id, people[0])
+    found = SuppressionRepo().get(world.account_id, rid)
+    assert found is not None and found.reason == reason and found.campaign_id is None
+    contact = ContactRepo().get(world.account_id, rid)
+    assert contact is not None and contact.status == status
+    (event,) = [e for e in EventRepo(30).for_person(world.account_id, rid) if e.kind == reason]
+    assert event.campaign_id is None and event.detail["email_kind"] == kind
+
+
+def test_other_events_of_a_confirmation_email_change_nothing(listed: tuple[World, list[str]]) -> None:
+    world, people = listed
+    handler = _handler()
+    for name in ("ses_delivery.json", "ses_bounce_transient.json", "ses_send.json"):
+        handler(other_sample(name, world.account_id, people[1], "confirmation"), Ctx())
+    rid = recipient_id(world.account_id, people[1])
+    assert SuppressionRepo().suppressed(world.account_id, [rid]) == set()
+    contact = ContactRepo().get(world.account_id, rid)
+    assert contact is not None and contact.status == "subscribed"
+
+
+def test_a_non_campaign_email_without_a_known_kind_or_recipient_is_ignored(listed: tuple[World, list[str]]) -> None:
+    world, people = listed
+    handler = _handler()
+    unknown_kind = other_sample("ses_complaint.json", world.account_id, people[2], "newsletter")
+    no_address = other_sample("ses_complaint.json", world.account_id, "not an address", "confirmation",
+                              recipient_tag=False)
+    for event in (unknown_kind, no_address):
+        assert handler(event, Ctx()) == {"handled": 0, "ignored": 1}
+    rid = recipient_id(world.account_id, people[2])
+    assert SuppressionRepo().suppressed(world.account_id, [rid]) == set()

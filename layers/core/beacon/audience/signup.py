@@ -220,7 +220,7 @@ def process(message: dict[str, Any], deps: SignupDeps) -> str:
         asked_at=_asked_at(record.submitted_at)))
     try:
         deps.ses.send(OutgoingEmail(from_address=from_email, to_address=email, raw=raw,
-                                    tags={"account": account_id, "kind": "confirmation"}))
+                                    tags={"account": account_id, "recipient": rid, "kind": "confirmation"}))
     except SesRejected as exc:
         logger.warning("SES refused the confirmation email", extra={"error": str(exc)})
         return "rejected"

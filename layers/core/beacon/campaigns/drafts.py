@@ -230,8 +230,9 @@ MAX_TEST_RECIPIENTS = 10
 def send_test(item: CampaignItem, company: str, signer: TokenSigner, sender: EmailSender, base_url: str,
               to: Any, postal_address: str = "") -> dict[str, Any]:
     """Send the rendered campaign to up to ten addresses, subject prefixed "[Test] ". No ledger, no
-    stats: no open pixel or click tracking, and SES tags without campaign/recipient (ses_events
-    ignores them). The unsubscribe link is real, so it can be tried."""
+    stats: no open pixel or click tracking, and SES tags without a campaign (kind "test"): ses_events
+    counts nothing, but a hard bounce or complaint suppresses the address as one on a campaign would.
+    The unsubscribe link is real, so it can be tried."""
     if not isinstance(to, list) or not to or len(to) > MAX_TEST_RECIPIENTS:
         raise invalid("to", f"must list 1 to {MAX_TEST_RECIPIENTS} email addresses")
     normalized: list[str] = []
@@ -255,7 +256,8 @@ def send_test(item: CampaignItem, company: str, signer: TokenSigner, sender: Ema
     for address, composed in composed_all:
         try:
             sender.send(OutgoingEmail(from_address=content.from_email, to_address=address, raw=composed.raw,
-                                      tags={"account": item.pk, "kind": "test"}))
+                                      tags={"account": item.pk, "recipient": recipient_id(item.pk, address),
+                                            "kind": "test"}))
         except SesThrottled as exc:
             raise TooManyRequests("SES is throttling; try the test send again in a moment",
                                   details={"sent": sent}) from exc

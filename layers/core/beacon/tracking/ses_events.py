@@ -3,6 +3,13 @@
 Each notification names its tenant, campaign and recipient in the message tags Beacon set at
 send. Delivery settles a send whose sender crashed after SES accepted it and counts the
 delivery; a hard bounce or a complaint suppresses the person for the tenant.
+
+A tenant's emails that are not a campaign's send carry the tenant and their kind instead of a
+campaign: a signup's confirmation email (kind "confirmation") and a campaign's test send (kind
+"test"). They have no ledger item or counters, but a hard bounce or a complaint on one is as real
+as on a campaign (SES counts it against the account's reputation alike), so it suppresses the
+address for the tenant too. Their recipient is the "recipient" tag, or, for emails sent before
+that tag, the id derived from the bounced or complained address.
 """
 
 from __future__ import annotations
@@ -19,13 +26,19 @@ from beacon.db.models import ContactItem, SuppressionItem
 from beacon.db.send_ledger import Ledger
 from beacon.db.suppressions import SuppressionRepo
 from beacon.db.tenant_pace import TenantPace
+from beacon.shared import addresses
 from beacon.shared.clock import epoch, now_iso
-from beacon.shared.ids import is_id
+from beacon.shared.ids import is_id, recipient_id
 from beacon.shared.observability import logger
 
 
 class BadNotification(ValueError):
     pass
+
+
+CAMPAIGN = "campaign"  # a campaign's send: ledger, counters and suppression
+# a tenant's other emails (the SES "kind" tag): no ledger, but a hard bounce or complaint suppresses
+NOT_CAMPAIGN_KINDS = frozenset({"confirmation", "test"})
 
 
 @dataclass
@@ -52,6 +65,7 @@ class SesEvent:
     email: str | None
     bounce_type: str | None
     detail: dict[str, Any]
+    email_kind: str = CAMPAIGN  # or one of NOT_CAMPAIGN_KINDS (campaign_id is "" then)
 
 
 def parse(message: str) -> SesEvent | None:
@@ -79,7 +93,9 @@ def parse(message: str) -> SesEvent | None:
         return None
 
     account_id, campaign_id, rid = tag("account"), tag("campaign"), tag("recipient")
-    if not (account_id and campaign_id and rid):
+    kinds = tags.get("kind")
+    email_kind = kinds[0] if isinstance(kinds, list) and kinds and kinds[0] in NOT_CAMPAIGN_KINDS else CAMPAIGN
+    if not account_id or (email_kind == CAMPAIGN and not (campaign_id and rid)):
         return None
     message_id = mail.get("messageId") if isinstance(mail.get("messageId"), str) else ""
     email = None
@@ -102,25 +118,44 @@ def parse(message: str) -> SesEvent | None:
             email = destination[0]
     detail = {k: section.get(k) for k in ("bounceType", "bounceSubType", "complaintFeedbackType")
               if isinstance(section.get(k), str)}
-    return SesEvent(kind, account_id, campaign_id, rid, message_id or "", email if isinstance(email, str)
-                    else None, bounce_type, detail)
+    address = email if isinstance(email, str) else None
+    if email_kind != CAMPAIGN:
+        detail["email_kind"] = email_kind
+        rid = rid or _recipient_of(account_id, address)
+        campaign_id = ""
+    if campaign_id is None or rid is None:
+        return None  # no recipient tag and no address to derive it from: nobody to act on
+    return SesEvent(kind, account_id, campaign_id, rid, message_id or "", address, bounce_type, detail, email_kind)
+
+
+def _recipient_of(account_id: str, address: str | None) -> str | None:
+    try:
+        return recipient_id(account_id, addresses.normalize(address))
+    except addresses.InvalidAddress:
+        return None
 
 
 def _suppress(deps: SesEventDeps, event: SesEvent, reason: str, status: str) -> None:
     now = now_iso()
     deps.suppressions.add(
         SuppressionItem(pk=event.account_id, sk=event.recipient_id, email=event.email, reason=reason,
-                        created_at=now, campaign_id=event.campaign_id),
+                        created_at=now, campaign_id=event.campaign_id or None),
         overwrite_reasons=("manual", "bounce") if reason == "complaint" else ("manual",),
     )
     contact = deps.contacts.get(event.account_id, event.recipient_id)
     if contact is not None and contact.status in ("subscribed", "bounced"):
         contact.update(actions=[ContactItem.status.set(status), ContactItem.updated_at.set(now)])
-    deps.events.put(event.account_id, event.recipient_id, reason, now, epoch(), campaign_id=event.campaign_id,
-                    detail=event.detail)
+    deps.events.put(event.account_id, event.recipient_id, reason, now, epoch(),
+                    campaign_id=event.campaign_id or None, detail=event.detail)
 
 
 def apply(deps: SesEventDeps, event: SesEvent) -> None:
+    if event.email_kind != CAMPAIGN:  # a confirmation email or a test send: only a suppression to make
+        if event.kind == "Bounce" and event.bounce_type == "Permanent":
+            _suppress(deps, event, "bounce", "bounced")
+        elif event.kind == "Complaint":
+            _suppress(deps, event, "complaint", "complained")
+        return
     now = now_iso()
     ids = (event.account_id, event.campaign_id, event.recipient_id)
     if event.kind in ("Send", "Delivery") and event.message_id:

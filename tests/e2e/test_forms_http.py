@@ -120,3 +120,19 @@ def test_json_signups_with_cors_answer_the_same_for_everyone(tenant: tuple[Any, 
     assert not [p for p in stack.outbox.glob("*.eml") if f"bot-{run}" in p.read_bytes().decode(errors="replace")]
     bad = api.post(url, {"email": "j\u00f6rg@example.com", "first_name": "J"}, auth=False)
     assert bad.status == 422 and "ASCII" in bad.json()["error"]["message"]
+
+
+def test_a_bouncing_confirmation_email_suppresses_the_address(tenant: tuple[Any, Client, dict[str, Any], str]) -> None:
+    """The SES simulator bounces bounce+...@simulator.amazonses.com: the bounce of the confirmation email
+    reaches ses_events (no campaign in its tags), which suppresses the address for the account."""
+    stack, api, things, run = tenant
+    person = f"bounce+{run}@simulator.amazonses.com"
+    answer = api.post(things["form"]["url"], {"email": person, "first_name": "B"}, auth=False)
+    assert answer.status == 200
+    eml_to(stack, person, "Confirm your subscription")
+    deadline = time.monotonic() + 30
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not found:
+        found = [s for s in api.expect(200, "GET", "/v1/suppressions?limit=1000")["items"] if s["email"] == person]
+        time.sleep(0.2)
+    assert found and found[0]["reason"] == "bounce" and found[0]["campaign_id"] is None, stack.output()

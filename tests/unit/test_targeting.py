@@ -1,7 +1,8 @@
 """Targeting with in-memory readers (beacon.audience.targeting): lists one after the other with a
-contact counted once, excluded lists, subscribed only, the segment (engagement read only for the
-contacts the other rules leave open), a resend's unread recipients, and the count's cursor
-(continuing equals counting at once; a cursor of another count or another tenant is refused)."""
+contact counted once, excluded lists, subscribed only (not through a pending membership), the
+segment (engagement read only for the contacts the other rules leave open), a resend's unread
+recipients, and the count's cursor (continuing equals counting at once; a cursor of another count
+or another tenant is refused)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Contacts:
     def __init__(self) -> None:
         self.contacts: dict[str, ContactRow] = {}
         self.lists: dict[str, set[str]] = {}
+        self.pending: dict[tuple[str, str], str] = {}  # (list, recipient) -> "pending": a form signup
         self.reads = 0
 
     def add(self, email: str, lists: Iterable[str], status: str = "subscribed", **attributes: Any) -> str:
@@ -48,7 +50,7 @@ class Contacts:
         if cursor is not None and cursor["pk"] != pk:
             raise ValueError("cursor is not one this API gave out")
         ids = sorted(r for r in self.lists.get(list_id, ()) if cursor is None or r > cursor["sk"])
-        page = [MembershipItem(pk=pk, sk=r) for r in ids[:limit]]
+        page = [MembershipItem(pk=pk, sk=r, status=self.pending.get((list_id, r))) for r in ids[:limit]]
         return page, ({"pk": pk, "sk": page[-1].sk} if len(ids) > limit else None)
 
     def rows(self, account_id: str, recipient_ids: Iterable[str]) -> dict[str, ContactRow]:
@@ -118,6 +120,20 @@ def test_lists_minus_excluded_subscribed_only_once_each(world: tuple[Contacts, L
     got = everyone(targeting, Target(("L1", "L2"), frozenset({"NO"})))
     expected = {f"a{i}@x.com" for i in range(45)} - {"a3@x.com", "a25@x.com", "a40@x.com"}
     assert sorted(got) == sorted(expected) and len(got) == len(set(got))
+
+
+def test_a_pending_membership_of_a_subscribed_contact_is_no_recipient_of_that_list(
+        world: tuple[Contacts, Ledger, Targeting]) -> None:
+    """A subscribed person whose form signup to another list waits for its confirmation (issue 14)."""
+    contacts, _ledger, targeting = world
+    contacts.add("known@x.com", ["L1"])
+    r = contacts.add("waiting@x.com", ["L1"])
+    contacts.lists.setdefault("L2", set()).add(r)
+    contacts.pending[("L2", r)] = "pending"
+    contacts.add("other@x.com", ["L2"])
+    assert sorted(everyone(targeting, Target(("L2",)))) == ["other@x.com"]
+    assert sorted(everyone(targeting, Target(("L1", "L2")))) == ["known@x.com", "other@x.com", "waiting@x.com"]
+    assert targeting.count(ACCOUNT, Target(("L2",)))["count"] == 1
 
 
 def test_a_contact_erased_between_membership_and_read_is_skipped(world: tuple[Contacts, Ledger, Targeting]) -> None:

@@ -1,5 +1,6 @@
 """The web console in a real Chromium (Debian's `chromium`, driven by Playwright for Python) against
-`beacon dev` in a subprocess: one stack and one browser per module.
+`beacon dev` in a subprocess: one stack and one browser for the package (the console's story and the
+signup form's each make their own account on it).
 
 `make test` installs chromium where it is root with apt (CI); elsewhere these tests fail with the
 command that installs it: they never skip. Screenshots of every page, at a desktop's and a phone's
@@ -33,7 +34,7 @@ STACK_PARAMETERS = ("--parameter", "TenantSendRatePerSecond=2")
 expect.set_options(timeout=20_000)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(f"the browser tests need Chromium at {CHROMIUM}: run `sudo apt-get install chromium` "
@@ -42,16 +43,16 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
     yield instance
     instance.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    running = start_dev(tmp_path_factory.mktemp("console"), *STACK_PARAMETERS)
+    running = start_dev(tmp_path_factory.mktemp("browser"), *STACK_PARAMETERS)
     try:
         # the socket accepts before the stack is ready (it is bound first): wait for a real answer
         deadline = time.monotonic() + START_TIMEOUT

@@ -1,69 +1,36 @@
-"""Double opt-in in a real Chromium (Debian's `chromium`, driven by Playwright for Python) against
-`beacon dev` in a subprocess: a person fills the hosted signup form, and a copy of `embed_html`
-pasted into another page, finds the confirmation email in the outbox, opens its link and clicks
-Confirm. Screenshots go to .beacon/screenshots/signup-*.png (git-ignored): look at them.
+"""Double opt-in in a real Chromium against `beacon dev` (the stack and browser of conftest.py): a
+person fills the hosted signup form, and a copy of `embed_html` pasted into another page, finds the
+confirmation email in the outbox, opens its link and clicks Confirm. Screenshots go to
+.beacon/screenshots/signup-*.png (git-ignored): look at them.
 
 The fields are found the way a person finds them: by their visible label and the buttons by their
-text. Without Chromium these tests fail with the command that installs it: they never skip.
+text.
 """
 
 from __future__ import annotations
 
 import email
-import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
 from email import policy
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from beacon_local.client import Client
-from tests.e2e.conftest import DevStack, start_dev
+from tests.browser.conftest import snap
+from tests.e2e.conftest import DevStack
 
-pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / ".beacon" / "screenshots"
-CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-expect.set_options(timeout=20_000)  # a shared 2-core machine: never a timing claim
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"the browser tests need Chromium at {CHROMIUM}: run `sudo apt-get install chromium` "
-                    "(make chromium does it as root), or set CHROMIUM=/path/to/it")
-    with sync_playwright() as driver:
-        instance = driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    running = start_dev(tmp_path_factory.mktemp("signup-browser"))
-    try:
-        yield running
-    finally:
-        running.stop()
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def form(stack: DevStack) -> tuple[Client, dict[str, Any]]:
     api = Client(stack.base_url)
     run = secrets.token_hex(4)
-    deadline = time.monotonic() + 60
-    while api.get("/v1/openapi.json", auth=False).status != 200:  # the socket is bound before the stack is ready
-        assert time.monotonic() < deadline, stack.output()
-        time.sleep(0.5)
     api.token = api.expect(201, "POST", "/v1/accounts", json_body={
         "company": "Browser Bakery", "email": f"owner-{run}@bakery.example.com", "password": "correct horse battery",
         "postal_address": "Browser Bakery\n7 Crumb Lane\nSpringfield 12345"})["api_key"]
@@ -75,11 +42,6 @@ def form(stack: DevStack) -> tuple[Client, dict[str, Any]]:
         "fields": [{"name": "first_name", "label": "First name", "required": True}],
         "consent_text": "Yes, email me Browser Bakery's weekly news. I can unsubscribe at any time."})
     return api, created
-
-
-def snap(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"signup-{name}.png"), full_page=True)
 
 
 def confirm_link(stack: DevStack, to: str, timeout: float = 30.0) -> str:
@@ -108,21 +70,21 @@ def sign_up_and_confirm(browser: Browser, stack: DevStack, api: Client, page: Pa
     expect(page.get_by_label("Leave this empty")).not_to_be_in_viewport()
     expect(page.get_by_role("textbox", name="Leave this empty")).to_have_count(0)
     expect(page.get_by_role("textbox", name="First name")).to_have_count(1)
-    snap(page, f"{name}-filled")
+    snap(page, f"signup-{name}-filled")
     page.get_by_role("button", name="Subscribe").click()
     expect(page.get_by_role("heading", name="Almost done: check your inbox")).to_be_visible()
-    snap(page, f"{name}-check-inbox")
+    snap(page, f"signup-{name}-check-inbox")
     link = confirm_link(stack, person)
     assert status_of(api, person) == "pending"
     confirm = browser.new_page()
     confirm.goto(link)
     expect(confirm.get_by_role("heading", name="Confirm your subscription")).to_be_visible()
     expect(confirm.get_by_text(person)).to_be_visible()
-    snap(confirm, f"{name}-confirm")
+    snap(confirm, f"signup-{name}-confirm")
     assert status_of(api, person) == "pending"  # opening the link changed nothing
     confirm.get_by_role("button", name="Confirm").click()
     expect(confirm.get_by_role("heading", name="You are subscribed")).to_be_visible()
-    snap(confirm, f"{name}-subscribed")
+    snap(confirm, f"signup-{name}-subscribed")
     confirm.close()
     detail = api.expect(200, "GET", f"/v1/contacts/{quote(person)}")
     assert detail["status"] == "subscribed" and detail["attributes"] == {"first_name": "Pat <b>"}
@@ -138,7 +100,7 @@ def test_a_person_fills_the_hosted_form_and_confirms(browser: Browser, stack: De
     page = browser.new_page()
     page.goto(created["url"])
     expect(page.get_by_role("heading", name="Fresh bread every Friday")).to_be_visible()
-    snap(page, "hosted-form")
+    snap(page, "signup-hosted-form")
     sign_up_and_confirm(browser, stack, api, page, f"pat-{secrets.token_hex(3)}@example.com", "hosted")
     page.close()
 
@@ -150,6 +112,6 @@ def test_the_embed_code_works_pasted_into_another_page(browser: Browser, stack: 
     page.set_content("<!doctype html><html><head><title>Browser Bakery</title></head><body>"
                      "<h1>Browser Bakery</h1><p>Our shop's own page, with the form pasted in:</p>"
                      f"{created['embed_html']}</body></html>")
-    snap(page, "embedded-form")
+    snap(page, "signup-embedded-form")
     sign_up_and_confirm(browser, stack, api, page, f"emb-{secrets.token_hex(3)}@example.com", "embedded")
     page.close()

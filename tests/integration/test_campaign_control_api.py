@@ -112,6 +112,10 @@ def test_test_send_reaches_the_addresses_marked_as_a_test_and_touches_no_stats(
     assert msg["List-Unsubscribe"]
     html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "/o/" not in html and "/c/" not in html  # no pixel, no tracked links: nothing is counted
+    # the law's footer is in a test email as in the campaign's: the company and its postal address
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Alpha<br>" + test_api.POSTAL_ADDRESS.replace("\n", "<br>") in html
+    assert "Alpha\n" + test_api.POSTAL_ADDRESS in text.replace("\r\n", "\n")
     # no campaign tag: ses_events counts nothing (no ledger, no stats), but a hard bounce or complaint
     # of a test email suppresses its recipient (beacon.tracking.ses_events)
     assert set(fake_ses.sent[0].tags) == {"account", "recipient", "kind"} and fake_ses.sent[0].tags["kind"] == "test"

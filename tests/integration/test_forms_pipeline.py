@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from beacon import wiring
-from beacon.audience import consent, forms, signup
+from beacon.audience import consent, forms, signup, subscriptions
 from beacon.db.accounts import AccountRepo, ListRepo
 from beacon.db.suppressions import SuppressionRepo
 from beacon.ports.queue import FakeQueue
 from beacon.ports.ses import FakeSender
 from beacon.shared.ids import recipient_id
+from beacon.shared.tokens import TokenData
 from beacon_local.iam import invoking
 from tests.integration.conftest import load_function
 from tests.integration.pipeline_world import World, make_world
@@ -79,6 +80,37 @@ def test_a_pending_signup_gets_no_campaign_and_a_confirmed_one_gets_the_next(wor
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Acme<br>Acme Ltd<br>12 Harbour Road<br>Portland, OR 97201" in html
     assert "Acme\nAcme Ltd\n12 Harbour Road\nPortland, OR 97201" in text.replace("\r\n", "\n")
+
+
+def test_a_pending_signup_in_a_queued_batch_is_skipped_when_it_sends(world: World) -> None:
+    """Someone on the campaign's list when it was dispatched unsubscribes, then signs up again on the
+    form: until they confirm they are a pending signup and their unsubscribe holds, so the batch already
+    queued for them skips them when it sends (settled suppressed: the send path reads the batch's
+    suppressions); once confirmed, the next campaign reaches them."""
+    members = ["stays@example.com", "returns@example.com"]
+    list_id = world.new_list(members)
+    form = forms.create(wiring.form_repo(), ListRepo(), world.account_id,
+                        {"name": "Join", "list_ids": [list_id], "from_email": f"hi@{world.sender_domain}",
+                         "consent_text": "Yes, send me news."}, wiring.sender_check())
+    campaign = world.campaign([list_id])
+    world.run_dispatch()
+    batches = world.send_messages()
+    assert sorted(r["email"] for b in batches for r in b["recipients"]) == sorted(members)
+    rid = recipient_id(world.account_id, "returns@example.com")
+    assert subscriptions.unsubscribe(wiring.subscription_deps(), TokenData(b"u", world.account_id, campaign, rid),
+                                     "page")
+    token = sign_up(world, form.form_id, "returns@example.com", FakeSender())
+    with invoking("FormsFunction"):
+        assert consent.look(wiring.signup_store(), wiring.signer(), token, time.time).state == "pending"
+    world.deliver(batches)
+    assert world.recipients_sent() == ["stays@example.com"]
+    assert wiring.ledger().get(world.account_id, campaign, rid)["status"] == "suppressed"  # type: ignore[index]
+    with invoking("FormsFunction"):
+        assert consent.confirm(wiring.signup_store(), wiring.signer(), token, ("", "")).state == "confirmed"
+    world.ses.sent.clear()
+    world.campaign([list_id])
+    world.run_all()
+    assert sorted(world.recipients_sent()) == sorted(members)
 
 
 def test_a_person_on_two_lists_gets_the_list_id_of_the_first(world: World) -> None:

@@ -52,7 +52,7 @@ def clean_postal_address(value: Any) -> str:
     if len(text) > POSTAL_MAX or len(lines) > POSTAL_LINES or any(len(line) > POSTAL_LINE for line in lines):
         raise invalid("postal_address", f"at most {POSTAL_LINES} lines of {POSTAL_LINE} characters, "
                                         f"{POSTAL_MAX} in all")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text.replace("\n", "")):
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in text.replace("\n", "")):
         raise invalid("postal_address", "must not contain control characters")
     return text
 

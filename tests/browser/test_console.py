@@ -93,6 +93,7 @@ def test_sign_up_lands_in_the_console_with_the_key_shown_once(page: Page, stack:
     page.get_by_label("Company", exact=True).fill(f"Console {XSS} Roasters")
     page.get_by_label("Email", exact=True).fill(OWNER)
     page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_label("Postal address", exact=True).fill("Console Roasters\n5 Bean Street\nSpringfield 12345")
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_label("Password", exact=True)).to_have_attribute("aria-invalid", "true")  # said at the field
     page.get_by_label("Password", exact=True).fill(PASSWORD)

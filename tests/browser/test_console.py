@@ -27,6 +27,7 @@ pytestmark = pytest.mark.browser
 RUN = secrets.token_hex(3)
 OWNER = f"owner-{RUN}@console.test"
 PASSWORD = "a long console password"
+POSTAL = "Console Roasters\n5 Bean Street\nSpringfield 12345"  # every email's footer
 DOMAIN = f"news-{RUN}.console.test"
 XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 TEMPLATE = """<!doctype html><html><body>
@@ -93,7 +94,7 @@ def test_sign_up_lands_in_the_console_with_the_key_shown_once(page: Page, stack:
     page.get_by_label("Company", exact=True).fill(f"Console {XSS} Roasters")
     page.get_by_label("Email", exact=True).fill(OWNER)
     page.get_by_label("Password", exact=True).fill("short")
-    page.get_by_label("Postal address", exact=True).fill("Console Roasters\n5 Bean Street\nSpringfield 12345")
+    page.get_by_label("Postal address", exact=True).fill(POSTAL)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_label("Password", exact=True)).to_have_attribute("aria-invalid", "true")  # said at the field
     page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -439,9 +440,17 @@ def test_a_campaign_to_a_segment_and_a_resend_to_non_openers(page: Page, stack: 
 def test_account_settings(page: Page) -> None:
     nav(page, "Account")
     expect(page.get_by_text(OWNER)).to_be_visible()
+    # the postal address given at sign-up, to be changed here (every email's footer)
+    expect(page.get_by_label("Postal address", exact=True)).to_have_value(POSTAL)
     page.get_by_label("Company", exact=True).fill("Harbour Coffee Roasters")
+    page.get_by_label("Postal address", exact=True).fill("x")
+    page.get_by_role("button", name="Save company").click()
+    expect(page.get_by_label("Postal address", exact=True)).to_have_attribute("aria-invalid", "true")  # too short
+    page.get_by_label("Postal address", exact=True).fill("Harbour Coffee Roasters\n2 Quay Street\nPortsmouth PO1 2AB")
     page.get_by_role("button", name="Save company").click()
     expect(page.get_by_text("The company is saved.")).to_be_visible()
+    expect(page.get_by_label("Postal address", exact=True)).to_have_value(
+        "Harbour Coffee Roasters\n2 Quay Street\nPortsmouth PO1 2AB")
     expect(page.get_by_role("banner")).to_contain_text("Harbour Coffee Roasters")
     page.get_by_label("Current password", exact=True).fill("not the password")
     page.get_by_label("New password", exact=True).fill("another long password")

@@ -17,6 +17,10 @@ export default {
     const company = field({ label: "Company", name: "company", required: true, value: account.company,
                             autocomplete: "organization",
                             hint: "Shown to the people you email: in the footer and on the unsubscribe page." });
+    const postal = field({ label: "Postal address", name: "postal_address", required: true, multiline: true, rows: 3,
+                           value: account.postal_address ?? "", autocomplete: "street-address",
+                           hint: "The law (CAN-SPAM) wants it in the footer of every email: needed before the "
+                             + "first campaign or signup form." });
     const current = field({ label: "Current password", type: "password", name: "current_password", required: true,
                             autocomplete: "current-password" });
     const fresh = field({ label: "New password", type: "password", name: "new_password", required: true,
@@ -28,9 +32,11 @@ export default {
         h("div", {}, h("dt", {}, "Signed in as"), h("dd", {}, account.email)),
         h("div", {}, h("dt", {}, "Account since"), h("dd", {}, when(account.created_at))))),
       section("Your company", form({
-        label: "Company settings", fields: [company], submit: "Save company", fieldMap: { company },
+        label: "Company settings", fields: [company, postal], submit: "Save company",
+        fieldMap: { company, postal_address: postal },
         async onSubmit() {
-          const saved = await api.patch("/v1/account", { company: company.input.value.trim() });
+          const saved = await api.patch("/v1/account", { company: company.input.value.trim(),
+                                                         postal_address: postal.input.value.trim() });
           if (session.account) session.account.company = saved.company;
           ctx.flash("The company is saved.");
           ctx.navigate(location.hash); // the header shows the new name

@@ -84,7 +84,8 @@ def town(dev_stack_factory: Callable[..., Any]) -> Town:
     stack = dev_stack_factory()
     api = Client(stack.base_url)
     account = api.expect(201, "POST", "/v1/accounts", json_body={
-        "company": "Segments Ltd", "email": "owner@segments.example.com", "password": "correct horse battery"})
+        "company": "Segments Ltd", "email": "owner@segments.example.com", "password": "correct horse battery",
+        "postal_address": "Segments Ltd\n3 Market Street\nSpringfield 12345"})  # required before a send
     api.token = account["api_key"]
     api.expect(201, "POST", "/v1/domains", json_body={"domain": "segments.beacon.test"})
     customers = api.expect(201, "POST", "/v1/lists", json_body={"name": "Customers"})["id"]

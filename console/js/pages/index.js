@@ -8,6 +8,7 @@ import campaignReport from "./campaign-report.js";
 import campaigns from "./campaigns.js";
 import contact from "./contact.js";
 import domains from "./domains.js";
+import forms from "./forms.js";
 import list from "./list.js";
 import lists from "./lists.js";
 import segments from "./segments.js";
@@ -17,7 +18,7 @@ import signUp from "./sign-up.js";
 export const pages = [
   signIn, signUp,
   campaigns, campaignEditor, campaignReport,
-  lists, list, contact,
+  lists, list, contact, forms,
   segments,
   domains,
   apiKeys, account,

@@ -37,7 +37,8 @@ export default {
         async onSubmit() {
           const saved = await api.patch("/v1/account", { company: company.input.value.trim(),
                                                          postal_address: postal.input.value.trim() });
-          if (session.account) session.account.company = saved.company;
+          if (session.account) Object.assign(session.account, { company: saved.company,
+                                                               postal_address: saved.postal_address });
           ctx.flash("The company is saved.");
           ctx.navigate(location.hash); // the header shows the new name
         },

@@ -2,6 +2,7 @@ import { api, seg } from "../api.js";
 import { append, checkbox, clear, confirmButton, errorNotice, field, form, h, notice, section, selectField, uid }
   from "../dom.js";
 import { num, timeZone } from "../format.js";
+import { session } from "../session.js";
 import { liveCount } from "./audience-count.js";
 import { flashed, pageHead } from "./common.js";
 import { parseAttributes } from "./list.js";
@@ -286,6 +287,9 @@ async function render(main, ctx) {
     flashed(ctx.message),
     domainAnswer.items.length ? null : notice("warning", h("p", {}, "Campaigns send only from a verified domain: ",
       h("a", { href: "#/domains" }, "add a sender domain"), " first.")),
+    session.account && !session.account.postal_address ? notice("warning", h("p", {},
+      "Every email ends with your postal address, as the law wants: ",
+      h("a", { href: "#/account" }, "add it under Account"), " before sending.")) : null,
   );
   recount();
   if (!campaign) {

@@ -461,6 +461,40 @@ def test_account_settings(page: Page) -> None:
     snap(page, "account")
 
 
+def test_a_signup_form_with_its_embed_code(page: Page, stack: DevStack) -> None:
+    """A form on the Customers list with a First name field: a reserved attribute is refused at its row;
+    the saved form shows its hosted page and the embed code to copy, the same as the API's."""
+    nav(page, "Forms")
+    page.get_by_role("link", name="New form").click()
+    page.get_by_label("Form name", exact=True).fill("Coffee club")
+    page.get_by_label("Customers (5 contacts)").check()
+    expect(page.get_by_label("Confirmation email from", exact=True)).to_have_value(f"hello@{DOMAIN}")
+    page.get_by_role("button", name="Add field").click()
+    extra = page.get_by_role("group", name="Field 1", exact=True)
+    extra.get_by_label("Label", exact=True).fill("First name")
+    expect(extra.get_by_label("Attribute", exact=True)).to_have_value("first_name")
+    extra.get_by_label("Attribute", exact=True).fill("email")
+    page.get_by_role("button", name="Create form").click()
+    expect(extra.get_by_label("Attribute", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(extra).to_contain_text("reserved")
+    extra.get_by_label("Attribute", exact=True).fill("first_name")
+    extra.get_by_label("Required", exact=True).check()
+    page.get_by_role("button", name="Create form").click()
+    expect(page.get_by_role("heading", name="Coffee club")).to_be_visible()
+    form_id = page.url.split("/forms/")[1]
+    saved = api(page, f"/v1/forms/{form_id}")
+    assert saved["fields"] == [{"name": "first_name", "label": "First name", "required": True}]
+    embed = page.get_by_label("Embed code (HTML)", exact=True)
+    expect(embed).to_have_value(saved["embed_html"])
+    expect(page.get_by_role("link", name=saved["url"])).to_be_visible()
+    expect(page.get_by_role("button", name="Copy the embed code")).to_be_visible()
+    snap(page, "form")
+    nav(page, "Forms")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Coffee club"))
+    expect(row).to_contain_text("Customers")
+    snap(page, "forms")
+
+
 def test_the_report_in_the_readme(page: Page) -> None:
     """docs/console-report.png: the spring menu's report a few minutes on, under the company's real name: a
     link scanner clicks cy's link, eve opens and clicks as a person; people and machines stay apart."""

@@ -34,7 +34,9 @@ ALLOWED: dict[str, set[str]] = {
     "audience": {"shared", "db", "ports", "message", "tracking", "accounts"},
     "sending": {"shared", "db", "ports", "message"},
     "campaigns": {"shared", "db", "ports", "message", "tracking", "accounts", "audience", "sending"},
-    "automations": {"shared", "db", "ports", "message", "tracking", "accounts", "audience", "sending"},
+    # automations: its steps are validated as campaign drafts are (campaigns.drafts.validate), so it sits
+    # above campaigns
+    "automations": {"shared", "db", "ports", "message", "tracking", "accounts", "audience", "sending", "campaigns"},
     "webhooks": {"shared", "db", "ports", "tracking"},
     "wiring": {"shared", "db", "ports", "message", "tracking", "accounts", "audience", "sending", "campaigns",
                "automations", "webhooks"},

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from beacon.audience.signup import SignupDeps
     from beacon.audience.subscriptions import SubscriptionDeps
     from beacon.audience.targeting import Targeting
+    from beacon.automations.progress import AutomationDeps
+    from beacon.db.automations import Automations
     from beacon.db.campaign_counters import Counters
     from beacon.db.engagement import Engagement
     from beacon.db.forms import FormRepo
@@ -29,11 +31,15 @@ if TYPE_CHECKING:
     from beacon.db.tenant_erasure import TenantEraser
     from beacon.db.tenant_pace import TenantPace
     from beacon.db.unsubscribe_view import UnsubscribeView
+    from beacon.db.webhooks import Webhooks
+    from beacon.ports.http_out import GuardedHttpOut
     from beacon.ports.identities import SesV2Identities
     from beacon.ports.queue import SqsQueue
     from beacon.ports.ses import SesV2Sender
     from beacon.sending.deps import DispatchDeps, SendDeps
+    from beacon.tracking.domain_events import StreamDeps
     from beacon.tracking.ses_events import SesEventDeps
+    from beacon.webhooks.deliveries import WebhookDeps
 
 
 @lru_cache(maxsize=1)
@@ -258,6 +264,82 @@ def eraser(time_left: Callable[[], float]) -> TenantEraser:
     return TenantEraser(_raw_dynamodb(), bound(), time_left)
 
 
+# ----------------------------------------------------------------------------- events, automations, webhooks
+@lru_cache(maxsize=1)
+def automations() -> Automations:
+    from beacon.db.automations import Automations
+
+    s = settings()
+    return Automations(_raw_dynamodb(), s.automations_table, s.stats_table)
+
+
+@lru_cache(maxsize=1)
+def webhooks() -> Webhooks:
+    from beacon.db.webhooks import Webhooks
+
+    return Webhooks(_raw_dynamodb(), settings().webhooks_table)
+
+
+@lru_cache(maxsize=1)
+def stream_deps() -> StreamDeps:
+    """The event layer: which table a stream record comes from, who listens, the events queue."""
+    from beacon.db.contacts import ContactRepo
+    from beacon.db.listeners import Listeners
+    from beacon.tracking.domain_events import StreamDeps
+
+    s = bound()
+    contacts = ContactRepo()
+
+    def statuses(account_id: str, recipient_ids: list[str]) -> dict[str, str]:
+        return {rid: item.status for rid, item in contacts.get_many(account_id, recipient_ids).items()}
+
+    return StreamDeps(
+        sources={s.messages_table: "messages", s.contacts_table: "contacts", s.suppressions_table: "suppressions",
+                 s.campaigns_table: "campaigns"},
+        listeners=Listeners(webhooks(), automations()), contact_statuses=statuses, queue=queue(),
+        events_queue_url=s.events_queue_url,
+    )
+
+
+def _email_origin(account_id: str, campaign_id: str) -> dict[str, Any]:
+    """The links of a campaign or automation step, and the automation and step of a step id."""
+    from beacon.db.campaigns import CampaignRepo
+
+    bound()
+    step = automations().step_of(account_id, campaign_id)
+    if step is not None:
+        return step
+    item = CampaignRepo().get(account_id, campaign_id)
+    return {"links": list(item.links or [])} if item is not None else {}
+
+
+def webhook_deps() -> WebhookDeps:
+    """Per invocation (it caches the campaigns it looked up); the clients inside are cached."""
+    from beacon.webhooks.deliveries import WebhookDeps
+
+    s = settings()
+    return WebhookDeps(webhooks=webhooks(), queue=queue(), queue_url=s.webhook_queue_url, dlq_url=s.webhook_dlq_url,
+                       http=_http_out(), deployment_secret=s.token_secret, origin=_email_origin)
+
+
+@lru_cache(maxsize=1)
+def _http_out() -> GuardedHttpOut:
+    from beacon.ports.http_out import GuardedHttpOut
+
+    return GuardedHttpOut(allow_local=settings().webhooks_allow_local)
+
+
+@lru_cache(maxsize=2)
+def automation_deps(sending: bool = False) -> AutomationDeps:
+    """`sending`: with the campaigns' send dependencies (the step sender; not the reactions function)."""
+    from beacon.automations.progress import AutomationDeps
+    from beacon.db.contacts import ContactRepo
+
+    s = bound()
+    return AutomationDeps(automations=automations(), contacts=ContactRepo(), ledger=ledger(), queue=queue(),
+                          queue_url=s.automation_queue_url, send_deps=send_deps() if sending else None)
+
+
 def reset() -> None:
     """Forget every cached setting, client and repository (tests that change the environment)."""
     import beacon.shared.aws
@@ -274,3 +356,5 @@ def reset() -> None:
     unsubscribe_view.cache_clear()
     for forms_cached in (form_repo, signup_store, signup_deps):
         forms_cached.cache_clear()
+    for cached_too in (automations, webhooks, stream_deps, _http_out, automation_deps):
+        cached_too.cache_clear()

@@ -67,6 +67,7 @@ class BatchResult:
     already: int
     deferred: int
     dropped: bool = False
+    outcomes: tuple[Outcome, ...] = ()  # each settled recipient (automation steps advance on them)
 
 
 def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
@@ -130,17 +131,14 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
     if deferred:
         attempt = int(body.get("attempt", 0)) + 1
         delay = min(900, int(2 ** min(attempt, 9) + random.uniform(0, 2 ** min(attempt, 9))))
-        deps.queue.send(deps.send_queue_url, split(deferred, {
-            "account_id": account_id, "campaign_id": campaign_id, "attempt": attempt,
-            **({"list_id": body["list_id"]} if body.get("list_id") else {}),
-        }), delay_seconds=delay)
+        deps.queue.send(deps.send_queue_url, split(deferred, {**head, "attempt": attempt}), delay_seconds=delay)
         logger.warning("recipients deferred", extra={"campaign_id": campaign_id, "count": len(deferred),
                                                      "delay": delay})
     return BatchResult(
         sent=sum(1 for o in outcomes if o.status == "sent"),
         failed=sum(1 for o in outcomes if o.status == "failed"),
         suppressed=sum(1 for o in outcomes if o.status == "suppressed"),
-        already=already, deferred=len(deferred) + len(later),
+        already=already, deferred=len(deferred) + len(later), outcomes=tuple(outcomes),
     )
 
 

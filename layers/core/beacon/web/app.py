@@ -14,7 +14,19 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from beacon.shared.errors import BeaconError
 from beacon.web.common import error, reply
-from beacon.web.routes import accounts, campaigns, contacts, domains, forms, segments, session, suppressions, timeline
+from beacon.web.routes import (
+    accounts,
+    automations,
+    campaigns,
+    contacts,
+    domains,
+    forms,
+    segments,
+    session,
+    suppressions,
+    timeline,
+    webhooks,
+)
 
 app = APIGatewayHttpResolver(enable_validation=True)
 app.enable_swagger(path="/v1/docs", title="Beacon API", version="1",
@@ -28,6 +40,8 @@ app.include_router(segments.router)
 app.include_router(session.router)
 app.include_router(timeline.router)
 app.include_router(forms.router)
+app.include_router(automations.router)
+app.include_router(webhooks.router)
 
 
 @app.exception_handler(BeaconError)

@@ -171,3 +171,42 @@ class FormPatch(Strict):
     fields: list[FormFieldIn] | None = Field(default=None, max_length=15)
     consent_text: str | None = Field(default=None, min_length=1, max_length=5000)
     success_url: str | None = Field(default=None, max_length=2048)
+# ----------------------------------------------------------------------------- automations, webhooks
+class AutomationTriggerIn(Strict):
+    type: str = Field(description='"subscribed": a contact becomes subscribed on the list')
+    list_id: str = Field(min_length=1, max_length=64)
+
+
+class AutomationStepIn(Strict):
+    after_seconds: int = Field(description="after the previous step (the first: after entering), 0 .. 31622400")
+    subject: str = Field(min_length=1, max_length=998)
+    from_email: str = Field(min_length=3, max_length=254)
+    from_name: str | None = Field(default=None, max_length=200)
+    reply_to: str | None = Field(default=None, max_length=254)
+    html: str = Field(min_length=1)
+    text: str | None = None
+
+
+class AutomationIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    trigger: AutomationTriggerIn
+    steps: list[AutomationStepIn] = Field(min_length=1, max_length=25)
+
+
+class AutomationPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    trigger: AutomationTriggerIn | None = None
+    steps: list[AutomationStepIn] | None = Field(default=None, min_length=1, max_length=25)
+
+
+class WebhookIn(Strict):
+    url: str = Field(min_length=1, max_length=2048)
+    events: list[str] = Field(min_length=1, max_length=16)
+    include_machine: bool = Field(default=False, description="also machine (scanner, MPP) opens and clicks")
+
+
+class WebhookPatch(Strict):
+    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    events: list[str] | None = Field(default=None, min_length=1, max_length=16)
+    include_machine: bool | None = None
+    status: str | None = Field(default=None, description='"enabled" or "disabled"')

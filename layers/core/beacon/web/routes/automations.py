@@ -1,0 +1,92 @@
+"""/v1/automations: welcome and drip sequences (CRUD, activate, pause, stats)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from beacon.automations import definitions, stats
+from beacon.db.accounts import ListRepo
+from beacon.web.bodies import AutomationIn, AutomationPatch
+from beacon.web.common import ID, base_url, company_of, principal, reply
+from beacon.wiring import automations, bound, counters, engagement, queue, sender_check, signer
+
+router = Router()
+
+
+@router.post("/v1/automations", summary="Create an automation (a draft)", tags=["automations"],
+             description="trigger {type: subscribed, list_id}; steps [{after_seconds (0 .. 1 year, after the "
+                         "previous step; the first after entering), subject, from_email, from_name, reply_to, html, "
+                         "text}], validated as campaigns are (422 names the step and field).")
+def create_automation(body: Annotated[AutomationIn, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    bound()
+    result = definitions.create(automations(), ListRepo(), signer(), who.account_id, company_of(who.account_id),
+                                body.model_dump(), base_url(router.current_event), senders=sender_check())
+    return reply(201, result)
+
+
+@router.get("/v1/automations", summary="All automations", tags=["automations"])
+def all_automations() -> Response[Any]:
+    who = principal(router.current_event)
+    items = sorted(automations().all(who.account_id), key=lambda i: i["automation_id"], reverse=True)
+    return reply(200, {"items": [definitions.view(i) for i in items]})
+
+
+@router.get("/v1/automations/<automation_id>", summary="One automation", tags=["automations"])
+def get_automation(automation_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, definitions.view(definitions.require(automations(), who.account_id, automation_id)))
+
+
+@router.patch("/v1/automations/<automation_id>", summary="Change a draft or paused automation", tags=["automations"],
+              description="409 while active (pause it first). Step n keeps its id: whoever got step n never "
+                          "gets it again.")
+def patch_automation(automation_id: ID, body: Annotated[AutomationPatch, Body()]) -> Response[Any]:
+    who = principal(router.current_event)
+    bound()
+    result = definitions.update(automations(), ListRepo(), signer(), who.account_id, company_of(who.account_id),
+                                automation_id, body.model_dump(exclude_unset=True), base_url(router.current_event),
+                                senders=sender_check())
+    return reply(200, result)
+
+
+@router.delete("/v1/automations/<automation_id>", summary="Delete an automation", tags=["automations"],
+               description="Pending steps are never sent; the enrolments are removed in the background.")
+def delete_automation(automation_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    definitions.delete(automations(), who.account_id, automation_id)
+    queue().send(bound().automation_queue_url,
+                 [{"kind": "purge", "account_id": who.account_id, "automation_id": automation_id}])
+    return Response(status_code=204)
+
+
+@router.post("/v1/automations/<automation_id>/activate", summary="Start (or resume) an automation",
+             tags=["automations"],
+             description="Contacts that become subscribed on the list from now on enter it; steps held while "
+                         "it was paused go out when due.")
+def activate_automation(automation_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    result = definitions.set_status(automations(), who.account_id, automation_id, "activate")
+    queue().send(bound().automation_queue_url,
+                 [{"kind": "resume", "account_id": who.account_id, "automation_id": automation_id}])
+    return reply(200, result)
+
+
+@router.post("/v1/automations/<automation_id>/pause", summary="Pause an automation", tags=["automations"],
+             description="Nobody enters it and no pending step is sent until it is activated again.")
+def pause_automation(automation_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, definitions.set_status(automations(), who.account_id, automation_id, "pause"))
+
+
+@router.get("/v1/automations/<automation_id>/stats", summary="Enrolments and per-step numbers", tags=["automations"],
+            description="{status, entered, active, completed, exited, steps: [{step, id, sent, delivered, ..., "
+                        "opens: {total, unique, human_unique, machine, proxied}, clicks: {..., links}}]}")
+def automation_stats(automation_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    item = definitions.require(automations(), who.account_id, automation_id)
+    return reply(200, stats.report(who.account_id, item, counters(), engagement()))

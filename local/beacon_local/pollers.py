@@ -31,6 +31,7 @@ from typing import Any
 
 from beacon_local.replay import destination_record
 from beacon_local.resources import ACCOUNT_ID, Queue, Resources
+from beacon_local.streams import StreamPoller, StreamReader
 from beacon_local.template import QueueSchedule, SnsEventSource, SqsEventSource
 
 log = logging.getLogger(__name__)
@@ -323,6 +324,14 @@ class Pollers:
             for index in range(DEFAULT_CONCURRENCY):
                 poller = SnsPoller(sns_source, self.resources, self.invoke, self._stop, queue, subscription)
                 self._spawn(poller, index)
+        for stream_source in self.resources.template.stream_event_sources:
+            reader = StreamReader(self.resources.client("dynamodb"), self.resources.client("dynamodbstreams"),
+                                  self.resources.tables[stream_source.table])
+            stream_poller = StreamPoller(stream_source, reader, self.invoke, self._stop)
+            thread = threading.Thread(target=stream_poller.run, name=f"poll {stream_poller.name}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+            log.info("polling %s", stream_poller.name)
         for schedule in self.resources.template.queue_schedules:
             timer = ScheduleTimer(schedule, self.resources, self._stop)
             thread = threading.Thread(target=timer.run, name=f"schedule {schedule.rule}", daemon=True)

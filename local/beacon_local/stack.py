@@ -95,6 +95,7 @@ class LocalStack:
         )
         env = self.resources.environment()
         env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
+        env["BEACON_WEBHOOKS_ALLOW_LOCAL"] = "1"  # webhooks may go to http://127.0.0.1 (a local receiver)
         env.update(self.extra_environment)
         apply_environment(env)
         if self.iam_mode != "off":

@@ -148,6 +148,23 @@ class SqsEventSource:
 
 
 @dataclass(frozen=True)
+class StreamEventSource:
+    """A `Type: DynamoDB` event: the table's stream invokes the function with batches of records."""
+
+    function: str
+    table: str  # logical id of the AWS::DynamoDB::Table (from `Stream: !GetAtt T.StreamArn`)
+    batch_size: int
+    starting_position: str
+    function_response_types: tuple[str, ...]
+    maximum_retry_attempts: int = -1  # -1: until the records expire (Lambda's default)
+    on_failure: Any = None  # DestinationConfig.OnFailure.Destination (unresolved)
+
+    @property
+    def reports_batch_item_failures(self) -> bool:
+        return "ReportBatchItemFailures" in self.function_response_types
+
+
+@dataclass(frozen=True)
 class SnsEventSource:
     function: str
     topic: str  # logical id of the AWS::SNS::Topic
@@ -361,6 +378,22 @@ class Template:
             return None
         queue = _logical_id(on_failure["Destination"], f"{function}.EventInvokeConfig OnFailure")
         return queue if queue in self.queues else None
+
+    @property
+    def stream_event_sources(self) -> list[StreamEventSource]:
+        sources = []
+        for lid, name, props in self._events("DynamoDB"):
+            on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            sources.append(StreamEventSource(
+                function=lid,
+                table=_logical_id(props.get("Stream"), f"{lid}.Events.{name}.Stream"),
+                batch_size=int(props.get("BatchSize") or 100),
+                starting_position=str(props.get("StartingPosition") or "LATEST"),
+                function_response_types=tuple(props.get("FunctionResponseTypes") or ()),
+                maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                on_failure=on_failure,
+            ))
+        return sources
 
     @property
     def sns_event_sources(self) -> list[SnsEventSource]:

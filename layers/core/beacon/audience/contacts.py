@@ -71,12 +71,15 @@ def upsert(
     source: str = "api",
     consent_sources: dict[int, str | None] | None = None,
     consent_source: str | None = None,
+    trigger_automations: bool = True,
 ) -> dict[str, Any]:
     """Add or update contacts on a list. `entries` are (where, raw email, raw attributes), where
     `where` locates the entry for the caller ({"row": n} in a CSV, {"index": i} in JSON). The
     account vouches for these people: they are subscribed at once (a pending form signup too), and
     may carry what the account says about their consent (`consent_source` for all, or by entry
-    number in `consent_sources`). `source`: api | import, kept on each new list membership."""
+    number in `consent_sources`). `source`: api | import, kept on each new list membership, and
+    whether it may start the list's automations (an import only with ?trigger_automations=true):
+    the event layer reads both off the item."""
     _require_list(lists, account_id, list_id)
     skipped = list(skipped or [])
     clean: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -141,7 +144,7 @@ def upsert(
             item.list_ids = set(item.list_ids or set()) | {list_id}
             item.updated_at = now
         to_save.append(item)
-    contacts.save_many(to_save, joined, list_id, now, source)
+    contacts.save_many(to_save, joined, list_id, now, source, trigger_automations=trigger_automations)
     lists.add_count(account_id, list_id, len(joined))
     return {"created": created, "updated": updated, "skipped": skipped}
 
@@ -178,7 +181,8 @@ def upsert_json(contacts: ContactRepo, lists: ListRepo, suppressions: Suppressio
 
 
 def import_csv(contacts: ContactRepo, lists: ListRepo, suppressions: SuppressionRepo, account_id: str,
-               list_id: str, data: bytes, consent_source: Any = None) -> dict[str, Any]:
+               list_id: str, data: bytes, consent_source: Any = None, *,
+               trigger_automations: bool = False) -> dict[str, Any]:
     _require_list(lists, account_id, list_id)
     try:
         vouched = clean_consent_source(consent_source)
@@ -191,7 +195,7 @@ def import_csv(contacts: ContactRepo, lists: ListRepo, suppressions: Suppression
     entries: list[tuple[dict[str, int], Any, Any]] = [({"row": row}, email, attrs)
                                                       for row, email, attrs in parsed.rows]
     result = upsert(contacts, lists, suppressions, account_id, list_id, entries, parsed.skipped, source="import",
-                    consent_source=vouched)
+                    consent_source=vouched, trigger_automations=trigger_automations)
     result["skipped"].sort(key=lambda s: s.get("row") or 0)
     return result
 

@@ -86,16 +86,20 @@ class ContactRepo:
         item.save()
 
     def save_many(self, items: list[ContactItem], joined: set[str], list_id: str, at: str,
-                  source: str = "api") -> None:
+                  source: str = "api", *, trigger_automations: bool = True) -> None:
         """Write contacts, and the membership of `list_id` for those in `joined` (BatchWriteItem,
         25 a call, in parallel). `source`: how they got on the list (api | import); a pending form
-        signup's membership is replaced by a subscribed one (the account vouches for the person)."""
+        signup's membership is replaced by a subscribed one (the account vouches for the person).
+        An import's memberships may start the list's automations only if asked (`trigger_automations`,
+        kept on the item for the event layer)."""
         puts: list[dict[str, Any]] = []
         for item in items:
             puts.append(item.serialize())
             if item.sk[2:] in joined:
                 puts.append(MembershipItem(pk=f"{item.pk}#L#{list_id}", sk=item.sk[2:], email=item.email,
-                                           created_at=at, status="subscribed", source=source).serialize())
+                                           created_at=at, status="subscribed", source=source,
+                                           trigger_automations=True if source == "import" and trigger_automations
+                                           else None).serialize())
         parallel_batch_put(ContactItem, puts)
 
     def add_membership(self, account_id: str, list_id: str, recipient_id: str, email: str, at: str) -> bool:

@@ -7,6 +7,7 @@ environment variables), never hard-coded.
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     ListAttribute,
     NumberAttribute,
@@ -205,6 +206,7 @@ class MembershipItem(_Base):
     source = UnicodeAttribute(null=True)
     pending_key = UnicodeAttribute(null=True)
     expires_at = NumberAttribute(null=True)
+    trigger_automations = BooleanAttribute(null=True)  # an import's membership may start automations (asked)
 
 
 # ---------------------------------------------------------------- campaigns table

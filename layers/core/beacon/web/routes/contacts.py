@@ -75,8 +75,10 @@ def put_contacts(list_id: ID, body: Annotated[list[ContactEntry | Any], Body()])
 
 @router.post("/v1/lists/<list_id>/imports", summary="Import a CSV file (text/csv)", tags=["contacts"],
              description="`?consent_source=` (one line, at most 200 characters) records how the account got "
-                         "these people's consent, on every contact of the file.")
-def import_contacts(list_id: ID) -> Response[Any]:
+                         "these people's consent, on every contact of the file. `?trigger_automations=true`: the "
+                         "imported contacts new to the list enter the list's active automations (by default an "
+                         "import starts none).")
+def import_contacts(list_id: ID, trigger_automations: Annotated[bool, Query()] = False) -> Response[Any]:
     who = principal(router.current_event)
     event = router.current_event
     body = event.body or ""
@@ -92,7 +94,8 @@ def import_contacts(list_id: ID) -> Response[Any]:
         raw = body.encode("utf-8", "surrogatepass")
     consent_source = (event.query_string_parameters or {}).get("consent_source")
     result = contacts.import_csv(ContactRepo(), ListRepo(), SuppressionRepo(), who.account_id,
-                                 require_id(list_id, "list"), raw, consent_source)
+                                 require_id(list_id, "list"), raw, consent_source,
+                                 trigger_automations=trigger_automations)
     return reply(200, result)
 
 

@@ -1,0 +1,133 @@
+"""DynamoDB Streams in the local stack: read a table's stream from moto and invoke the functions
+subscribed to it (`Type: DynamoDB` events), as Lambda's event source mapping does.
+
+`StreamReader` reads new records of one table's stream (every shard), shaped as a Lambda DynamoDB
+event's records (`eventSourceARN`, `ApproximateCreationDateTime` in epoch seconds); the integration
+tests use it too. `StreamPoller` polls one reader and invokes the function with up to BatchSize
+records; a failed batch (the handler raised) is retried from where it failed, up to
+MaximumRetryAttempts times (3 locally when unbounded), then dropped with an error log (in AWS it goes
+to the OnFailure destination); a `batchItemFailures` answer retries from the first named record.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from beacon_local.template import StreamEventSource
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.2
+LOCAL_MAX_RETRIES = 3
+
+
+def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    body = dict(record.get("dynamodb") or {})
+    when = body.get("ApproximateCreationDateTime")
+    if isinstance(when, datetime):
+        body["ApproximateCreationDateTime"] = when.timestamp()
+    return {**record, "dynamodb": body, "eventSourceARN": stream_arn}
+
+
+class StreamReader:
+    """New records of one table's stream, from where it was when the reader was made.
+
+    Each read asks for a fresh iterator after the last sequence number it returned: moto replaces a
+    table (and its stream shard) with a copy when it rolls back a cancelled transaction, so an
+    iterator kept from an earlier read would go on reading the discarded copy.
+    """
+
+    def __init__(self, dynamodb: Any, streams: Any, table: str) -> None:
+        self.table = table
+        self._streams = streams
+        self.stream_arn = str(dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"])
+        self._last: dict[str, str | None] = {}
+        for shard in self._shards():
+            self._last[shard] = None
+            while self._fetch(shard, 1000):  # skip what is there already: start at the end
+                pass
+
+    def _shards(self) -> list[str]:
+        return [s["ShardId"] for s in self._streams.describe_stream(StreamArn=self.stream_arn)
+                ["StreamDescription"]["Shards"]]
+
+    def _fetch(self, shard: str, limit: int) -> list[dict[str, Any]]:
+        last = self._last.get(shard)
+        if last is None:
+            iterator = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard,
+                                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        else:
+            iterator = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard,
+                                                        ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                                        SequenceNumber=last)["ShardIterator"]
+        records = list(self._streams.get_records(ShardIterator=iterator, Limit=max(1, min(limit, 1000)))
+                       .get("Records", []))
+        if records:
+            self._last[shard] = str(records[-1]["dynamodb"]["SequenceNumber"])
+        return records
+
+    def read(self, limit: int = 1000) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for shard in self._shards():
+            self._last.setdefault(shard, None)
+            found.extend(lambda_record(r, self.stream_arn) for r in self._fetch(shard, limit))
+        return found
+
+
+class StreamPoller:
+    def __init__(self, source: StreamEventSource, reader: StreamReader, invoke: Any, stop: threading.Event) -> None:
+        self.source = source
+        self.reader = reader
+        self.invoke = invoke
+        self.stop = stop
+        self.name = f"{source.table} stream->{source.function}"
+        self.pending: list[dict[str, Any]] = []
+
+    def poll_once(self) -> int:
+        if len(self.pending) < self.source.batch_size:
+            self.pending.extend(self.reader.read(self.source.batch_size))
+        if not self.pending:
+            return 0
+        batch = self.pending[: self.source.batch_size]
+        retries = self.source.maximum_retry_attempts
+        limit = LOCAL_MAX_RETRIES if retries < 0 else min(retries, LOCAL_MAX_RETRIES)
+        for attempt in range(limit + 1):
+            try:
+                answer = self.invoke(self.source.function, {"Records": batch})
+            except Exception:
+                log.exception("%s: the handler raised (attempt %d)", self.name, attempt + 1)
+                self.stop.wait(0.5)
+                continue
+            failed = self._first_failed(answer, batch)
+            if failed is None:
+                self.pending = self.pending[len(batch):]
+                return len(batch)
+            self.pending = self.pending[failed:]
+            batch = self.pending[: self.source.batch_size]
+            self.stop.wait(0.5)
+        log.error("%s: %d record(s) dropped after their retries (AWS: to the OnFailure destination)",
+                  self.name, len(batch))
+        self.pending = self.pending[len(batch):]
+        return len(batch)
+
+    def _first_failed(self, answer: Any, batch: list[dict[str, Any]]) -> int | None:
+        if not self.source.reports_batch_item_failures or not isinstance(answer, dict):
+            return None
+        names = [f.get("itemIdentifier") for f in answer.get("batchItemFailures") or [] if isinstance(f, dict)]
+        numbers = [(r.get("dynamodb") or {}).get("SequenceNumber") for r in batch]
+        positions = [numbers.index(n) for n in names if n in numbers]
+        return min(positions) if positions else None
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                if not self.poll_once():
+                    self.stop.wait(POLL_SECONDS)
+            except Exception:
+                if self.stop.is_set():
+                    return
+                log.exception("%s: polling failed; retrying", self.name)
+                self.stop.wait(1)

@@ -268,7 +268,7 @@ def test_a_500_is_retried_with_backoff_then_delivered(r: Reactions) -> None:
 def test_a_410_disables_the_endpoint(r: Reactions) -> None:
     hook = _endpoint(r, "https://gone.example.com/in", ["email.delivered", "campaign.sent"])
     r.http.script["https://gone.example.com/in"] = [410]
-    event = [e for e in _campaign_events(r) if e.type == "campaign.sent"][0]
+    event = next(e for e in _campaign_events(r) if e.type == "campaign.sent")
     deps = r.webhook_deps()
     deliveries.fan_out(event, deps)
     (message,) = r.queue.drain(WEBHOOK_Q)
@@ -281,7 +281,7 @@ def test_retries_last_over_24_hours_then_the_dlq_and_replay_works(r: Reactions) 
     assert sum(deliveries.RETRY_SCHEDULE) * 0.9 >= 24 * 3600
     hook = _endpoint(r, "https://down.example.com/in", ["campaign.sent"])
     r.http.script["https://down.example.com/in"] = [503]
-    event = [e for e in _campaign_events(r) if e.type == "campaign.sent"][0]
+    event = next(e for e in _campaign_events(r) if e.type == "campaign.sent")
     deps = r.webhook_deps()
     deliveries.fan_out(event, deps)
     outcomes = []

@@ -199,6 +199,7 @@ def _run(stack: LocalStack, say: Say) -> int:
     say(f"Stats of campaign “{campaign.get('name', 'Demo newsletter')}”:")
     for line in stats_table(final):
         say(line)
+    _welcome(api, stack, say, the_list["id"], sender_domain)
     say("")
     say(f"The emails are in {stack.outbox} (open a .eml file with any mail client).")
     for line in console_lines(base, email_address, password):
@@ -261,6 +262,33 @@ def _form_signup(stack: LocalStack, api: Client, list_id: str, sender_domain: st
     status = api.expect(200, "GET", f"/v1/contacts/{quote(person)}")["status"]
     say(f"3e. opened the link ({shown.status}, a page with a Confirm button) and pressed Confirm "
         f"({confirmed.status}): {person} is {status}")
+
+
+def _welcome(api: Client, stack: LocalStack, say: Say, list_id: str, sender_domain: str) -> None:
+    """A welcome automation on the list, then a new subscriber: the welcome email arrives on its own."""
+    automation = api.expect(201, "POST", "/v1/automations", json_body={
+        "name": "Welcome", "trigger": {"type": "subscribed", "list_id": list_id},
+        "steps": [{"after_seconds": 0, "subject": "Welcome to Demo Coffee Roasters, {{ contact.first_name }}",
+                   "from_email": f"hello@{sender_domain}", "from_name": "Demo Coffee Roasters",
+                   "html": "<p>Hi {{ contact.first_name }}, thanks for subscribing!</p>",
+                   "text": "Hi {{ contact.first_name }}, thanks for subscribing!"}]})
+    api.expect(200, "POST", f"/v1/automations/{automation['id']}/activate")
+    say("")
+    say(f"10. activated the welcome automation {automation['id']}; a new subscriber signs up through the API")
+    api.expect(200, "PUT", f"/v1/lists/{list_id}/contacts",
+               json_body=[{"email": "new.subscriber@example.com", "attributes": {"first_name": "Robin"}}])
+
+    def arrived() -> EmailMessage | None:
+        for path in sorted(stack.outbox.glob("*.eml")):
+            message = read_eml(path)
+            if "new.subscriber@example.com" in str(message["To"]) and "Welcome" in str(message["Subject"]):
+                return message
+        return None
+
+    welcome = wait_for(arrived, timeout=60)
+    if welcome is None:
+        raise TimeoutError("the welcome email did not arrive in 60 s")
+    say(f"11. the welcome email arrived: To: {welcome['To']}  Subject: {welcome['Subject']}")
 
 
 def _import(api: Client, list_id: str) -> dict[str, Any]:

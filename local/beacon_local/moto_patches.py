@@ -55,7 +55,17 @@ class _OncePerTransaction:
         if backups is None or not isinstance(obj, _models.Table):
             return copy.deepcopy(obj, memo)
         if id(obj) not in backups:
-            backups[id(obj)] = copy.deepcopy(obj, memo)
+            # the stream shard (every record the table ever streamed) is shared, not copied: copying it
+            # made each transaction slower as the stream grew, and a rollback would swap the shard
+            # readers iterate for a copy (beacon_local.streams)
+            shard = getattr(obj, "stream_shard", None)
+            obj.stream_shard = None
+            try:
+                backup = copy.deepcopy(obj, memo)
+            finally:
+                obj.stream_shard = shard
+            backup.stream_shard = shard
+            backups[id(obj)] = backup
         return backups[id(obj)]
 
 

@@ -19,10 +19,17 @@
 - Linear transactions. moto's TransactWriteItems backs up a table once per item of the
   transaction (a deep copy of the whole table each time), so a 51-item settle over a 2,000-item
   ledger costs seconds. `fast_transactions` copies each table once per transaction instead: the
-  same rollback, linear cost.
+  same rollback, linear cost. It may be entered inside itself (a test fixture inside the session's):
+  leaving the inner one puts back what the outer one installed, not moto's original.
 - Partition queries. moto's Table.query finds a Query's partition by walking every item of the
   table; `fast_queries` hands a base-table Query only its own partition (the same items, sorted,
   filtered and paged by moto as before), so a Query costs O(partition), not O(table).
+- Bounded streams. moto keeps every record a table's stream ever had, and every shard iterator it
+  ever handed out, for the life of the process (a test session, a `beacon dev` day). DynamoDB keeps
+  stream records 24 hours and an iterator is valid 15 minutes; `bounded_streams` trims a shard's
+  records older than 24 hours or beyond STREAM_MAX_RECORDS (the oldest first; a reader that fell
+  further behind continues at the trim horizon, as after AWS's TrimmedDataAccessException), and keeps
+  the newest MAX_SHARD_ITERATORS iterators of the last 15 minutes.
 """
 
 from __future__ import annotations
@@ -34,9 +41,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import timedelta
 from typing import Any
 
 import moto.dynamodb.models as _models
+from moto.core.exceptions import JsonRESTError
+from moto.core.utils import utcnow
 from moto.dynamodb.responses import DynamoHandler
 
 _memo = threading.local()
@@ -69,9 +79,19 @@ class _OncePerTransaction:
         return backups[id(obj)]
 
 
+def _reattach_shards(backend: Any) -> None:
+    """After a rollback a table is its backup, which shares the stream shard: the shard writes its
+    records for (and keeps alive) the live table, not the discarded one."""
+    for table in backend.tables.values():
+        shard = getattr(table, "stream_shard", None)
+        if shard is not None and shard.table is not table:
+            shard.table = table
+
+
 @contextmanager
 def fast_transactions() -> Iterator[None]:
     original_transact = _models.DynamoDBBackend.transact_write_items
+    original_copy = _models.copy  # the outer fast_transactions' stand-in when nested
 
     def transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
         _memo.backups = {}
@@ -79,6 +99,7 @@ def fast_transactions() -> Iterator[None]:
             original_transact(self, transact_items)
         finally:
             _memo.backups = None
+            _reattach_shards(self)
 
     _models.DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
     _models.copy = _OncePerTransaction()  # type: ignore[assignment]
@@ -86,7 +107,98 @@ def fast_transactions() -> Iterator[None]:
         yield
     finally:
         _models.DynamoDBBackend.transact_write_items = original_transact  # type: ignore[method-assign]
-        _models.copy = copy
+        _models.copy = original_copy
+
+
+STREAM_RETENTION = timedelta(hours=24)  # DynamoDB Streams' own retention
+STREAM_MAX_RECORDS = 10_000  # per shard; a reader keeps up in well under that (500 a poll, 5 polls a second)
+MAX_SHARD_ITERATORS = 1_000
+SHARD_ITERATOR_SECONDS = 900.0  # a shard iterator expires 15 minutes after it was handed out
+_STREAM_LOCK = threading.RLock()  # a shard's records and its first sequence number change together
+
+
+def _trim(shard: Any) -> None:
+    items = shard.items
+    drop = len(items) - STREAM_MAX_RECORDS if len(items) > STREAM_MAX_RECORDS + STREAM_MAX_RECORDS // 10 else 0
+    if items:
+        oldest = utcnow() - STREAM_RETENTION
+        while drop < len(items) and items[drop].record["dynamodb"]["ApproximateCreationDateTime"] < oldest:
+            drop += 1
+    if drop > 0:
+        del items[:drop]
+        shard.starting_sequence_number += drop  # sequence numbers of the kept records do not change
+
+
+class _RecentIterators(dict[str, Any]):
+    """The streams backend's iterator registry, keeping the newest MAX_SHARD_ITERATORS of the last
+    15 minutes (an older one is answered as expired)."""
+
+    def __init__(self, existing: dict[str, Any]) -> None:
+        super().__init__(existing)
+        self._made: dict[str, float] = dict.fromkeys(existing, time.monotonic())
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._made[key] = time.monotonic()
+        if len(self._made) > MAX_SHARD_ITERATORS + MAX_SHARD_ITERATORS // 10:
+            expired = time.monotonic() - SHARD_ITERATOR_SECONDS
+            keys = list(self._made)
+            for old in keys[: len(keys) - MAX_SHARD_ITERATORS]:
+                self._forget(old)
+            for old in keys[len(keys) - MAX_SHARD_ITERATORS:]:
+                if self._made[old] >= expired:
+                    break
+                self._forget(old)
+
+    def _forget(self, key: str) -> None:
+        self._made.pop(key, None)
+        self.pop(key, None)
+
+
+@contextmanager
+def bounded_streams() -> Iterator[None]:
+    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    original_add = StreamShard.add
+    original_get = StreamShard.get
+    original_iterator = DynamoDBStreamsBackend.get_shard_iterator
+    original_records = DynamoDBStreamsBackend.get_records
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        with _STREAM_LOCK:
+            original_add(self, old, new)
+            _trim(self)
+
+    def get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
+        with _STREAM_LOCK:
+            return original_get(self, max(start, self.starting_sequence_number), quantity)
+
+    def bounded(backend: Any) -> None:
+        if not isinstance(backend.shard_iterators, _RecentIterators):
+            backend.shard_iterators = _RecentIterators(backend.shard_iterators)
+
+    def get_shard_iterator(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bounded(self)
+        return original_iterator(self, *args, **kwargs)
+
+    def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
+        bounded(self)
+        if iterator_arn not in self.shard_iterators:
+            raise JsonRESTError("ExpiredIteratorException", "the shard iterator expired (15 minutes) or is unknown")
+        return original_records(self, iterator_arn, limit)
+
+    StreamShard.add = add  # type: ignore[method-assign]
+    StreamShard.get = get  # type: ignore[method-assign]
+    DynamoDBStreamsBackend.get_shard_iterator = get_shard_iterator  # type: ignore[method-assign]
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        StreamShard.add = original_add  # type: ignore[method-assign]
+        StreamShard.get = original_get  # type: ignore[method-assign]
+        DynamoDBStreamsBackend.get_shard_iterator = original_iterator  # type: ignore[method-assign]
+        DynamoDBStreamsBackend.get_records = original_records  # type: ignore[method-assign]
 
 
 TOKEN_SECONDS = 600.0  # how long DynamoDB keeps a ClientRequestToken
@@ -214,3 +326,6 @@ def fast_queries() -> Iterator[None]:
     finally:
         Table.query = original_query  # type: ignore[method-assign]
         Table.all_items = original_all_items  # type: ignore[method-assign]
+def install_bounded_streams() -> None:
+    """For the local stack's whole life: stream records and iterators as bounded as in AWS."""
+    _install("bounded_streams", bounded_streams())

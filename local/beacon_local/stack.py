@@ -16,7 +16,7 @@ from typing import Any
 
 from beacon_local.http import LocalHttpApi
 from beacon_local.iam import MODES, Checker, Permissions, install
-from beacon_local.moto_patches import install_fast_transactions, install_serialised_dynamodb
+from beacon_local.moto_patches import install_bounded_streams, install_fast_transactions, install_serialised_dynamodb
 from beacon_local.moto_server import MotoServer
 from beacon_local.pollers import Pollers
 from beacon_local.resources import FAKE_CREDENTIALS, Resources, create_resources
@@ -84,6 +84,7 @@ class LocalStack:
         os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = self.region
         install_fast_transactions()  # moto copies a whole table per transaction item otherwise
         install_serialised_dynamodb()  # moto's DynamoDB is not thread-safe: one request at a time
+        install_bounded_streams()  # moto keeps every stream record and shard iterator otherwise
         self.moto = MotoServer(self.host)
         endpoint = self.moto.start()
 

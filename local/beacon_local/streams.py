@@ -16,6 +16,8 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from beacon_local.template import StreamEventSource
 
 log = logging.getLogger(__name__)
@@ -33,11 +35,12 @@ def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
 
 
 class StreamReader:
-    """New records of one table's stream, from where it was when the reader was made.
+    """New records of one table's stream, from where it was when the reader was made (LATEST).
 
-    Each read asks for a fresh iterator after the last sequence number it returned: moto replaces a
-    table (and its stream shard) with a copy when it rolls back a cancelled transaction, so an
-    iterator kept from an earlier read would go on reading the discarded copy.
+    A reader that has read a record asks for a fresh iterator after the last sequence number it
+    returned (a sequence number stays valid; an iterator expires after 15 minutes, and moto keeps only
+    the newest, beacon_local.moto_patches.bounded_streams); before its first record it goes on from
+    the iterator its last empty read handed back. Starting costs one call whatever the stream holds.
     """
 
     def __init__(self, dynamodb: Any, streams: Any, table: str) -> None:
@@ -45,28 +48,43 @@ class StreamReader:
         self._streams = streams
         self.stream_arn = str(dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"])
         self._last: dict[str, str | None] = {}
+        self._next: dict[str, str] = {}
         for shard in self._shards():
             self._last[shard] = None
-            while self._fetch(shard, 1000):  # skip what is there already: start at the end
-                pass
+            self._next[shard] = self._iterator(shard, "LATEST")
 
     def _shards(self) -> list[str]:
         return [s["ShardId"] for s in self._streams.describe_stream(StreamArn=self.stream_arn)
                 ["StreamDescription"]["Shards"]]
 
+    def _iterator(self, shard: str, kind: str, **after: str) -> str:
+        return str(self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard,
+                                                    ShardIteratorType=kind, **after)["ShardIterator"])
+
     def _fetch(self, shard: str, limit: int) -> list[dict[str, Any]]:
         last = self._last.get(shard)
-        if last is None:
-            iterator = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard,
-                                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        else:
-            iterator = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard,
-                                                        ShardIteratorType="AFTER_SEQUENCE_NUMBER",
-                                                        SequenceNumber=last)["ShardIterator"]
-        records = list(self._streams.get_records(ShardIterator=iterator, Limit=max(1, min(limit, 1000)))
-                       .get("Records", []))
+        if last is not None:
+            iterator = self._iterator(shard, "AFTER_SEQUENCE_NUMBER", SequenceNumber=last)
+        else:  # no record read yet: where the last empty read left off (a new shard: its beginning)
+            iterator = self._next.get(shard) or self._iterator(shard, "TRIM_HORIZON")
+        try:
+            answer = self._streams.get_records(ShardIterator=iterator, Limit=max(1, min(limit, 1000)))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ExpiredIteratorException" or last is not None:
+                raise
+            log.warning("%s stream: the reader's iterator expired; going on from the latest record", self.table)
+            self._next[shard] = self._iterator(shard, "LATEST")
+            return []
+        records = list(answer.get("Records", []))
         if records:
+            first = int(records[0]["dynamodb"]["SequenceNumber"])
+            if last is not None and first > int(last) + 1:
+                log.warning("%s stream: %d record(s) were trimmed before this reader read them",
+                            self.table, first - int(last) - 1)
             self._last[shard] = str(records[-1]["dynamodb"]["SequenceNumber"])
+            self._next.pop(shard, None)
+        elif last is None and answer.get("NextShardIterator"):
+            self._next[shard] = str(answer["NextShardIterator"])
         return records
 
     def read(self, limit: int = 1000) -> list[dict[str, Any]]:

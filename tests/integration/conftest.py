@@ -23,7 +23,7 @@ import pytest
 from moto import mock_aws
 
 from beacon_local.iam import Checker, Permissions, attributed, install
-from beacon_local.moto_patches import fast_transactions, serialised_dynamodb
+from beacon_local.moto_patches import bounded_streams, fast_transactions, serialised_dynamodb
 from beacon_local.resources import FAKE_CREDENTIALS, Resources, create_resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def aws() -> Iterator[Resources]:
     os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         os.environ.pop(name, None)
-    with mock_aws(), fast_transactions(), serialised_dynamodb():
+    with mock_aws(), fast_transactions(), serialised_dynamodb(), bounded_streams():
         resources = create_resources(TEMPLATE, stage="test", region=REGION, secret=TOKEN_SECRET)
         os.environ.update(resources.environment())
         os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"

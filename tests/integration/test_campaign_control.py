@@ -268,7 +268,7 @@ def test_the_local_stack_runs_the_sweep_rule_of_the_template(clean_aws: Any) -> 
     from beacon_local.pollers import ScheduleTimer
     from beacon_local.template import TemplateError, parse_rate
 
-    [schedule] = clean_aws.template.queue_schedules
+    [schedule] = [s for s in clean_aws.template.queue_schedules if s.queue == "DispatchQueue"]
     assert (schedule.queue, schedule.seconds, json.loads(schedule.body)) == ("DispatchQueue", 60, {"kind": "sweep"})
     ScheduleTimer(schedule, clean_aws, threading.Event()).tick()
     sqs = clean_aws.client("sqs")

@@ -110,7 +110,7 @@ def test_the_stack_is_created(deployed: Deployed) -> None:
 def test_tables_have_the_template_keys_and_indexes(deployed: Deployed) -> None:
     dynamodb = deployed.client("dynamodb")
     tables = deployed.template.tables
-    assert len(tables) == 7
+    assert len(tables) == 9  # with automations and webhooks (issue 16)
     for lid, props in tables.items():
         name = deployed.physical[lid]
         assert name == f"beacon-{STAGE}-{lid.removesuffix('Table').lower()}"
@@ -122,12 +122,15 @@ def test_tables_have_the_template_keys_and_indexes(deployed: Deployed) -> None:
 
 def test_queues_redrive_to_their_dlqs(deployed: Deployed) -> None:
     sqs = deployed.client("sqs")
-    for source, dlq in (("DispatchQueue", "DispatchDLQ"), ("SendQueue", "SendDLQ"), ("SignupQueue", "SignupDLQ")):
+    for source, dlq in (("DispatchQueue", "dispatch-dlq"), ("SendQueue", "send-dlq"), ("SignupQueue", "signup-dlq"),
+                        ("EventsQueue", "events-dlq"), ("AutomationQueue", "automation-dlq"),
+                        ("WebhookQueue", "webhooks-dlq")):
         attributes = sqs.get_queue_attributes(QueueUrl=deployed.physical[source], AttributeNames=["All"])["Attributes"]
         redrive = json.loads(attributes["RedrivePolicy"])
-        assert redrive["deadLetterTargetArn"].endswith(f":beacon-{STAGE}-{dlq.removesuffix('DLQ').lower()}-dlq")
+        assert redrive["deadLetterTargetArn"].endswith(f":beacon-{STAGE}-{dlq}")
         assert int(redrive["maxReceiveCount"]) == 5
-    for dlq in ("DispatchDLQ", "SendDLQ", "SesEventsDLQ", "SignupDLQ"):
+    for dlq in ("DispatchDLQ", "SendDLQ", "SesEventsDLQ", "SignupDLQ", "StreamEventsDLQ", "EventsDLQ", "AutomationDLQ",
+                "WebhookDLQ"):
         attributes = sqs.get_queue_attributes(QueueUrl=deployed.physical[dlq], AttributeNames=["All"])["Attributes"]
         assert attributes["MessageRetentionPeriod"] == "1209600"
 
@@ -141,7 +144,7 @@ def test_topics_exist(deployed: Deployed) -> None:
 def test_functions_run_python312_on_arm64_with_the_layer_and_resolved_environment(deployed: Deployed) -> None:
     lambda_ = deployed.client("lambda")
     functions = deployed.template.functions
-    assert len(functions) == 10  # the seven of the pipeline, the console (issue 17), forms and signup (issue 14)
+    assert len(functions) == 14  # the pipeline's seven, the console (17), forms and signup (14), four of issue 16
     for lid in functions:
         config = lambda_.get_function_configuration(FunctionName=deployed.physical[lid])
         assert config["Runtime"] == "python3.12"
@@ -209,7 +212,7 @@ def test_log_groups_keep_logs_for_the_retention_parameter(deployed: Deployed) ->
     logs = deployed.client("logs")
     groups = {g["logGroupName"]: g.get("retentionInDays")
               for g in logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/beacon-{STAGE}-")["logGroups"]}
-    assert len(groups) == 10 and set(groups.values()) == {30}  # one per function
+    assert len(groups) == 14 and set(groups.values()) == {30}  # one per function
     access = logs.describe_log_groups(logGroupNamePrefix=f"/aws/apigateway/beacon-{STAGE}-")["logGroups"]
     assert [g.get("retentionInDays") for g in access] == [30]
     for lid, resource in deployed.of_type("AWS::Lambda::Function").items():
@@ -237,7 +240,7 @@ def test_alarms_notify_the_alerts_topic(deployed: Deployed) -> None:
 def test_deleting_the_stack_keeps_the_tables_dlqs_and_token_secret(deployed: Deployed) -> None:
     retained = [lid for lid, r in deployed.translated["Resources"].items() if r.get("DeletionPolicy") == "Retain"]
     assert set(retained) >= {*deployed.template.tables, "DispatchDLQ", "SendDLQ", "SesEventsDLQ", "SignupDLQ",
-                             "TokenSecret"}
+                             "StreamEventsDLQ", "EventsDLQ", "AutomationDLQ", "WebhookDLQ", "TokenSecret"}
     for lid in retained:
         assert deployed.translated["Resources"][lid]["UpdateReplacePolicy"] == "Retain"
     deployed.client("cloudformation").delete_stack(StackName=STACK)

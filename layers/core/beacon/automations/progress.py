@@ -88,6 +88,9 @@ class StepCampaigns:
     def due(self, now: str, limit: int = 500) -> list[tuple[str, str]]:
         return []
 
+    def record_segment(self, item: CampaignItem, definition: dict[str, Any]) -> bool:
+        return False
+
 
 @dataclass
 class AutomationDeps:

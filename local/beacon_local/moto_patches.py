@@ -18,9 +18,10 @@
   IdempotentParameterMismatchException).
 - Linear transactions. moto's TransactWriteItems backs up a table once per item of the
   transaction (a deep copy of the whole table each time), so a 51-item settle over a 2,000-item
-  ledger costs seconds. `fast_transactions` copies each table once per transaction instead: the
-  same rollback, linear cost. It may be entered inside itself (a test fixture inside the session's):
-  leaving the inner one puts back what the outer one installed, not moto's original.
+  ledger costs seconds. `fast_transactions` keeps an undo log of the items the transaction touches
+  instead (and drops the stream records of a cancelled one, which DynamoDB never streams): the
+  same rollback, at the cost of the transaction's own items. It may be entered inside itself (a
+  test fixture inside the session's): leaving the inner one puts back what the outer one installed.
 - Partition queries. moto's Table.query finds a Query's partition by walking every item of the
   table; `fast_queries` hands a base-table Query only its own partition (the same items, sorted,
   filtered and paged by moto as before), so a Query costs O(partition), not O(table).
@@ -54,59 +55,94 @@ DYNAMODB_LOCK = threading.Lock()
 
 
 class _OncePerTransaction:
-    """Stands in for the `copy` module inside moto.dynamodb.models."""
+    """Stands in for the `copy` module inside moto.dynamodb.models: inside a transaction, the
+    "backup" of a table is the live table itself (fast_transactions keeps an undo log instead)."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
 
     @staticmethod
     def deepcopy(obj: Any, memo: Any = None) -> Any:
-        backups = getattr(_memo, "backups", None)
-        if backups is None or not isinstance(obj, _models.Table):
+        undo = getattr(_memo, "undo", None)
+        if undo is None or not isinstance(obj, _models.Table):
             return copy.deepcopy(obj, memo)
-        if id(obj) not in backups:
-            # the stream shard (every record the table ever streamed) is shared, not copied: copying it
-            # made each transaction slower as the stream grew, and a rollback would swap the shard
-            # readers iterate for a copy (beacon_local.streams)
+        if id(obj) not in undo.streams:
             shard = getattr(obj, "stream_shard", None)
-            obj.stream_shard = None
-            try:
-                backup = copy.deepcopy(obj, memo)
-            finally:
-                obj.stream_shard = shard
-            backup.stream_shard = shard
-            backups[id(obj)] = backup
-        return backups[id(obj)]
+            undo.streams[id(obj)] = (shard, len(shard.items) if shard is not None else 0)
+        return obj
 
 
-def _reattach_shards(backend: Any) -> None:
-    """After a rollback a table is its backup, which shares the stream shard: the shard writes its
-    records for (and keeps alive) the live table, not the discarded one."""
-    for table in backend.tables.values():
-        shard = getattr(table, "stream_shard", None)
-        if shard is not None and shard.table is not table:
-            shard.table = table
+class _Undo:
+    """What a transaction changed: each item it touched as it was before (None: absent), and the
+    length of each touched table's stream."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[int, Any, Any], tuple[Any, Any]] = {}  # (table, hash, range) -> (table, item)
+        self.streams: dict[int, tuple[Any, int]] = {}
+
+    def remember(self, table: Any, hash_key: Any, range_key: Any) -> None:
+        marker = (id(table), hash_key, range_key)
+        if marker not in self.items:
+            current = table.get_item(hash_key, range_key) if range_key is not None or not table.has_range_key else None
+            self.items[marker] = (table, copy.deepcopy(current))
+
+    def roll_back(self) -> None:
+        for (_, hash_key, range_key), (table, before) in reversed(list(self.items.items())):
+            if range_key is not None:
+                partition = table.items[hash_key]
+                if before is None:
+                    partition.pop(range_key, None)
+                    if not partition:
+                        table.items.pop(hash_key, None)
+                else:
+                    partition[range_key] = before
+            elif before is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = before
+        with _STREAM_LOCK:  # a cancelled transaction streams nothing
+            for shard, length in self.streams.values():
+                if shard is not None and len(shard.items) > length:
+                    del shard.items[length:]
 
 
 @contextmanager
 def fast_transactions() -> Iterator[None]:
+    """TransactWriteItems at the cost of its own items: moto backs up every table the transaction
+    touches (a deep copy of the whole table, with its stream) to restore it on a cancellation; here
+    each touched item is remembered as it was (moto reads it before each operation) and put back,
+    and the stream records the cancelled transaction wrote are dropped, as DynamoDB streams none."""
     original_transact = _models.DynamoDBBackend.transact_write_items
+    original_get_item = _models.DynamoDBBackend.get_item
     original_copy = _models.copy  # the outer fast_transactions' stand-in when nested
 
     def transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        _memo.backups = {}
+        undo = _Undo()
+        _memo.undo = undo
         try:
             original_transact(self, transact_items)
+        except BaseException:
+            undo.roll_back()
+            raise
         finally:
-            _memo.backups = None
-            _reattach_shards(self)
+            _memo.undo = None
+
+    def get_item(self: Any, table_name: str, keys: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        undo = getattr(_memo, "undo", None)
+        if undo is not None:
+            table = self.get_table(table_name)
+            hash_key, range_key = self.get_keys_value(table, keys)
+            undo.remember(table, hash_key, range_key)
+        return original_get_item(self, table_name, keys, *args, **kwargs)
 
     _models.DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
+    _models.DynamoDBBackend.get_item = get_item  # type: ignore[method-assign]
     _models.copy = _OncePerTransaction()  # type: ignore[assignment]
     try:
         yield
     finally:
         _models.DynamoDBBackend.transact_write_items = original_transact  # type: ignore[method-assign]
+        _models.DynamoDBBackend.get_item = original_get_item  # type: ignore[method-assign]
         _models.copy = original_copy
 
 

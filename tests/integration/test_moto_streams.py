@@ -140,3 +140,30 @@ def test_a_cancelled_transaction_leaves_the_stream_with_the_live_table(clean_aws
     reader = StreamReader(dynamodb, _streams(clean_aws), contacts)
     _put(clean_aws, contacts, 1, prefix="after")
     assert [r["eventName"] for r in reader.read()] == ["INSERT"]
+
+
+def test_a_cancelled_transaction_puts_back_what_it_changed_and_streams_nothing(
+        clean_aws: Resources, contacts: str) -> None:
+    _put(clean_aws, contacts, 2)
+    dynamodb = clean_aws.client("dynamodb")
+    reader = StreamReader(dynamodb, _streams(clean_aws), contacts)
+    key = {"pk": {"S": "A#streams#p"}, "sk": {"S": "C#00000"}}
+    with pytest.raises(ClientError) as caught:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": contacts, "Item": {"pk": {"S": "A#streams#p"}, "sk": {"S": "C#00005"}}}},
+            {"Update": {"TableName": contacts, "Key": key, "UpdateExpression": "SET email = :e",
+                        "ExpressionAttributeValues": {":e": {"S": "changed@example.com"}}}},
+            {"Delete": {"TableName": contacts, "Key": {"pk": {"S": "A#streams#p"}, "sk": {"S": "C#00001"}}}},
+            {"ConditionCheck": {"TableName": contacts, "Key": {"pk": {"S": "A#streams#p"}, "sk": {"S": "C#00009"}},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ])
+    assert caught.value.response["Error"]["Code"] == "TransactionCanceledException"
+    items = dynamodb.query(TableName=contacts, KeyConditionExpression="pk = :p",
+                           ExpressionAttributeValues={":p": {"S": "A#streams#p"}})["Items"]
+    assert sorted((i["sk"]["S"], i["email"]["S"]) for i in items) == [
+        ("C#00000", "p0@example.com"), ("C#00001", "p1@example.com")]
+    assert reader.read() == []
+    dynamodb.transact_write_items(TransactItems=[
+        {"Update": {"TableName": contacts, "Key": key, "UpdateExpression": "SET email = :e",
+                    "ExpressionAttributeValues": {":e": {"S": "changed@example.com"}}}}])
+    assert [r["eventName"] for r in reader.read()] == ["MODIFY"]

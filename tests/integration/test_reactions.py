@@ -328,3 +328,36 @@ def test_a_click_event_carries_the_url_and_machine_clicks_go_only_to_who_asked(r
     assert payload["type"] == "email.clicked"
     assert payload["data"] == {"email": "ann@example.com", "campaign_id": campaign_id, "machine": True,
                                "client": "scanner:curl", "url": "https://shop.example.com/b"}
+
+
+def test_with_webhooks_and_an_automation_on_an_open_and_a_click_are_still_one_write_and_no_read(
+        r: Reactions) -> None:
+    """The event layer reads the stream: the pixel and the click path are the same one UpdateItem
+    whoever listens, and their events still reach the webhook."""
+    import email as email_lib
+    import re
+    from email import policy
+
+    from tests.integration.test_tracking import aws_calls, event, load
+
+    hook = _endpoint(r, "https://hooks.example.com/engagement", ["email.opened", "email.clicked"])
+    list_id = r.world.new_list(["ann@example.com"])
+    _automation(r, list_id)
+    r.world.campaign([list_id])
+    r.world.run_all()
+    r.events()
+    raw = email_lib.message_from_bytes(r.world.ses.sent[-1].raw, policy=policy.default)
+    html = raw.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    pixel_token = re.search(r"/o/([A-Za-z0-9_-]+)", html).group(1)  # type: ignore[union-attr]
+    click_token = re.search(r"/c/([A-Za-z0-9_-]+)", html).group(1)  # type: ignore[union-attr]
+    with aws_calls() as calls:
+        assert load("track_open")(event(pixel_token), None)["statusCode"] == 200
+    assert dict(calls) == {"UpdateItem": 1}
+    with aws_calls() as calls:
+        assert load("track_click")(event(click_token), None)["statusCode"] == 302
+    assert dict(calls) == {"UpdateItem": 1}
+    deps = r.webhook_deps()
+    events = [e for e in r.events() if e.type in ("email.opened", "email.clicked")]
+    assert sorted(e.type for e in events) == ["email.clicked", "email.opened"]
+    assert sum(deliveries.fan_out(e, deps) for e in events) == 2
+    assert {m["webhook_id"] for m in r.queue.drain(WEBHOOK_Q)} == {hook["id"]}

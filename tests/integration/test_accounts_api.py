@@ -447,6 +447,16 @@ def test_delete_account_erases_everything_but_hashed_suppressions(api: Client, a
         EventRepo(30).put(owner.id, rid, "unsubscribe", now_iso(), epoch(), campaign_id=camp["id"])
         SuppressionRepo().add(SuppressionItem(pk=owner.id, sk=rid, email="p0@example.com", reason="unsubscribe",
                                               created_at=now_iso()))
+        # automations (an enrolment, a step's ledger item) and webhooks (an endpoint, a delivery)
+        step = {"after_seconds": 0, "subject": "Hi", "from_email": f"news@{domain}", "html": "<p>Hi</p>"}
+        auto = c.post("/v1/automations", {"name": "W", "trigger": {"type": "subscribed", "list_id": lst["id"]},
+                                          "steps": [step]})[1]
+        assert c.post(f"/v1/automations/{auto['id']}/activate", {})[0] == 200
+        step_id = beacon.wiring.automations().get(owner.id, auto["id"])["steps"][0]["id"]
+        beacon.wiring.automations().enrol(owner.id, auto["id"], rid, 0, 0, now_iso())
+        beacon.wiring.ledger().claim_many(owner.id, step_id, [(rid, "p0@example.com")])
+        hook = c.post("/v1/webhooks", {"url": "https://hooks.example.com/in", "events": ["email.opened"]})[1]
+        beacon.wiring.webhooks().add_delivery(owner.id, hook["id"], "e" * 32, "email.opened", "{}", 0.0, now_iso())
     bob_before = _items_of(aws, bob.id)
     assert len(_items_of(aws, alice.id)) >= 6  # every table holds something of alice's
 

@@ -9,6 +9,10 @@ Where the tenant's items live (see db/models.py and the repositories):
   messages      pk={account_id}#{campaign_id}      stats  pk={account_id}#{campaign_id}
   events        pk={account_id}#{recipient_id}
   suppressions  pk={account_id}: kept, with `email` removed (only the recipient-id hash stays)
+  automations   pk={account_id} (A#, ON#, S# items), pk={account_id}#E#{automation_id} (enrolments);
+                each step's send ledger and counters as a campaign's (the step id), the automation's
+                counters at stats pk={account_id}#{automation_id}
+  webhooks      pk={account_id} (endpoints), pk={account_id}#WH#{webhook_id} (the delivery log)
 
 The profile is deleted last, so an erasure cut short by the time budget leaves a working account
 that can simply ask again; every step is idempotent.
@@ -110,7 +114,31 @@ class TenantEraser:
             self._delete_partition(s.events_table, f"{account_id}#{rid}")
         self._delete(s.contacts_table, contacts)
         self._delete_partition(s.campaigns_table, account_id)
+        self.erase_reactions(account_id)
         self._erase_account_items(account_id)
+
+    def erase_reactions(self, account_id: str) -> None:
+        """The tenant's automations (enrolments, each step's ledger and counters, then the definitions)
+        and webhooks (the delivery log, then the endpoints). Raises OutOfTime; idempotent."""
+        s = self._s
+        if not (s.automations_table and s.webhooks_table):
+            return  # a deployment without them (an older environment): nothing of theirs to erase
+        for item in list(self._keys(s.automations_table, account_id)):
+            sk = item["sk"]["S"]
+            if sk.startswith("A#"):
+                automation_id = sk[2:]
+                self._delete_partition(s.automations_table, f"{account_id}#E#{automation_id}")
+                self._delete_partition(s.stats_table, f"{account_id}#{automation_id}")
+            elif sk.startswith("S#"):
+                step_id = sk[2:]
+                for pk in ledger_pks(account_id, step_id):
+                    self._delete_partition(s.messages_table, pk)
+                self._delete_partition(s.stats_table, f"{account_id}#{step_id}")
+        self._delete_partition(s.automations_table, account_id)
+        for item in list(self._keys(s.webhooks_table, account_id)):
+            if item["sk"]["S"].startswith("WH#"):
+                self._delete_partition(s.webhooks_table, f"{account_id}#WH#{item['sk']['S'][3:]}")
+        self._delete_partition(s.webhooks_table, account_id)
 
     def _erase_account_items(self, account_id: str) -> None:
         s = self._s

@@ -42,6 +42,9 @@ class World:
     webhook: dict[str, Any]
 
 
+POSTAL = "Welcome Ltd\n1 Welcome Street\nSpringfield 12345"
+
+
 def _wait(check: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -88,6 +91,10 @@ def world(dev_stack_factory: Callable[..., Any], receiver: Receiver) -> World:
         "steps": [{**STEP, "after_seconds": 0, "subject": "Welcome, {{ contact.first_name }}"},
                   {**STEP, "after_seconds": 5, "subject": "Getting started"}]})
     assert automation["status"] == "draft" and len(automation["steps"]) == 2
+    # every step email's footer carries the account's postal address: none yet, no activation
+    refused = api.expect(409, "POST", f"/v1/automations/{automation['id']}/activate")
+    assert refused["error"]["code"] == "postal_address_required"
+    api.expect(200, "PATCH", "/v1/account", json_body={"postal_address": POSTAL})
     assert api.expect(200, "POST", f"/v1/automations/{automation['id']}/activate")["status"] == "active"
     return World(stack, api, receiver, list_id, automation["id"], webhook)
 
@@ -104,6 +111,8 @@ def test_a_two_step_welcome_sequence_after_an_api_add(world: World) -> None:
                      json_body=[{"email": "ann@example.com", "attributes": {"first_name": "Ann"}}])
     first = _wait(lambda: outbox(world, "Welcome, Ann", "ann@example.com"), "step 1")
     assert len(first) == 1
+    text = str(first[0].get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert "1 Welcome Street" in text and "List-Id" in first[0]  # the footer and List-Id, as a campaign's
     second = _wait(lambda: outbox(world, "Getting started", "ann@example.com"), "step 2")
     assert len(second) == 1
     stats = _wait(lambda: (s := world.api.expect(200, "GET", f"/v1/automations/{world.automation_id}/stats"))

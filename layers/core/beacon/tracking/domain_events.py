@@ -196,9 +196,11 @@ def _contacts(old: dict[str, Any], new: dict[str, Any]) -> list[_Found]:
         return []  # pending (a form signup waiting for its confirmation)
     source = _s(new, "source") or "api"
     automations = source != "import" or bool((new.get("trigger_automations") or {}).get("BOOL"))
+    # the contact itself must be subscribed too: an API add or import writes a subscribed membership
+    # for someone unsubscribed or bounced as well (who stays so); a confirmed form signup made them subscribed
     return [_Found("contact.subscribed", account_id, {"email": _s(new, "email"), "list_id": list_id,
                                                        "source": source},
-                   list_id=list_id, recipient_id=rid, automations=automations, check_contact=status is None)]
+                   list_id=list_id, recipient_id=rid, automations=automations, check_contact=True)]
 
 
 def _suppressions(old: dict[str, Any], new: dict[str, Any]) -> list[_Found]:

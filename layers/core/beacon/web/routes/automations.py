@@ -8,8 +8,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from beacon.accounts import tenants
 from beacon.automations import definitions, stats
-from beacon.db.accounts import ListRepo
+from beacon.db.accounts import AccountRepo, ListRepo
 from beacon.web.bodies import AutomationIn, AutomationPatch
 from beacon.web.common import ID, base_url, company_of, principal, reply
 from beacon.wiring import automations, bound, counters, engagement, queue, sender_check, signer
@@ -67,9 +68,11 @@ def delete_automation(automation_id: ID) -> Response[Any]:
 @router.post("/v1/automations/<automation_id>/activate", summary="Start (or resume) an automation",
              tags=["automations"],
              description="Contacts that become subscribed on the list from now on enter it; steps held while "
-                         "it was paused go out when due.")
+                         "it was paused go out when due. 409 postal_address_required until the account has one "
+                         "(every step email's footer carries it).")
 def activate_automation(automation_id: ID) -> Response[Any]:
     who = principal(router.current_event)
+    tenants.require_postal_address(tenants.require_account(AccountRepo(), who.account_id))
     result = definitions.set_status(automations(), who.account_id, automation_id, "activate")
     queue().send(bound().automation_queue_url,
                  [{"kind": "resume", "account_id": who.account_id, "automation_id": automation_id}])

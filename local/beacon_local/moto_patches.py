@@ -66,44 +66,28 @@ class _OncePerTransaction:
         undo = getattr(_memo, "undo", None)
         if undo is None or not isinstance(obj, _models.Table):
             return copy.deepcopy(obj, memo)
-        if id(obj) not in undo.streams:
-            shard = getattr(obj, "stream_shard", None)
-            undo.streams[id(obj)] = (shard, len(shard.items) if shard is not None else 0)
-        return obj
+        if id(obj) not in backups:
+            backups[id(obj)] = _table_backup(obj, memo)
+        return backups[id(obj)]
 
 
-class _Undo:
-    """What a transaction changed: each item it touched as it was before (None: absent), and the
-    length of each touched table's stream."""
-
-    def __init__(self) -> None:
-        self.items: dict[tuple[int, Any, Any], tuple[Any, Any]] = {}  # (table, hash, range) -> (table, item)
-        self.streams: dict[int, tuple[Any, int]] = {}
-
-    def remember(self, table: Any, hash_key: Any, range_key: Any) -> None:
-        marker = (id(table), hash_key, range_key)
-        if marker not in self.items:
-            current = table.get_item(hash_key, range_key) if range_key is not None or not table.has_range_key else None
-            self.items[marker] = (table, copy.deepcopy(current))
-
-    def roll_back(self) -> None:
-        for (_, hash_key, range_key), (table, before) in reversed(list(self.items.items())):
-            if range_key is not None:
-                partition = table.items[hash_key]
-                if before is None:
-                    partition.pop(range_key, None)
-                    if not partition:
-                        table.items.pop(hash_key, None)
-                else:
-                    partition[range_key] = before
-            elif before is None:
-                table.items.pop(hash_key, None)
-            else:
-                table.items[hash_key] = before
-        with _STREAM_LOCK:  # a cancelled transaction streams nothing
-            for shard, length in self.streams.values():
-                if shard is not None and len(shard.items) > length:
-                    del shard.items[length:]
+def _table_backup(table: Any, memo: Any = None) -> Any:
+    """A deep copy of a table whose stream keeps the same records, as a new list: its records never
+    change once written, and copying each of them on every transaction is quadratic in the stream's
+    length. A rolled-back transaction restores the list as it was (without its records)."""
+    shard = getattr(table, "stream_shard", None)
+    if shard is None:
+        return copy.deepcopy(table, memo)
+    table.stream_shard = None
+    try:
+        backup = copy.deepcopy(table, memo)
+    finally:
+        table.stream_shard = shard
+    kept = copy.copy(shard)
+    kept.items = list(shard.items)
+    kept.table = backup
+    backup.stream_shard = kept
+    return backup
 
 
 @contextmanager

@@ -9,6 +9,14 @@ Failed records become visible again after 2 s: **the local stack shortens the vi
 timeout** (ChangeMessageVisibility) instead of waiting out the queue's VisibilityTimeout, so a
 retry happens at once; receive counts, maxReceiveCount and the DLQ still behave as in AWS.
 
+DynamoDB Streams: for each `Type: DynamoDB` event, one thread reads the table's stream shard by
+shard in order (beacon_local.streams): records that pass the FilterCriteria are delivered in batches
+of up to BatchSize (waiting up to MaximumBatchingWindowInSeconds for a batch to fill); with
+ReportBatchItemFailures the next batch starts at the named record, otherwise after the batch; a
+handler that raises gets the same batch again (backing off), up to MaximumRetryAttempts (-1: for
+ever). With TumblingWindowInSeconds the event carries `shardId`, `window` and the `state` the
+previous invocation of the window returned, and a window that ended gets its final invocation.
+
 SNS: for each `Type: SNS` event, a local SQS queue is subscribed to the topic in moto and
 polled; each notification invokes the function with a Lambda SNS event (one record). A failed
 invocation is retried twice (Lambda's asynchronous retries), then sent, as Lambda's destination
@@ -31,8 +39,8 @@ from typing import Any
 
 from beacon_local.replay import destination_record
 from beacon_local.resources import ACCOUNT_ID, Queue, Resources
-from beacon_local.streams import StreamPoller, StreamReader
-from beacon_local.template import QueueSchedule, SnsEventSource, SqsEventSource
+from beacon_local.streams import StreamReader, failed_sequence, lambda_record, parse_pattern, passes, stream_event
+from beacon_local.template import QueueSchedule, SnsEventSource, SqsEventSource, StreamEventSource
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +250,6 @@ class SnsPoller(_Poller):
             self.delete(self.queue, [message])
         return len(messages)
 
-
     def give_up(self, event: dict[str, Any], attempts: int, envelope: dict[str, Any]) -> None:
         """After Lambda's retries: to the function's OnFailure queue if it has one, as in AWS."""
         destination = self.resources.template.on_failure_queue(self.source.function)
@@ -257,6 +264,120 @@ class SnsPoller(_Poller):
         self.sqs.send_message(QueueUrl=self.resources.queues[destination].url, MessageBody=json.dumps(record))
         log.exception("%s: failed %d times; notification %s sent to %s (beacon replay-ses-events)",
                       self.name, attempts, envelope.get("MessageId"), destination)
+
+
+class StreamPoller:
+    """One `Type: DynamoDB` event source: the table's stream, shard by shard, into the function."""
+
+    IDLE_SECONDS = 0.5
+    MAX_BACKOFF_SECONDS = 5.0
+
+    def __init__(self, source: StreamEventSource, resources: Resources, invoke: Invoke, stop: threading.Event,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.name = f"{source.table} stream->{source.function}"
+        self.source = source
+        self.resources = resources
+        self.invoke = invoke
+        self.stop = stop
+        self.clock = clock
+        self.stream_arn = resources.stream_arn(source.table)
+        self.reader = StreamReader(resources.client("dynamodbstreams"), self.stream_arn)
+        self.filters = [parse_pattern(p) for p in source.filters]
+        self.positions: dict[str, tuple[str, str] | None] = {}
+        self.waiting_since: dict[str, float] = {}
+        self.failures: dict[str, int] = {}
+        self.windows: dict[str, tuple[float, dict[str, Any]]] = {}  # shard -> (window start, state)
+        self.invocations = 0
+        if source.starting_position == "LATEST":
+            for shard in self.reader.shards():
+                self.positions[shard] = self.reader.end(shard)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                delivered = self.poll_once()
+            except Exception:
+                if self.stop.is_set():
+                    return
+                log.exception("%s: polling failed; retrying", self.name)
+                delivered = 0
+            if not delivered:
+                self.stop.wait(self.IDLE_SECONDS)
+
+    def poll_once(self) -> int:
+        """One read (and at most one invocation) per shard; how many records were delivered."""
+        return sum(self._shard(shard) for shard in self.reader.shards())
+
+    def _window(self, shard: str, now: float) -> tuple[float, dict[str, Any]]:
+        """The shard's tumbling window at `now`; a window that ended gets its final invocation first."""
+        size = self.source.tumbling_window_seconds
+        start = now // size * size
+        previous = self.windows.get(shard)
+        if previous is not None and previous[0] < start:
+            event = stream_event([], shard_id=shard, stream_arn=self.stream_arn, window_seconds=size, now=previous[0],
+                                 state=previous[1], final=True)
+            self.invoke(self.source.function, event)  # raising: the window is finalised on the next poll
+            previous = None
+        current = previous or (start, {})
+        self.windows[shard] = current
+        return current
+
+    def _shard(self, shard: str) -> int:
+        now = self.clock()
+        position = self.positions.get(shard)
+        raw = self.reader.read(shard, position, self.source.batch_size)
+        if self.source.tumbling_window_seconds and (raw or shard in self.windows):
+            self._window(shard, now)
+        if not raw:
+            return 0
+        since = self.waiting_since.setdefault(shard, now)
+        if len(raw) < self.source.batch_size and now - since < self.source.batching_window_seconds:
+            return 0  # the batching window: wait for more records
+        self.waiting_since.pop(shard, None)
+        records = [lambda_record(r, self.stream_arn, self.resources.region) for r in raw]
+        batch = [r for r in records if passes(self.filters, r)]
+        after = ("AFTER_SEQUENCE_NUMBER", str(records[-1]["dynamodb"]["SequenceNumber"]))
+        if not batch:
+            self.positions[shard] = after
+            return 0
+        size = self.source.tumbling_window_seconds
+        window = self.windows.get(shard, (now, {}))
+        event = stream_event(batch, shard_id=shard, stream_arn=self.stream_arn, window_seconds=size,
+                             now=window[0], state=window[1])
+        sequence_numbers = [str(r["dynamodb"]["SequenceNumber"]) for r in batch]
+        self.invocations += 1
+        try:
+            answer = self.invoke(self.source.function, event)
+        except Exception:
+            self._failed(shard, after, len(batch), "the handler raised")
+            return len(batch)
+        failed = failed_sequence(answer, sequence_numbers) if self.source.reports_batch_item_failures else None
+        if size and isinstance(answer, dict):
+            state = answer.get("state")
+            self.windows[shard] = (window[0], dict(state) if isinstance(state, dict) else {})
+        if failed is not None:
+            log.info("%s: records from %s reported as failed; delivering them again", self.name, failed)
+            self._failed(shard, after, len(batch), "batchItemFailures", ("AT_SEQUENCE_NUMBER", failed))
+            return len(batch)
+        self.failures.pop(shard, None)
+        self.positions[shard] = after
+        return len(batch)
+
+    def _failed(self, shard: str, after: tuple[str, str], count: int, why: str,
+                resume: tuple[str, str] | None = None) -> None:
+        attempts = self.failures.get(shard, 0) + 1
+        limit = self.source.maximum_retry_attempts
+        if limit >= 0 and attempts > limit:
+            log.error("%s: %s %d times; %d record(s) dropped", self.name, why, attempts, count)
+            self.failures.pop(shard, None)
+            self.positions[shard] = after
+            return
+        self.failures[shard] = attempts
+        if resume is not None:
+            self.positions[shard] = resume
+        else:
+            log.exception("%s: %s; the batch will be delivered again", self.name, why)
+        self.stop.wait(min(self.MAX_BACKOFF_SECONDS, 0.25 * 2 ** min(attempts, 5)))
 
 
 def _concurrency(source: SqsEventSource, resources: Resources) -> int:
@@ -298,6 +419,7 @@ class Pollers:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.pollers: list[_Poller] = []
+        self.stream_pollers: list[StreamPoller] = []
 
     def _subscribe(self, source: SnsEventSource) -> tuple[Queue, str]:
         """A local queue subscribed to the topic: how SNS reaches a function in the local stack."""
@@ -325,9 +447,10 @@ class Pollers:
                 poller = SnsPoller(sns_source, self.resources, self.invoke, self._stop, queue, subscription)
                 self._spawn(poller, index)
         for stream_source in self.resources.template.stream_event_sources:
-            reader = StreamReader(self.resources.client("dynamodb"), self.resources.client("dynamodbstreams"),
-                                  self.resources.tables[stream_source.table])
-            stream_poller = StreamPoller(stream_source, reader, self.invoke, self._stop)
+            if not stream_source.enabled:
+                continue
+            stream_poller = StreamPoller(stream_source, self.resources, self.invoke, self._stop)
+            self.stream_pollers.append(stream_poller)
             thread = threading.Thread(target=stream_poller.run, name=f"poll {stream_poller.name}", daemon=True)
             self._threads.append(thread)
             thread.start()

@@ -61,10 +61,13 @@ def aws_client(service: str, region: str, endpoint_url: str | None) -> Any:
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=region,
     )
+    # moto routes DynamoDB Streams by its regional endpoint, not botocore's account-based one
+    extra: dict[str, Any] = {"account_id_endpoint_mode": "disabled"} if service == "dynamodbstreams" else {}
     return session.client(
         service,
         endpoint_url=endpoint_url,
-        config=botocore.config.Config(read_timeout=30, retries={"max_attempts": 3}, max_pool_connections=32),
+        config=botocore.config.Config(read_timeout=30, retries={"max_attempts": 3}, max_pool_connections=32,
+                                      **extra),
     )
 
 
@@ -158,7 +161,7 @@ class Resources:
             if attribute == "Arn":
                 return arn
             if attribute == "StreamArn":
-                return f"{arn}/stream/local"
+                return self.stream_arn(logical_id)
         if logical_id in self.queues:
             queue = self.queues[logical_id]
             answers = {"Arn": queue.arn, "QueueName": queue.name, "QueueUrl": queue.url}
@@ -171,6 +174,13 @@ class Resources:
             if attribute == "TopicName":
                 return arn.rsplit(":", 1)[-1]
         raise TemplateError(f"the local stack cannot resolve !GetAtt {logical_id}.{attribute}")
+
+    def stream_arn(self, logical_id: str) -> str:
+        """The latest stream of a table that declares a StreamSpecification (as moto labels it)."""
+        table = self.client("dynamodb").describe_table(TableName=self.tables[logical_id])["Table"]
+        if not table.get("LatestStreamArn"):
+            raise TemplateError(f"{logical_id} has no stream (StreamSpecification)")
+        return str(table["LatestStreamArn"])
 
     def resolver(self, parameters: Mapping[str, Any] | None = None) -> Resolver:
         params = dict(self.parameters)

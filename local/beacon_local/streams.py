@@ -1,151 +1,194 @@
-"""DynamoDB Streams in the local stack: read a table's stream from moto and invoke the functions
-subscribed to it (`Type: DynamoDB` events), as Lambda's event source mapping does.
+"""DynamoDB Streams as Lambda's event source mapping delivers them: reading a table's stream from moto,
+the event filter patterns (FilterCriteria), and the Lambda event of a batch (with a tumbling window's
+`shardId`, `window`, `state` and `isFinalInvokeForWindow` when the mapping has one).
 
-`StreamReader` reads new records of one table's stream (every shard), shaped as a Lambda DynamoDB
-event's records (`eventSourceARN`, `ApproximateCreationDateTime` in epoch seconds); the integration
-tests use it too. `StreamPoller` polls one reader and invokes the function with up to BatchSize
-records; a failed batch (the handler raised) is retried from where it failed, up to
-MaximumRetryAttempts times (3 locally when unbounded), then dropped with an error log (in AWS it goes
-to the OnFailure destination); a `batchItemFailures` answer retries from the first named record.
+Used by the local stack's stream poller (beacon_local.pollers.StreamPoller) and by tests that feed a
+stream-triggered function the records of a table, possibly duplicated or regrouped.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from datetime import datetime
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from beacon_local.template import TemplateError
 
-from beacon_local.template import StreamEventSource
-
-log = logging.getLogger(__name__)
-
-POLL_SECONDS = 0.2
-LOCAL_MAX_RETRIES = 3
+# ------------------------------------------------------------------ filter patterns (FilterCriteria)
+_OPERATORS = {"exists", "prefix", "suffix", "anything-but", "numeric", "equals-ignore-case"}
 
 
-def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    body = dict(record.get("dynamodb") or {})
-    when = body.get("ApproximateCreationDateTime")
-    if isinstance(when, datetime):
-        body["ApproximateCreationDateTime"] = when.timestamp()
-    return {**record, "dynamodb": body, "eventSourceARN": stream_arn}
+def parse_pattern(text: str) -> dict[str, Any]:
+    """A FilterCriteria pattern (JSON text); the operators the local stack evaluates are checked now."""
+    try:
+        pattern = json.loads(text)
+    except ValueError as exc:
+        raise TemplateError(f"filter pattern is not JSON: {text[:80]!r}") from exc
+    if not isinstance(pattern, dict):
+        raise TemplateError("a filter pattern is a JSON object")
+    _check(pattern)
+    return pattern
 
 
-class StreamReader:
-    """New records of one table's stream, from where it was when the reader was made (LATEST).
-
-    A reader that has read a record asks for a fresh iterator after the last sequence number it
-    returned (a sequence number stays valid; an iterator expires after 15 minutes, and moto keeps only
-    the newest, beacon_local.moto_patches.bounded_streams); before its first record it goes on from
-    the iterator its last empty read handed back. Starting costs one call whatever the stream holds.
-    """
-
-    def __init__(self, dynamodb: Any, streams: Any, table: str) -> None:
-        self.table = table
-        self._streams = streams
-        self.stream_arn = str(dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"])
-        self._last: dict[str, str | None] = {}
-        self._next: dict[str, str] = {}
-        for shard in self._shards():
-            self._last[shard] = None
-            self._next[shard] = self._iterator(shard, "LATEST")
-
-    def _shards(self) -> list[str]:
-        return [s["ShardId"] for s in self._streams.describe_stream(StreamArn=self.stream_arn)
-                ["StreamDescription"]["Shards"]]
-
-    def _iterator(self, shard: str, kind: str, **after: str) -> str:
-        return str(self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard,
-                                                    ShardIteratorType=kind, **after)["ShardIterator"])
-
-    def _fetch(self, shard: str, limit: int) -> list[dict[str, Any]]:
-        last = self._last.get(shard)
-        if last is not None:
-            iterator = self._iterator(shard, "AFTER_SEQUENCE_NUMBER", SequenceNumber=last)
-        else:  # no record read yet: where the last empty read left off (a new shard: its beginning)
-            iterator = self._next.get(shard) or self._iterator(shard, "TRIM_HORIZON")
-        try:
-            answer = self._streams.get_records(ShardIterator=iterator, Limit=max(1, min(limit, 1000)))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ExpiredIteratorException" or last is not None:
-                raise
-            log.warning("%s stream: the reader's iterator expired; going on from the latest record", self.table)
-            self._next[shard] = self._iterator(shard, "LATEST")
-            return []
-        records = list(answer.get("Records", []))
-        if records:
-            first = int(records[0]["dynamodb"]["SequenceNumber"])
-            if last is not None and first > int(last) + 1:
-                log.warning("%s stream: %d record(s) were trimmed before this reader read them",
-                            self.table, first - int(last) - 1)
-            self._last[shard] = str(records[-1]["dynamodb"]["SequenceNumber"])
-            self._next.pop(shard, None)
-        elif last is None and answer.get("NextShardIterator"):
-            self._next[shard] = str(answer["NextShardIterator"])
-        return records
-
-    def read(self, limit: int = 1000) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for shard in self._shards():
-            self._last.setdefault(shard, None)
-            found.extend(lambda_record(r, self.stream_arn) for r in self._fetch(shard, limit))
-        return found
+def _check(pattern: Mapping[str, Any]) -> None:
+    for value in pattern.values():
+        if isinstance(value, dict):
+            _check(value)
+        elif isinstance(value, list):
+            for rule in value:
+                if isinstance(rule, dict) and not set(rule) <= _OPERATORS:
+                    raise TemplateError(f"the local stack cannot evaluate the filter rule {rule!r}")
+        else:
+            raise TemplateError(f"a filter pattern's leaves are lists, got {value!r}")
 
 
-class StreamPoller:
-    def __init__(self, source: StreamEventSource, reader: StreamReader, invoke: Any, stop: threading.Event) -> None:
-        self.source = source
-        self.reader = reader
-        self.invoke = invoke
-        self.stop = stop
-        self.name = f"{source.table} stream->{source.function}"
-        self.pending: list[dict[str, Any]] = []
+_MISSING = object()
 
-    def poll_once(self) -> int:
-        if len(self.pending) < self.source.batch_size:
-            self.pending.extend(self.reader.read(self.source.batch_size))
-        if not self.pending:
-            return 0
-        batch = self.pending[: self.source.batch_size]
-        retries = self.source.maximum_retry_attempts
-        limit = LOCAL_MAX_RETRIES if retries < 0 else min(retries, LOCAL_MAX_RETRIES)
-        for attempt in range(limit + 1):
-            try:
-                answer = self.invoke(self.source.function, {"Records": batch})
-            except Exception:
-                log.exception("%s: the handler raised (attempt %d)", self.name, attempt + 1)
-                self.stop.wait(0.5)
+
+def _leaf_matches(rules: list[Any], value: Any) -> bool:
+    for rule in rules:
+        if isinstance(rule, dict):
+            (op, arg), = rule.items()
+            if op == "exists":
+                if (value is not _MISSING) == bool(arg):
+                    return True
+            elif value is _MISSING:
                 continue
-            failed = self._first_failed(answer, batch)
-            if failed is None:
-                self.pending = self.pending[len(batch):]
-                return len(batch)
-            self.pending = self.pending[failed:]
-            batch = self.pending[: self.source.batch_size]
-            self.stop.wait(0.5)
-        log.error("%s: %d record(s) dropped after their retries (AWS: to the OnFailure destination)",
-                  self.name, len(batch))
-        self.pending = self.pending[len(batch):]
-        return len(batch)
+            elif isinstance(value, str) and _text_rule(op, str(arg), value):
+                return True
+            elif op == "anything-but":
+                excluded = arg if isinstance(arg, list) else [arg]
+                if value not in excluded:
+                    return True
+            elif op == "numeric" and _numeric(arg, value):
+                return True
+        elif value is not _MISSING and (value == rule or (isinstance(value, list) and rule in value)):
+            return True
+    return False
 
-    def _first_failed(self, answer: Any, batch: list[dict[str, Any]]) -> int | None:
-        if not self.source.reports_batch_item_failures or not isinstance(answer, dict):
-            return None
-        names = [f.get("itemIdentifier") for f in answer.get("batchItemFailures") or [] if isinstance(f, dict)]
-        numbers = [(r.get("dynamodb") or {}).get("SequenceNumber") for r in batch]
-        positions = [numbers.index(n) for n in names if n in numbers]
-        return min(positions) if positions else None
 
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                if not self.poll_once():
-                    self.stop.wait(POLL_SECONDS)
-            except Exception:
-                if self.stop.is_set():
-                    return
-                log.exception("%s: polling failed; retrying", self.name)
-                self.stop.wait(1)
+def _text_rule(op: str, arg: str, value: str) -> bool:
+    if op == "prefix":
+        return value.startswith(arg)
+    if op == "suffix":
+        return value.endswith(arg)
+    return op == "equals-ignore-case" and value.lower() == arg.lower()
+
+
+def _numeric(conditions: list[Any], value: Any) -> bool:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    checks = {"<": number.__lt__, "<=": number.__le__, "=": number.__eq__, ">": number.__gt__, ">=": number.__ge__}
+    return all(checks[op](float(bound)) for op, bound in zip(conditions[::2], conditions[1::2], strict=True))
+
+
+def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """EventBridge pattern semantics (the subset Lambda filters use): every key of the pattern must
+    match; a list is "any of" these values or rules."""
+    for key, rule in pattern.items():
+        value = event.get(key, _MISSING) if isinstance(event, Mapping) else _MISSING
+        if isinstance(rule, dict):
+            if not isinstance(value, Mapping) or not matches(rule, value):
+                return False
+        elif not _leaf_matches(rule, value):
+            return False
+    return True
+
+
+def passes(filters: list[dict[str, Any]], record: Mapping[str, Any]) -> bool:
+    """A record passes when no filter is set or any filter matches (Lambda ORs the filters)."""
+    return not filters or any(matches(f, record) for f in filters)
+
+
+# ------------------------------------------------------------------ the Lambda event
+def lambda_record(record: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """A GetRecords record (boto3 shape) -> a record of Lambda's DynamoDB Streams event."""
+    body = dict(record.get("dynamodb") or {})
+    created = body.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        body["ApproximateCreationDateTime"] = created.timestamp()
+    return {
+        "eventID": record.get("eventID") or uuid.uuid4().hex,
+        "eventName": record.get("eventName"),
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": record.get("awsRegion", region),
+        "dynamodb": body,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stream_event(records: Iterable[Mapping[str, Any]], *, shard_id: str, stream_arn: str,
+                 window_seconds: int = 0, now: float = 0.0, state: Mapping[str, Any] | None = None,
+                 final: bool = False) -> dict[str, Any]:
+    """The event of one invocation. With a tumbling window (window_seconds > 0) it carries the
+    window, its state, the shard id and whether this is the window's final invocation."""
+    event: dict[str, Any] = {"Records": list(records)}
+    if window_seconds > 0:
+        start = now // window_seconds * window_seconds
+        event.update({"window": {"start": _iso(start), "end": _iso(start + window_seconds)},
+                      "state": dict(state or {}), "shardId": shard_id, "eventSourceARN": stream_arn,
+                      "isFinalInvokeForWindow": final, "isWindowTerminatedEarly": False})
+    return event
+
+
+def failed_sequence(answer: Any, sequence_numbers: list[str]) -> str | None:
+    """The first record to deliver again by ReportBatchItemFailures (streams: the lowest sequence
+    number named); an identifier that is not in the batch fails the whole batch, like Lambda."""
+    if not isinstance(answer, dict):
+        return None
+    failures = answer.get("batchItemFailures")
+    if not failures:
+        return None
+    named = []
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not identifier or identifier not in sequence_numbers:
+            return sequence_numbers[0] if sequence_numbers else None
+        named.append(identifier)
+    return min(named, key=int)
+
+
+# ------------------------------------------------------------------ reading moto's stream
+class StreamReader:
+    """Reads one table's stream through the DynamoDB Streams API, a shard position at a time.
+
+    A fresh iterator is asked for on every read: moto replaces a table object when it rolls a
+    transaction back, and an older iterator would keep reading the replaced one."""
+
+    def __init__(self, streams_client: Any, stream_arn: str) -> None:
+        self.client = streams_client
+        self.stream_arn = stream_arn
+
+    def shards(self) -> list[str]:
+        description = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        return [s["ShardId"] for s in description.get("Shards", [])]
+
+    def read(self, shard_id: str, position: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` records from `position`: ("AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER",
+        sequence number), or None for the oldest record kept (TRIM_HORIZON)."""
+        args: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard_id}
+        if position is None:
+            args["ShardIteratorType"] = "TRIM_HORIZON"
+        else:
+            args.update(ShardIteratorType=position[0], SequenceNumber=position[1])
+        iterator = self.client.get_shard_iterator(**args)["ShardIterator"]
+        return list(self.client.get_records(ShardIterator=iterator, Limit=max(1, min(limit, 1000)))
+                    .get("Records", []))
+
+    def end(self, shard_id: str) -> tuple[str, str] | None:
+        """The position just after the newest record (where a reader that skips the past starts)."""
+        position: tuple[str, str] | None = None
+        while True:
+            records = self.read(shard_id, position, 1000)
+            if not records:
+                return position
+            position = ("AFTER_SEQUENCE_NUMBER", str(records[-1]["dynamodb"]["SequenceNumber"]))

@@ -149,15 +149,18 @@ class SqsEventSource:
 
 @dataclass(frozen=True)
 class StreamEventSource:
-    """A `Type: DynamoDB` event: the table's stream invokes the function with batches of records."""
+    """A `Type: DynamoDB` event: the table's stream into a function, as Lambda's mapping reads it."""
 
     function: str
-    table: str  # logical id of the AWS::DynamoDB::Table (from `Stream: !GetAtt T.StreamArn`)
+    table: str  # logical id of the AWS::DynamoDB::Table whose StreamArn it reads
     batch_size: int
-    starting_position: str
+    batching_window_seconds: int
+    starting_position: str  # TRIM_HORIZON | LATEST
+    tumbling_window_seconds: int
     function_response_types: tuple[str, ...]
-    maximum_retry_attempts: int = -1  # -1: until the records expire (Lambda's default)
-    on_failure: Any = None  # DestinationConfig.OnFailure.Destination (unresolved)
+    maximum_retry_attempts: int  # -1: until the records expire
+    filters: tuple[str, ...]  # FilterCriteria patterns (JSON text), ORed
+    enabled: bool = True
 
     @property
     def reports_batch_item_failures(self) -> bool:
@@ -383,15 +386,22 @@ class Template:
     def stream_event_sources(self) -> list[StreamEventSource]:
         sources = []
         for lid, name, props in self._events("DynamoDB"):
-            on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            stream = props.get("Stream")
+            if not (isinstance(stream, Intrinsic) and stream.fn == "Fn::GetAtt"
+                    and list(stream.arg)[1:] == ["StreamArn"]):
+                raise TemplateError(f"{lid}.Events.{name}.Stream: the local stack needs !GetAtt <Table>.StreamArn")
+            filters = (props.get("FilterCriteria") or {}).get("Filters") or []
             sources.append(StreamEventSource(
                 function=lid,
-                table=_logical_id(props.get("Stream"), f"{lid}.Events.{name}.Stream"),
+                table=str(stream.arg[0]),
                 batch_size=int(props.get("BatchSize") or 100),
-                starting_position=str(props.get("StartingPosition") or "LATEST"),
+                batching_window_seconds=int(props.get("MaximumBatchingWindowInSeconds") or 0),
+                starting_position=str(props.get("StartingPosition") or "TRIM_HORIZON"),
+                tumbling_window_seconds=int(props.get("TumblingWindowInSeconds") or 0),
                 function_response_types=tuple(props.get("FunctionResponseTypes") or ()),
                 maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
-                on_failure=on_failure,
+                filters=tuple(str(f.get("Pattern")) for f in filters if isinstance(f, dict) and f.get("Pattern")),
+                enabled=props.get("Enabled", True) is not False,
             ))
         return sources
 

@@ -25,6 +25,7 @@ from moto import mock_aws
 from beacon_local.iam import Checker, Permissions, attributed, install
 from beacon_local.moto_patches import bounded_streams, fast_transactions, serialised_dynamodb
 from beacon_local.resources import FAKE_CREDENTIALS, Resources, create_resources
+from tests.integration import ledger_stream
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -67,6 +68,7 @@ def aws() -> Iterator[Resources]:
         _rebind_beacon()
         _CHECKER.permissions = Permissions.from_template(resources.template, resources)
         uninstall = install(_CHECKER)
+        ledger_stream.use(resources)
         try:
             yield resources
         finally:

@@ -28,6 +28,7 @@ from beacon.sending.dispatch import dispatch
 from beacon.sending.send import send_batch
 from beacon.shared.clock import now_iso
 from beacon.shared.ids import new_id
+from tests.integration.ledger_stream import roll_up
 
 SEND_Q = "local://send"
 DISPATCH_Q = "local://dispatch"
@@ -106,8 +107,9 @@ class World:
 
     def stats(self, campaign_id: str) -> dict[str, Any]:
         self.finalize()
+        roll_up()  # the ledger's stream into the stats roll-up, as StatsRollupFunction does in AWS
         item = campaigns.require(CampaignRepo(), self.account_id, campaign_id, consistent=True)
-        return report(item, wiring.counters(), wiring.engagement())
+        return report(item, wiring.rollup_store())
 
 
 def make_world() -> World:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from beacon.db.recipient_ledger import RecipientLedger
     from beacon.db.send_ledger import Ledger
     from beacon.db.signups import SignupStore
+    from beacon.db.stats_rollup import RollupStore
     from beacon.db.tenant_erasure import TenantEraser
     from beacon.db.tenant_pace import TenantPace
     from beacon.db.unsubscribe_view import UnsubscribeView
@@ -87,6 +88,14 @@ def counters() -> Counters:
 def engagement() -> Engagement:
     """Opens and clicks on the ledger items (the tracking handlers' one dependency)."""
     return tracking_deps()[0]
+
+
+@lru_cache(maxsize=1)
+def rollup_store() -> RollupStore:
+    """The stats roll-up (stats table): written by the stats_rollup function, read by the stats."""
+    from beacon.db.stats_rollup import RollupStore
+
+    return RollupStore(_raw_dynamodb(), settings().stats_table)
 
 
 @lru_cache(maxsize=1)
@@ -356,5 +365,4 @@ def reset() -> None:
     unsubscribe_view.cache_clear()
     for forms_cached in (form_repo, signup_store, signup_deps):
         forms_cached.cache_clear()
-    for cached_too in (automations, webhooks, stream_deps, _http_out, automation_deps):
-        cached_too.cache_clear()
+    rollup_store.cache_clear()

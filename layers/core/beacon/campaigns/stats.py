@@ -1,27 +1,27 @@
-"""A campaign's stats: delivery figures from the sharded counters, opens and clicks from the ledger."""
+"""A campaign's stats: delivery figures from the sharded counters, opens and clicks from the stats
+roll-up (beacon.tracking.rollup): one Query of at most 32 small items, whatever the campaign's size."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from beacon.db.campaign_counters import Counters
-from beacon.db.engagement import Engagement
 from beacon.db.models import CampaignItem
-from beacon.tracking.engagement_stats import summarize
-
-PARALLEL_STATS_FROM = 20_000  # recipients from which the engagement read runs 16 Queries at once
+from beacon.tracking.engagement_stats import figures
 
 
-def report(item: CampaignItem, counters: Counters, engagement: Engagement) -> dict[str, Any]:
-    """Delivery figures from the sharded counters; opens and clicks derived from the ledger items
-    (beacon.db.engagement explains why: one write per open or click, exact uniques)."""
-    c = counters.read(item.pk, item.campaign_id)
+class CampaignTotals(Protocol):
+    """beacon.db.stats_rollup.RollupStore: (delivery counters, roll-up counters) of a campaign."""
+
+    def campaign(self, account_id: str, campaign_id: str) -> tuple[dict[str, int], dict[str, int]]: ...
+
+
+def report(item: CampaignItem, totals: CampaignTotals) -> dict[str, Any]:
+    """Delivery figures from the counters written with the ledger; opens and clicks from the roll-up
+    of the ledger's stream (up to a few seconds behind the pixel and the click)."""
+    c, rollup = totals.campaign(item.pk, item.campaign_id)
     link_urls = list(item.links or [])
-    opens, clicks = summarize(
-        engagement.items(item.pk, item.campaign_id, len(link_urls),
-                         parallel=int(item.recipients or 0) >= PARALLEL_STATS_FROM),
-        len(link_urls))
-    clicks["links"] = [{"url": url, **figures} for url, figures in zip(link_urls, clicks["links"], strict=True)]
+    opens, clicks = figures(rollup, len(link_urls))
+    clicks["links"] = [{"url": url, **f} for url, f in zip(link_urls, clicks["links"], strict=True)]
     return {
         "status": item.status,
         "recipients": int(item.recipients or 0),

@@ -55,8 +55,8 @@ class Counters:
         totals: dict[str, int] = {}
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"{account_id}#{campaign_id}"}},
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :s)",  # not the roll-up items (db.stats_rollup)
+            "ExpressionAttributeValues": {":pk": {"S": f"{account_id}#{campaign_id}"}, ":s": {"S": "s"}},
             "ConsistentRead": True,
         }
         while True:

@@ -16,7 +16,7 @@ from beacon.db.segments import SegmentRepo
 from beacon.shared.observability import logger
 from beacon.web.bodies import CampaignIn, CampaignPatch, PreviewIn, ResendIn, SendIn, TestSendIn
 from beacon.web.common import ID, base_url, company_of, principal, reply, require_id, sender_of
-from beacon.wiring import bound, counters, engagement, queue, sender_check, ses, signer, tenant_pace
+from beacon.wiring import bound, queue, rollup_store, sender_check, ses, signer, tenant_pace
 
 router = Router()
 
@@ -131,6 +131,6 @@ def resend_campaign(campaign_id: ID, body: Annotated[ResendIn, Body()]) -> Respo
 def campaign_stats(campaign_id: ID) -> Response[Any]:
     who = principal(router.current_event)
     item = drafts.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"), consistent=True)
-    return reply(200, stats.report(item, counters(), engagement()))
+    return reply(200, stats.report(item, rollup_store()))
 
 

@@ -18,6 +18,7 @@ from moto.ses.models import ses_backends
 from beacon_local.resources import ACCOUNT_ID
 from beacon_local.ses import stop_verifying_identities, verify_identities_at_once
 from tests.integration.conftest import REGION
+from tests.integration.jobs_helper import run_job
 from tests.integration.test_api import PASSWORD, Client, _load_handler, assert_error
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -460,8 +461,18 @@ def test_delete_account_erases_everything_but_hashed_suppressions(api: Client, a
     bob_before = _items_of(aws, bob.id)
     assert len(_items_of(aws, alice.id)) >= 6  # every table holds something of alice's
 
-    answer = alice.client.call("DELETE", "/v1/account")
-    assert answer.status == 204, answer.raw
+    status, job = alice.client.delete("/v1/account")
+    assert status == 202 and (job["kind"], job["status"]) == ("erase_account", "queued"), job
+    # read-only while it is being erased: reads answer, changes are refused (a second DELETE too)
+    assert alice.client.get("/v1/account")[0] == 200
+    assert_error(*alice.client.post("/v1/lists", {"name": "during"}), 409, "account_deleting")
+    assert_error(*alice.client.post("/v1/api-keys", {"name": "during"}), 409, "account_deleting")
+    assert_error(*sign_in(api, alice.email, alice.password), 409, "account_deleting")
+    assert_error(*alice.client.delete("/v1/account"), 409, "account_deleting")
+    assert alice.client.get(f"/v1/jobs/{job['id']}")[1]["status"] == "queued"
+    assert_error(*bob.client.get(f"/v1/jobs/{job['id']}"), 404, "not_found")
+    steps = run_job(job["id"], checks_per_step=40)  # a step's time runs out after some queries: several steps
+    assert steps > 2
     left = _items_of(aws, alice.id)
     suppressions = beacon.wiring.bound().suppressions_table
     assert set(left) == {suppressions}, left

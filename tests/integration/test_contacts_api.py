@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from beacon.db.keys import ledger_pk
+from tests.integration.jobs_helper import run_job
 from tests.integration.test_api import (
     PASSWORD,
     Client,
@@ -173,9 +174,13 @@ def test_delete_a_list_keeps_its_contacts_and_their_other_lists(a: Client, b: Cl
     status, body = b.delete(f"/v1/lists/{doomed['id']}")
     assert_error(status, body, 404, "not_found")
     assert count(a, doomed["id"]) == 2
-    status, body = a.delete(f"/v1/lists/{doomed['id']}")
-    assert (status, body) == (204, None)
-    assert_error(*a.get(f"/v1/lists/{doomed['id']}"), 404, "not_found")
+    status, job = a.delete(f"/v1/lists/{doomed['id']}")
+    assert status == 202 and (job["kind"], job["status"], job["target"]) == ("delete_list", "queued", doomed["id"])
+    assert_error(*a.get(f"/v1/lists/{doomed['id']}"), 404, "not_found")  # gone at once
+    assert_error(*b.get(f"/v1/jobs/{job['id']}"), 404, "not_found")  # another tenant's job
+    run_job(job["id"])
+    status, finished = a.get(f"/v1/jobs/{job['id']}")
+    assert status == 200 and (finished["status"], finished["done"]) == ("done", 2), finished
     assert_error(*a.get(f"/v1/lists/{doomed['id']}/contacts"), 404, "not_found")
     assert_error(*a.delete(f"/v1/lists/{doomed['id']}"), 404, "not_found")
     assert doomed["id"] not in {i["id"] for i in a.get("/v1/lists")[1]["items"]}

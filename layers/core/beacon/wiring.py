@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from beacon.accounts.sender_domains import SenderCheck
     from beacon.audience.signup import SignupDeps
+    from beacon.audience.jobs import JobDeps
     from beacon.audience.subscriptions import SubscriptionDeps
     from beacon.audience.targeting import Targeting
     from beacon.automations.progress import AutomationDeps
@@ -273,80 +274,20 @@ def eraser(time_left: Callable[[], float]) -> TenantEraser:
     return TenantEraser(_raw_dynamodb(), bound(), time_left)
 
 
-# ----------------------------------------------------------------------------- events, automations, webhooks
 @lru_cache(maxsize=1)
-def automations() -> Automations:
-    from beacon.db.automations import Automations
-
-    s = settings()
-    return Automations(_raw_dynamodb(), s.automations_table, s.stats_table)
-
-
-@lru_cache(maxsize=1)
-def webhooks() -> Webhooks:
-    from beacon.db.webhooks import Webhooks
-
-    return Webhooks(_raw_dynamodb(), settings().webhooks_table)
-
-
-@lru_cache(maxsize=1)
-def stream_deps() -> StreamDeps:
-    """The event layer: which table a stream record comes from, who listens, the events queue."""
+def job_deps() -> JobDeps:
+    """Deleting lists and erasing accounts in the background (the API starts them, the jobs function runs them)."""
+    from beacon.audience.jobs import JobDeps
+    from beacon.db.accounts import AccountRepo, ListRepo
     from beacon.db.contacts import ContactRepo
-    from beacon.db.listeners import Listeners
-    from beacon.tracking.domain_events import StreamDeps
+    from beacon.db.credentials import CredentialRepo
+    from beacon.db.domains import DomainRepo
+    from beacon.db.jobs import JobRepo
 
     s = bound()
-    contacts = ContactRepo()
-
-    def statuses(account_id: str, recipient_ids: list[str]) -> dict[str, str]:
-        return {rid: item.status for rid, item in contacts.get_many(account_id, recipient_ids).items()}
-
-    return StreamDeps(
-        sources={s.messages_table: "messages", s.contacts_table: "contacts", s.suppressions_table: "suppressions",
-                 s.campaigns_table: "campaigns"},
-        listeners=Listeners(webhooks(), automations()), contact_statuses=statuses, queue=queue(),
-        events_queue_url=s.events_queue_url,
-    )
-
-
-def _email_origin(account_id: str, campaign_id: str) -> dict[str, Any]:
-    """The links of a campaign or automation step, and the automation and step of a step id."""
-    from beacon.db.campaigns import CampaignRepo
-
-    bound()
-    step = automations().step_of(account_id, campaign_id)
-    if step is not None:
-        return step
-    item = CampaignRepo().get(account_id, campaign_id)
-    return {"links": list(item.links or [])} if item is not None else {}
-
-
-def webhook_deps() -> WebhookDeps:
-    """Per invocation (it caches the campaigns it looked up); the clients inside are cached."""
-    from beacon.webhooks.deliveries import WebhookDeps
-
-    s = settings()
-    return WebhookDeps(webhooks=webhooks(), queue=queue(), queue_url=s.webhook_queue_url, dlq_url=s.webhook_dlq_url,
-                       http=_http_out(), deployment_secret=s.token_secret, origin=_email_origin)
-
-
-@lru_cache(maxsize=1)
-def _http_out() -> GuardedHttpOut:
-    from beacon.ports.http_out import GuardedHttpOut
-
-    return GuardedHttpOut(allow_local=settings().webhooks_allow_local)
-
-
-@lru_cache(maxsize=2)
-def automation_deps(sending: bool = False) -> AutomationDeps:
-    """`sending`: with the campaigns' send dependencies (the step sender; not the reactions function)."""
-    from beacon.automations.progress import AutomationDeps
-    from beacon.db.contacts import ContactRepo
-
-    s = bound()
-    return AutomationDeps(automations=automations(), contacts=ContactRepo(), ledger=ledger(), queue=queue(),
-                          queue_url=s.automation_queue_url, send_deps=send_deps() if sending else None)
+    return JobDeps(jobs=JobRepo(), queue=queue(), queue_url=s.jobs_queue_url, accounts=AccountRepo(),
+                   credentials=CredentialRepo(), contacts=ContactRepo(), lists=ListRepo(), domains=DomainRepo(),
+                   identities=identities(), eraser=eraser)
 
 
 def reset() -> None:
@@ -366,3 +307,4 @@ def reset() -> None:
     for forms_cached in (form_repo, signup_store, signup_deps):
         forms_cached.cache_clear()
     rollup_store.cache_clear()
+    job_deps.cache_clear()

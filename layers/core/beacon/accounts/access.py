@@ -19,7 +19,7 @@ from beacon.db.credentials import CredentialRepo
 from beacon.db.models import ApiKeyItem, ApiKeyLookupItem, SessionItem
 from beacon.shared import addresses
 from beacon.shared.clock import epoch, now_iso
-from beacon.shared.errors import NotFound, TooManyRequests, Unauthorized, Unprocessable
+from beacon.shared.errors import Conflict, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from beacon.shared.ids import is_id, new_id
 
 MIN_PASSWORD = 10
@@ -70,6 +70,7 @@ class Principal:
     account_id: str
     key_id: str  # the API key's id, or the session's id when via == "session"
     via: str = "api_key"
+    deleting: bool = False  # the account is being erased: it may only read
 
 
 
@@ -100,11 +101,11 @@ def authenticate(repo: AccountRepo, authorization: str | None, sessions: Credent
         session = (sessions or CredentialRepo()).session(hash_key(credential))
         if session is None or int(session.expires_at) <= epoch():
             raise Unauthorized("invalid or expired session token; sign in again", code="invalid_session")
-        return Principal(session.account_id, session.session_id, "session")
+        return Principal(session.account_id, session.session_id, "session", bool(session.deleting))
     found = repo.key_lookup(hash_key(credential))
     if found is None:
         raise Unauthorized("invalid API key")
-    return Principal(found.account_id, found.key_id)
+    return Principal(found.account_id, found.key_id, deleting=bool(found.deleting))
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -136,6 +137,8 @@ def sign_in(repo: AccountRepo, creds: CredentialRepo, email: str, password: str)
         raise Unauthorized(BAD_LOGIN, code="invalid_credentials")
     if failures:
         creds.clear_failures(throttle)
+    if account.status == "deleting":
+        raise Conflict("this account is being erased", code="account_deleting")
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
     expires = now + SESSION_SECONDS
     creds.add_session(SessionItem(pk=f"S#{hash_key(token)}", sk="SESSION", account_id=account.account_id,
@@ -166,8 +169,10 @@ def create_key(repo: AccountRepo, account_id: str, name: str) -> dict[str, Any]:
     return {**key_view(record), "key": key}
 
 
-def list_keys(repo: AccountRepo, account_id: str) -> list[dict[str, Any]]:
-    return [key_view(k) for k in sorted(repo.keys(account_id), key=lambda k: k.key_id)]
+def list_keys(repo: AccountRepo, account_id: str, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+    """A page of the account's keys (oldest first), without secrets."""
+    items, next_cursor = repo.keys_page(account_id, limit, cursor)
+    return {"items": [key_view(k) for k in items], "next_cursor": next_cursor}
 
 
 def delete_key(repo: AccountRepo, account_id: str, key_id: str) -> None:

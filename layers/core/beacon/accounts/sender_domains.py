@@ -132,8 +132,10 @@ def get(repo: DomainRepo, ses: Identities, account_id: str, domain: str) -> dict
     return view(refresh(repo, ses, _require(repo, account_id, domain)))
 
 
-def all_of(repo: DomainRepo, account_id: str) -> list[dict[str, Any]]:
-    return [view(i) for i in repo.all(account_id)]
+def page(repo: DomainRepo, account_id: str, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+    """A page of the account's sender domains (by name)."""
+    items, next_cursor = repo.page(account_id, limit, cursor)
+    return {"items": [view(i) for i in items], "next_cursor": next_cursor}
 
 
 def remove(repo: DomainRepo, ses: Identities, account_id: str, domain: str) -> None:

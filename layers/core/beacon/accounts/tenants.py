@@ -1,4 +1,4 @@
-"""Tenants: sign-up, the profile (company, password change) and erasing a tenant with everything it holds."""
+"""Tenants: sign-up and the profile (company, password change). Erasing a tenant: beacon.audience.jobs."""
 
 from __future__ import annotations
 
@@ -18,10 +18,7 @@ from beacon.accounts.access import (
 )
 from beacon.db.accounts import AccountRepo, EmailTaken
 from beacon.db.credentials import CredentialRepo
-from beacon.db.domains import DomainRepo
 from beacon.db.models import AccountItem
-from beacon.db.tenant_erasure import OutOfTime, TenantEraser
-from beacon.ports.identities import Identities
 from beacon.shared import addresses
 from beacon.shared.clock import epoch, now_iso
 from beacon.shared.errors import Conflict, NotFound, Unprocessable, invalid
@@ -141,23 +138,3 @@ def update_profile(repo: AccountRepo, creds: CredentialRepo, who: Principal, com
         repo.set_postal_address(who.account_id, address)
         item.postal_address = address
     return account_view(item)
-
-
-# ----------------------------------------------------------------------------- erasure
-ACTIVE_CAMPAIGN = frozenset({"sending", "scheduled", "paused"})
-
-
-def delete_account(eraser: TenantEraser, domains: DomainRepo, identities: Identities, account_id: str) -> bool:
-    """Erase the tenant everywhere (suppressions stay as hashes). False when the time budget ran out
-    first: the account still works and the caller repeats the request to finish."""
-    active = [cid for cid, status in eraser.campaigns(account_id) if status in ACTIVE_CAMPAIGN]
-    if active:
-        raise Conflict("a campaign is sending, scheduled or paused; cancel it (or let it finish) first",
-                       code="campaign_active", details={"campaign_ids": active})
-    for item in domains.all(account_id):
-        identities.delete(item.domain)
-    try:
-        eraser.erase(account_id)
-    except OutOfTime:
-        return False
-    return True

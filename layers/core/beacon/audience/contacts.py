@@ -7,6 +7,7 @@ person's own action.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -14,9 +15,10 @@ from urllib.parse import unquote
 from beacon.audience import attributes, consent, csv_import
 from beacon.db.accounts import ListRepo
 from beacon.db.audit_log import EventRepo
-from beacon.db.contacts import ContactRepo, decode_cursor, encode_cursor
+from beacon.db.contacts import ContactRepo
 from beacon.db.keys import campaign_of
 from beacon.db.models import ContactItem, ListItem
+from beacon.db.paging import decode_cursor, encode_cursor
 from beacon.db.recipient_ledger import RecipientLedger
 from beacon.db.signups import SignupStore
 from beacon.db.suppressions import SuppressionRepo
@@ -222,6 +224,17 @@ def list_members(contacts: ContactRepo, lists: ListRepo, account_id: str, list_i
 
 
 # ----------------------------------------------------------------------------- lists
+def list_view(item: ListItem) -> dict[str, Any]:
+    return {"id": item.list_id, "name": item.name, "contact_count": int(item.contact_count or 0),
+            "created_at": item.created_at}
+
+
+def lists_page(lists: ListRepo, account_id: str, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+    """A page of the account's lists, oldest first."""
+    items, next_cursor = lists.page(account_id, limit, cursor)
+    return {"items": [list_view(i) for i in items], "next_cursor": next_cursor}
+
+
 def rename_list(lists: ListRepo, account_id: str, list_id: str, name: Any) -> ListItem:
     if not isinstance(name, str) or not name.strip():
         raise Unprocessable("name: must not be empty", details=[{"field": "name"}])
@@ -231,15 +244,22 @@ def rename_list(lists: ListRepo, account_id: str, list_id: str, name: Any) -> Li
     return item
 
 
-def delete_list(contacts: ContactRepo, lists: ListRepo, account_id: str, list_id: str) -> None:
-    """Delete the list and its memberships, and take it out of each member's list_ids. The contacts
-    stay (with their other lists, status and attributes). The list is gone first, so it cannot be
-    imported into or sent to while its memberships are being removed."""
-    if not lists.delete(account_id, list_id):
-        raise NotFound("list not found")
+STEP_RESERVE_SECONDS = 10.0  # a page of members (500) is taken out well within this
+
+
+def remove_list_members(contacts: ContactRepo, account_id: str, list_id: str,
+                        time_left: Callable[[], float]) -> tuple[int, bool]:
+    """Take a deleted list out of its members, a page at a time, while time is left: each member's
+    list_ids loses it and the membership goes. The contacts stay (with their other lists, status
+    and attributes). Returns (members removed now, whether none is left). Idempotent."""
+    removed = 0
     for page in contacts.member_ids(account_id, list_id):
         contacts.drop_list(account_id, page, list_id)
         contacts.delete_memberships(account_id, list_id, page)
+        removed += len(page)
+        if time_left() < STEP_RESERVE_SECONDS:
+            return removed, False
+    return removed, True
 
 
 # ----------------------------------------------------------------------------- one person

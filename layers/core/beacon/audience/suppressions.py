@@ -15,8 +15,9 @@ from typing import Any
 
 from beacon.audience.contacts import email_from_path
 from beacon.db.audit_log import EventRepo
-from beacon.db.contacts import ContactRepo, decode_cursor, encode_cursor
+from beacon.db.contacts import ContactRepo
 from beacon.db.models import SuppressionItem
+from beacon.db.paging import decode_cursor, encode_cursor
 from beacon.db.suppressions import SuppressionRepo
 from beacon.shared import addresses
 from beacon.shared.clock import epoch, now_iso

@@ -9,6 +9,7 @@ from pynamodb.transactions import TransactWrite
 
 from beacon.db.conditions import applied, cancellation_codes
 from beacon.db.models import AccountItem, ApiKeyItem, ApiKeyLookupItem, EmailClaimItem, ListItem
+from beacon.db.paging import query_page
 
 
 class EmailTaken(Exception):
@@ -68,6 +69,23 @@ class AccountRepo:
     def keys(self, account_id: str) -> list[ApiKeyItem]:
         return list(ApiKeyItem.query(f"A#{account_id}", ApiKeyItem.sk.startswith("KEY#")))
 
+    def keys_page(self, account_id: str, limit: int, cursor: str | None) -> tuple[list[ApiKeyItem], str | None]:
+        return query_page(ApiKeyItem, f"A#{account_id}", "KEY#", limit, cursor)
+
+    def start_deleting(self, account_id: str, job_id: str) -> str | None:
+        """Mark the account as being erased by job `job_id` and its API keys as read-only. Returns the
+        id of the job that erases it (an earlier one, if it was already being erased; then nothing
+        changes), or None when there is no such account."""
+        if not applied(AccountItem(pk=f"A#{account_id}", sk="PROFILE").update,
+                       actions=[AccountItem.status.set("deleting"), AccountItem.erasure_job.set(job_id)],
+                       condition=AccountItem.pk.exists() & AccountItem.status.does_not_exist()):
+            current = self.get(account_id)
+            return current.erasure_job if current is not None else None
+        for key in self.keys(account_id):
+            applied(ApiKeyLookupItem(pk=f"K#{key.key_hash}", sk="KEY").update,
+                    actions=[ApiKeyLookupItem.deleting.set(1)], condition=ApiKeyLookupItem.pk.exists())
+        return job_id
+
     def delete_key(self, account_id: str, key_id: str) -> bool:
         """Revoke one key of this tenant (its lookup first, so it stops working at once)."""
         try:
@@ -95,6 +113,9 @@ class ListRepo:
 
     def all(self, account_id: str) -> list[ListItem]:
         return list(ListItem.query(f"A#{account_id}", ListItem.sk.startswith("LIST#")))
+
+    def page(self, account_id: str, limit: int, cursor: str | None) -> tuple[list[ListItem], str | None]:
+        return query_page(ListItem, f"A#{account_id}", "LIST#", limit, cursor)
 
     def add_count(self, account_id: str, list_id: str, amount: int) -> None:
         if amount:

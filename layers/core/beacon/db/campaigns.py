@@ -8,6 +8,7 @@ from pynamodb.expressions.update import Action
 
 from beacon.db.conditions import applied
 from beacon.db.models import CampaignItem
+from beacon.db.paging import query_page
 
 SCHEDULED = "scheduled"  # the value of schedule_key while a campaign waits for its send_at
 
@@ -24,6 +25,10 @@ class CampaignRepo:
 
     def all(self, account_id: str) -> list[CampaignItem]:
         return list(CampaignItem.query(account_id, scan_index_forward=False))
+
+    def page(self, account_id: str, limit: int, cursor: str | None) -> tuple[list[CampaignItem], str | None]:
+        """Newest first (campaign ids begin with their creation time)."""
+        return query_page(CampaignItem, account_id, "", limit, cursor, newest_first=True)
 
     def save(self, item: CampaignItem) -> None:
         item.save()

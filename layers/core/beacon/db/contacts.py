@@ -6,8 +6,6 @@ Membership: pk={account_id}#L#{list_id} sk={recipient_id}
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -19,6 +17,7 @@ from beacon.db.conditions import applied
 from beacon.db.models import ContactItem, MembershipItem
 
 
+<<<<<<< HEAD
 def encode_cursor(key: dict[str, str] | None) -> str | None:
     if not key:
         return None
@@ -60,6 +59,8 @@ class ContactRow:
                    raw.get("created_at", {}).get("S"))
 
 
+=======
+>>>>>>> 30ae810 (pagination and background jobs: GET /v1/lists, /v1/campaigns, /v1/api-keys and /v1/domains page with limit/cursor (db.paging: a cursor that names another tenant or kind is a 400); DELETE /v1/lists/{id} and DELETE /v1/account answer 202 with a job run by a new jobs function (own queue + DLQ) in steps with a lease, progress in GET /v1/jobs/{id}; an account being erased is read-only (409 account_deleting); the tenant eraser leaves durable progress at every step (ledgers first and marked, the stats after the roll-up's lag, contacts ten at a time), so any size finishes)
 class ContactRepo:
     def get(self, account_id: str, recipient_id: str) -> ContactItem | None:
         try:

@@ -63,6 +63,12 @@ class CredentialRepo:
                 gone += 1
         return gone
 
+    def flag_deleting(self, account_id: str) -> None:
+        """Every session of the tenant becomes read-only: its account is being erased."""
+        for ref in OwnedRefItem.query(f"A#{account_id}", OwnedRefItem.sk.startswith("SESSION#"), consistent_read=True):
+            applied(SessionItem(pk=ref.ref, sk="SESSION").update, actions=[SessionItem.deleting.set(1)],
+                    condition=SessionItem.pk.exists())
+
     # ------------------------------------------------------------ password resets
     def add_reset(self, item: ResetItem) -> None:
         _add_owned(item, f"RESET#{item.reset_id}")

@@ -11,6 +11,7 @@ from pynamodb.transactions import TransactWrite
 
 from beacon.db.conditions import cancellation_codes
 from beacon.db.models import AccountItem, DomainClaimItem, DomainItem
+from beacon.db.paging import query_page
 
 
 class DomainTaken(Exception):
@@ -53,6 +54,9 @@ class DomainRepo:
 
     def all(self, account_id: str) -> list[DomainItem]:
         return list(DomainItem.query(f"A#{account_id}", DomainItem.sk.startswith("DOMAIN#")))
+
+    def page(self, account_id: str, limit: int, cursor: str | None) -> tuple[list[DomainItem], str | None]:
+        return query_page(DomainItem, f"A#{account_id}", "DOMAIN#", limit, cursor)
 
     def save(self, item: DomainItem) -> None:
         item.save()

@@ -42,6 +42,8 @@ class AccountItem(_Base):
     # the law's footer (CAN-SPAM): in every campaign and confirmation email; required before the
     # first campaign send or form
     postal_address = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)  # "deleting" while the erasure job runs
+    erasure_job = UnicodeAttribute(null=True)  # that job's id
 
 
 class EmailClaimItem(_Base):
@@ -61,6 +63,7 @@ class ApiKeyLookupItem(_Base):
 
     account_id = UnicodeAttribute()
     key_id = UnicodeAttribute()
+    deleting = NumberAttribute(null=True)  # 1: the account is being erased (reads only)
 
 
 class ApiKeyItem(_Base):
@@ -86,6 +89,7 @@ class SessionItem(_Base):
     session_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
     expires_at = NumberAttribute()  # epoch seconds; the table's TTL attribute
+    deleting = NumberAttribute(null=True)  # 1: the account is being erased (reads only)
 
 
 class ResetItem(_Base):
@@ -119,6 +123,28 @@ class ThrottleItem(_Base):
 
     failures = NumberAttribute(default=0)
     expires_at = NumberAttribute()
+
+
+class JobItem(_Base):
+    """pk=J#{job_id} sk=JOB: a long operation of a tenant (deleting a list, erasing the account), run
+    by the jobs function; outside the tenant's partition so an erasure can report until its end."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    job_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    kind = UnicodeAttribute()  # delete_list | erase_account
+    target = UnicodeAttribute(null=True)  # the list id
+    status = UnicodeAttribute(default="queued")  # queued | running | done | failed
+    phase = UnicodeAttribute(default="")  # the step it is at (erase_account: identities, ledger, rest)
+    done = NumberAttribute(default=0)  # items removed so far
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(default=0)  # epoch seconds: one worker at a time
+    expires_at = NumberAttribute()  # TTL: a finished job's record goes after a week
 
 
 class DomainItem(_Base):
@@ -311,6 +337,7 @@ TABLE_OF_MODEL: dict[type[Model], str] = {
     DomainItem: "accounts_table",
     DomainClaimItem: "accounts_table",
     SegmentItem: "accounts_table",
+    JobItem: "accounts_table",
     ContactItem: "contacts_table",
     MembershipItem: "contacts_table",
     CampaignItem: "campaigns_table",

@@ -1,5 +1,6 @@
-"""Erasing a tenant from every table (DELETE /v1/account). Plain botocore: it pages through each
-partition of the tenant with keys-only Queries and deletes 25 items per BatchWriteItem.
+"""Erasing a tenant from every table (DELETE /v1/account, run by beacon.audience.jobs). Plain botocore:
+it pages through each partition of the tenant with keys-only Queries and deletes 25 items per
+BatchWriteItem.
 
 Where the tenant's items live (see db/models.py and the repositories):
   accounts      pk=A#{account_id} (profile, keys, lists, segments, domains, forms, session/reset index) and
@@ -14,8 +15,8 @@ Where the tenant's items live (see db/models.py and the repositories):
                 counters at stats pk={account_id}#{automation_id}
   webhooks      pk={account_id} (endpoints), pk={account_id}#WH#{webhook_id} (the delivery log)
 
-The profile is deleted last, so an erasure cut short by the time budget leaves a working account
-that can simply ask again; every step is idempotent.
+The profile is deleted last, so an erasure cut short by the time budget leaves the account (read-only
+while its erasure job runs) until the job's next step; every step is idempotent.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from beacon.db.keys import ledger_pks
 from beacon.shared.config import Settings
 
 TimeLeft = Callable[[], float]
+CONTACTS_AT_ONCE = 10  # contacts whose events and memberships go before they do (a durable step)
 
 
 class OutOfTime(Exception):
@@ -84,61 +86,72 @@ class TenantEraser:
         return [(i["sk"]["S"], i.get("status", {}).get("S", ""))
                 for i in self._keys(self._s.campaigns_table, account_id, "status")]
 
-    def erase(self, account_id: str) -> None:
-        """Everything but the suppressions (which lose their email). Raises OutOfTime when the
-        time budget runs out first: nothing is left half-consistent, call it again."""
+    def erase_ledgers(self, account_id: str) -> None:
+        """First phase: every campaign's send-ledger items (a campaign whose ledger is gone is marked
+        `ledger_erased` and skipped when the phase resumes). The ledger's stream may still carry
+        changes of them to the stats roll-up for a few seconds, so the caller lets that pass before
+        `erase` removes the campaigns' stats. Raises OutOfTime."""
         s = self._s
-        recipients: set[str] = set()
-        for campaign_id, _status in self.campaigns(account_id):
-            for pk in ledger_pks(account_id, campaign_id):
-                for item in self._delete_partition(s.messages_table, pk):
-                    recipients.add(item["sk"]["S"])
+        for item in list(self._keys(s.campaigns_table, account_id, "ledger_erased")):
+            if "ledger_erased" in item:
+                continue
+            self._erase_ledger(account_id, item["sk"]["S"])
+            self._c.update_item(TableName=s.campaigns_table, Key={"pk": item["pk"], "sk": item["sk"]},
+                                UpdateExpression="SET ledger_erased = :one",
+                                ExpressionAttributeValues={":one": {"N": "1"}})
+
+    def _erase_ledger(self, account_id: str, campaign_id: str) -> None:
+        for pk in ledger_pks(account_id, campaign_id):
+            self._delete_partition(self._s.messages_table, pk)
+
+    def erase(self, account_id: str) -> None:
+        """Everything but the suppressions (which lose their email). Raises OutOfTime when the time
+        budget runs out first: call it again; every step leaves durable progress (what is deleted
+        is not read again), so a tenant of any size is erased in a bounded number of calls.
+
+        Order: per campaign its ledger, stats (counters, roll-up, timeline) and then the campaign;
+        the tenant's send schedule; per page of contacts their events, memberships and then the
+        contacts; the lists' remaining memberships; per suppression its events, then its email;
+        the account's items with the lookups they point at, the profile last."""
+        s = self._s
+        for item in list(self._keys(s.campaigns_table, account_id)):
+            campaign_id = item["sk"]["S"]
+            self._erase_ledger(account_id, campaign_id)
             self._delete_partition(s.stats_table, f"{account_id}#{campaign_id}")
+            self._delete(s.campaigns_table, [item])
         self._delete_partition(s.stats_table, f"{account_id}#pace")  # beacon.db.tenant_pace
-        list_ids: set[str] = set()
+        self._erase_contacts(account_id)
         for item in self._keys(s.accounts_table, f"A#{account_id}"):
             if item["sk"]["S"].startswith("LIST#"):
-                list_ids.add(item["sk"]["S"][5:])
-        contacts = list(self._keys(s.contacts_table, account_id, "list_ids"))
-        for item in contacts:  # contacts, and consent records (sk=CONSENT#...: deleted with them)
-            if item["sk"]["S"].startswith("C#"):
-                recipients.add(item["sk"]["S"].removeprefix("C#"))
-            list_ids.update(item.get("list_ids", {}).get("SS", []))
-        for list_id in sorted(list_ids):
-            self._delete_partition(s.contacts_table, f"{account_id}#L#{list_id}")
-        for item in self._keys(s.suppressions_table, account_id):
-            recipients.add(item["sk"]["S"])
-            self._c.update_item(TableName=s.suppressions_table, Key={"pk": item["pk"], "sk": item["sk"]},
-                                UpdateExpression="REMOVE email")
-        for rid in sorted(recipients):
-            self._delete_partition(s.events_table, f"{account_id}#{rid}")
-        self._delete(s.contacts_table, contacts)
-        self._delete_partition(s.campaigns_table, account_id)
-        self.erase_reactions(account_id)
+                self._delete_partition(s.contacts_table, f"{account_id}#L#{item['sk']['S'][5:]}")
+        for item in self._keys(s.suppressions_table, account_id, "email"):
+            if "email" in item:
+                self._delete_partition(s.events_table, f"{account_id}#{item['sk']['S']}")
+                self._c.update_item(TableName=s.suppressions_table, Key={"pk": item["pk"], "sk": item["sk"]},
+                                    UpdateExpression="REMOVE email")
+        self._delete_partition(s.campaigns_table, account_id)  # anything else kept under the tenant's campaigns
         self._erase_account_items(account_id)
 
-    def erase_reactions(self, account_id: str) -> None:
-        """The tenant's automations (enrolments, each step's ledger and counters, then the definitions)
-        and webhooks (the delivery log, then the endpoints). Raises OutOfTime; idempotent."""
+    def _erase_contacts(self, account_id: str) -> None:
+        """A page of contacts at a time: their events and memberships, then the contacts themselves."""
         s = self._s
-        if not (s.automations_table and s.webhooks_table):
-            return  # a deployment without them (an older environment): nothing of theirs to erase
-        for item in list(self._keys(s.automations_table, account_id)):
-            sk = item["sk"]["S"]
-            if sk.startswith("A#"):
-                automation_id = sk[2:]
-                self._delete_partition(s.automations_table, f"{account_id}#E#{automation_id}")
-                self._delete_partition(s.stats_table, f"{account_id}#{automation_id}")
-            elif sk.startswith("S#"):
-                step_id = sk[2:]
-                for pk in ledger_pks(account_id, step_id):
-                    self._delete_partition(s.messages_table, pk)
-                self._delete_partition(s.stats_table, f"{account_id}#{step_id}")
-        self._delete_partition(s.automations_table, account_id)
-        for item in list(self._keys(s.webhooks_table, account_id)):
-            if item["sk"]["S"].startswith("WH#"):
-                self._delete_partition(s.webhooks_table, f"{account_id}#WH#{item['sk']['S'][3:]}")
-        self._delete_partition(s.webhooks_table, account_id)
+        page: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            memberships = [{"pk": {"S": f"{account_id}#L#{list_id}"}, "sk": {"S": c["sk"]["S"].removeprefix("C#")}}
+                           for c in page for list_id in c.get("list_ids", {}).get("SS", [])]
+            for contact in page:
+                self._delete_partition(s.events_table, f"{account_id}#{contact['sk']['S'].removeprefix('C#')}")
+            self._delete(s.contacts_table, memberships)
+            self._delete(s.contacts_table, page)
+            page.clear()
+
+        for item in self._keys(s.contacts_table, account_id, "list_ids"):
+            page.append(item)
+            if len(page) == CONTACTS_AT_ONCE:
+                flush()
+        if page:
+            flush()
 
     def _erase_account_items(self, account_id: str) -> None:
         s = self._s

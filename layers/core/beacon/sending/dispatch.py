@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from beacon.db.contacts import decode_cursor, encode_cursor
+from beacon.db.paging import decode_cursor, encode_cursor
 from beacon.sending.batches import split
 from beacon.sending.deps import DispatchDeps
 from beacon.shared.clock import now_iso

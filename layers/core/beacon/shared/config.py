@@ -34,14 +34,7 @@ class Settings:
     auto_pause_min_sends: int = 1000
     ses_direct: bool = True  # SendEmail through beacon.ports.ses_direct (BEACON_SES_DIRECT=0: the botocore client)
     signup_queue_url: str = ""  # form signups, processed off the request path (functions/signup)
-    # the event layer, automations and webhooks (issue 16)
-    automations_table: str = ""
-    webhooks_table: str = ""
-    events_queue_url: str = ""
-    automation_queue_url: str = ""
-    webhook_queue_url: str = ""
-    webhook_dlq_url: str = ""
-    webhooks_allow_local: bool = False  # the local stack only: webhook URLs may be http://127.0.0.1
+    jobs_queue_url: str = ""  # list deletions and account erasures (beacon.audience.jobs)
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -82,11 +75,5 @@ def get_settings() -> Settings:
         auto_pause_min_sends=int(_env("BEACON_AUTO_PAUSE_MIN_SENDS", "1000")),
         ses_direct=_env("BEACON_SES_DIRECT", "1").strip().lower() not in ("0", "false", "no", "off"),
         signup_queue_url=_env("SIGNUP_QUEUE_URL", ""),
-        automations_table=_env("AUTOMATIONS_TABLE", ""),
-        webhooks_table=_env("WEBHOOKS_TABLE", ""),
-        events_queue_url=_env("EVENTS_QUEUE_URL", ""),
-        automation_queue_url=_env("AUTOMATION_QUEUE_URL", ""),
-        webhook_queue_url=_env("WEBHOOK_QUEUE_URL", ""),
-        webhook_dlq_url=_env("WEBHOOK_DLQ_URL", ""),
-        webhooks_allow_local=_env("BEACON_WEBHOOKS_ALLOW_LOCAL", "0").strip().lower() in ("1", "true", "yes", "on"),
+        jobs_queue_url=_env("JOBS_QUEUE_URL", ""),
     )

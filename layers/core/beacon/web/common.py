@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from beacon.accounts import access as accounts
 from beacon.db.accounts import AccountRepo
-from beacon.shared.errors import NotFound
+from beacon.shared.errors import Conflict, NotFound
 from beacon.shared.ids import is_id
 from beacon.web import session_cookie
 from beacon.wiring import bound
 
 ID = Annotated[str, Path(min_length=1)]  # any other shape is simply not found (404, see require_id)
+# every list endpoint pages: ?limit=&cursor= (next_cursor in the answer; null on the last page)
+LIMIT = Annotated[int, Query(ge=1, le=1000, description="items per page")]
+CURSOR = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
 
 
 def reply(status: int, body: Any) -> Response[Any]:
@@ -40,10 +43,18 @@ def base_url(event: Any) -> str:
     return f"{proto}://{domain}"
 
 
+READS = frozenset({"GET", "HEAD"})
+
+
 def principal(event: Any) -> accounts.Principal:
     """The caller: Authorization: Bearer <key or session token>, or the console's session cookie
-    (with its CSRF header on changes): beacon.web.session_cookie."""
-    return session_cookie.principal(event)
+    (with its CSRF header on changes): beacon.web.session_cookie. While its account is being erased
+    (beacon.audience.jobs) it may only read."""
+    who = session_cookie.principal(event)
+    if who.deleting and str(event.http_method or "").upper() not in READS:
+        raise Conflict("this account is being erased: it can only be read (GET /v1/jobs/{id} shows the progress)",
+                       code="account_deleting")
+    return who
 
 
 def company_of(account_id: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -11,18 +10,17 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from beacon.accounts import access as accounts
 from beacon.accounts import password_reset, tenants
+from beacon.audience import jobs
 from beacon.db.accounts import AccountRepo
 from beacon.db.credentials import CredentialRepo
-from beacon.db.domains import DomainRepo
 from beacon.shared.errors import TooManyRequests
 from beacon.shared.observability import logger
 from beacon.web import session_cookie
 from beacon.web.bodies import AccountPatch, ApiKeyIn, ResetIn, ResetRequestIn, SessionIn, SignupIn
-from beacon.web.common import ID, base_url, error, principal, reply
-from beacon.wiring import bound, eraser, identities, ses
+from beacon.web.common import CURSOR, ID, LIMIT, base_url, error, principal, reply
+from beacon.wiring import bound, job_deps, ses
 
 router = Router()
-ERASE_BUDGET_SECONDS = 25.0  # of the function's 30 s; the rest answers
 
 
 def _too_many(exc: TooManyRequests) -> Response[Any]:
@@ -61,18 +59,24 @@ def patch_account(body: Annotated[AccountPatch, Body()]) -> Response[Any]:
     return reply(200, view)
 
 
-@router.delete("/v1/account", summary="Erase the account and all its data", tags=["accounts"],
-               description="204 when everything is erased (suppressions stay, as hashes without the "
-                           "address). 202 when a very large account needs another call to finish: repeat it.")
+@router.delete("/v1/account", summary="Erase the account and all its data, in the background", tags=["accounts"],
+               description="202 with the erasure job (GET /v1/jobs/{id}: its progress), whatever the account's size. "
+                           "The account is read-only at once (409 account_deleting for any change); when the job "
+                           "is done its keys no longer authenticate. Suppressions stay, as hashes without the "
+                           "address. 409 campaign_active while a campaign is sending, scheduled or paused.")
 def delete_account() -> Response[Any]:
     who = principal(router.current_event)
-    deadline = time.monotonic() + ERASE_BUDGET_SECONDS
-    done = tenants.delete_account(eraser(lambda: deadline - time.monotonic()), DomainRepo(), identities(),
-                                   who.account_id)
-    logger.info("account erasure", extra={"account_id": who.account_id, "finished": done})
-    if not done:
-        return reply(202, {"status": "erasing", "message": "not finished yet: send DELETE /v1/account again"})
-    return Response(status_code=204)
+    job = jobs.start_account_erasure(job_deps(), who.account_id)
+    logger.info("account erasure started", extra={"account_id": who.account_id, "job_id": job["id"]})
+    return reply(202, job)
+
+
+@router.get("/v1/jobs/<job_id>", summary="A background job's progress (list deletion, account erasure)",
+            tags=["accounts"], description="{id, kind, status: queued | running | done | failed, phase, target, "
+                                           "done: items removed so far, created_at, updated_at, finished_at, error}")
+def get_job(job_id: ID) -> Response[Any]:
+    who = principal(router.current_event)
+    return reply(200, jobs.get(job_deps(), who.account_id, job_id))
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -100,10 +104,10 @@ def create_api_key(body: Annotated[ApiKeyIn, Body()]) -> Response[Any]:
     return reply(201, accounts.create_key(AccountRepo(), who.account_id, body.name))
 
 
-@router.get("/v1/api-keys", summary="The account's API keys, without secrets", tags=["api-keys"])
-def list_api_keys() -> Response[Any]:
+@router.get("/v1/api-keys", summary="The account's API keys, without secrets, a page at a time", tags=["api-keys"])
+def list_api_keys(limit: LIMIT = 100, cursor: CURSOR = None) -> Response[Any]:
     who = principal(router.current_event)
-    return reply(200, {"items": accounts.list_keys(AccountRepo(), who.account_id)})
+    return reply(200, accounts.list_keys(AccountRepo(), who.account_id, limit, cursor))
 
 
 @router.delete("/v1/api-keys/<key_id>", summary="Revoke an API key at once", tags=["api-keys"])

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from beacon.accounts import tenants
 from beacon.campaigns import drafts, lifecycle, resend, stats
@@ -15,7 +15,7 @@ from beacon.db.campaigns import CampaignRepo
 from beacon.db.segments import SegmentRepo
 from beacon.shared.observability import logger
 from beacon.web.bodies import CampaignIn, CampaignPatch, PreviewIn, ResendIn, SendIn, TestSendIn
-from beacon.web.common import ID, base_url, company_of, principal, reply, require_id, sender_of
+from beacon.web.common import CURSOR, ID, base_url, company_of, principal, reply, require_id, sender_of
 from beacon.wiring import bound, queue, rollup_store, sender_check, ses, signer, tenant_pace
 
 router = Router()
@@ -30,11 +30,12 @@ def create_campaign(body: Annotated[CampaignIn, Body()]) -> Response[Any]:
     return reply(201, result)
 
 
-@router.get("/v1/campaigns", summary="All campaigns, newest first", tags=["campaigns"])
-def all_campaigns() -> Response[Any]:
+@router.get("/v1/campaigns", summary="The account's campaigns, a page at a time (newest first)",
+            tags=["campaigns"])
+def all_campaigns(limit: Annotated[int, Query(ge=1, le=100, description="campaigns per page")] = 20,
+                  cursor: CURSOR = None) -> Response[Any]:
     who = principal(router.current_event)
-    items = CampaignRepo().all(who.account_id)
-    return reply(200, {"items": [drafts.view(i) for i in items]})
+    return reply(200, drafts.page(CampaignRepo(), who.account_id, limit, cursor))
 
 
 @router.get("/v1/campaigns/<campaign_id>", summary="One campaign", tags=["campaigns"])

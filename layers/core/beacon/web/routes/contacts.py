@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from beacon.audience import contacts
+from beacon.audience import contacts, jobs
 from beacon.db.accounts import ListRepo
 from beacon.db.audit_log import EventRepo
 from beacon.db.contacts import ContactRepo
@@ -19,8 +19,8 @@ from beacon.shared.clock import epoch, now_iso
 from beacon.shared.errors import BadRequest, NotFound, Unprocessable
 from beacon.shared.ids import new_id
 from beacon.web.bodies import ContactEntry, ListIn
-from beacon.web.common import ID, principal, reply, require_id
-from beacon.wiring import bound, recipient_ledger, signup_store
+from beacon.web.common import CURSOR, ID, LIMIT, principal, reply, require_id
+from beacon.wiring import bound, job_deps, recipient_ledger, signup_store
 
 router = Router()
 
@@ -48,11 +48,12 @@ def create_list(body: Annotated[ListIn, Body()]) -> Response[Any]:
     return reply(201, _list_view(item))
 
 
-@router.get("/v1/lists", summary="All lists", tags=["lists"])
-def all_lists() -> Response[Any]:
+@router.get("/v1/lists", summary="The account's lists, a page at a time (oldest first)", tags=["lists"])
+def all_lists(limit: LIMIT = 100, cursor: CURSOR = None) -> Response[Any]:
     who = principal(router.current_event)
-    return reply(200, {"items": [_list_view(i, _pending(who.account_id, i.list_id))
-                                 for i in ListRepo().all(who.account_id)]})
+    items, next_cursor = ListRepo().page(who.account_id, limit, cursor)
+    return reply(200, {"items": [_list_view(i, _pending(who.account_id, i.list_id)) for i in items],
+                       "next_cursor": next_cursor})
 
 
 @router.get("/v1/lists/<list_id>", summary="One list", tags=["lists"])
@@ -117,11 +118,12 @@ def patch_list(list_id: ID, body: Annotated[ListIn, Body()]) -> Response[Any]:
     return reply(200, _list_view(item))
 
 
-@router.delete("/v1/lists/<list_id>", summary="Delete a list (its contacts stay)", tags=["lists"])
+@router.delete("/v1/lists/<list_id>", summary="Delete a list, any size (its contacts stay)", tags=["lists"],
+               description="202 with a job (GET /v1/jobs/{id}): the list is gone at once, its members are taken "
+                           "off it in the background.")
 def delete_list(list_id: ID) -> Response[Any]:
     who = principal(router.current_event)
-    contacts.delete_list(ContactRepo(), ListRepo(), who.account_id, require_id(list_id, "list"))
-    return Response(status_code=204)
+    return reply(202, jobs.start_list_deletion(job_deps(), who.account_id, require_id(list_id, "list")))
 
 
 def _person_deps() -> contacts.PersonDeps:

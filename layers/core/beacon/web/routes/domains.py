@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from beacon.accounts import sender_domains as domains
 from beacon.db.domains import DomainRepo
 from beacon.web.bodies import DomainIn
-from beacon.web.common import principal, reply
+from beacon.web.common import CURSOR, LIMIT, principal, reply
 from beacon.wiring import identities
 
 router = Router()
@@ -27,10 +27,10 @@ def add_domain(body: Annotated[DomainIn, Body()]) -> Response[Any]:
     return reply(201 if created else 200, view)
 
 
-@router.get("/v1/domains", summary="The account's sender domains", tags=["domains"])
-def all_domains() -> Response[Any]:
+@router.get("/v1/domains", summary="The account's sender domains, a page at a time", tags=["domains"])
+def all_domains(limit: LIMIT = 100, cursor: CURSOR = None) -> Response[Any]:
     who = principal(router.current_event)
-    return reply(200, {"items": domains.all_of(DomainRepo(), who.account_id)})
+    return reply(200, domains.page(DomainRepo(), who.account_id, limit, cursor))
 
 
 @router.get("/v1/domains/<domain>", summary="One sender domain, its status read from SES now", tags=["domains"])

@@ -1,0 +1,179 @@
+"""A tenant's long operations, run in the background by the jobs function (its own SQS queue):
+deleting a list of any size and erasing the whole account. Each is one API call that answers
+202 with a job, whose progress GET /v1/jobs/{id} reads (`done`: items removed so far, `phase`).
+
+A job runs in steps: an invocation works while it has time (the function's timeout less a margin),
+records its progress, and queues the job again to continue; one worker holds a job at a time (a
+lease), and every step is idempotent, so a message SQS delivers twice or a crashed step changes
+nothing twice.
+
+- delete_list: the list is gone at once (no import or send can use it); the job takes it out of
+  each member (their list_ids and memberships); the contacts stay.
+- erase_account: the account becomes read-only at once (its keys and sessions answer GETs only,
+  409 account_deleting otherwise; no new sign-in); the job deletes the sender domains' SES
+  identities, then every send-ledger item, waits ROLLUP_SETTLE_SECONDS so the ledger's stream has
+  reached the stats roll-up, then erases everything else (beacon.db.tenant_erasure), the profile
+  last; the suppressions stay as hashes. Its own record goes with it: afterwards the account's
+  keys no longer authenticate (401).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from beacon.audience.contacts import remove_list_members
+from beacon.db.accounts import AccountRepo, ListRepo
+from beacon.db.contacts import ContactRepo
+from beacon.db.credentials import CredentialRepo
+from beacon.db.domains import DomainRepo
+from beacon.db.jobs import KEEP_SECONDS, JobRepo
+from beacon.db.models import JobItem
+from beacon.db.tenant_erasure import OutOfTime, TenantEraser
+from beacon.ports.identities import Identities
+from beacon.ports.queue import Queue
+from beacon.shared.clock import epoch, now_iso
+from beacon.shared.errors import Conflict, NotFound
+from beacon.shared.ids import is_id, new_id
+from beacon.shared.observability import logger
+
+TimeLeft = Callable[[], float]
+ACTIVE_CAMPAIGN = frozenset({"sending", "scheduled", "paused"})
+RESERVE_SECONDS = 10.0  # left in an invocation for recording progress and queueing the next step
+ROLLUP_SETTLE_SECONDS = 60  # > the stats roll-up's lag: no stream record of a deleted ledger item is left
+
+
+@dataclass
+class JobDeps:
+    jobs: JobRepo
+    queue: Queue
+    queue_url: str
+    accounts: AccountRepo
+    credentials: CredentialRepo
+    contacts: ContactRepo
+    lists: ListRepo
+    domains: DomainRepo
+    identities: Identities
+    eraser: Callable[[TimeLeft], TenantEraser]
+
+
+def view(item: JobItem) -> dict[str, Any]:
+    return {"id": item.job_id, "kind": item.kind, "status": item.status, "phase": item.phase or None,
+            "target": item.target, "done": int(item.done or 0), "created_at": item.created_at,
+            "updated_at": item.updated_at, "finished_at": item.finished_at, "error": item.error}
+
+
+def get(deps: JobDeps, account_id: str, job_id: str) -> dict[str, Any]:
+    """A job of this tenant (another tenant's, or an unknown id, is not found)."""
+    item = deps.jobs.get(job_id, consistent=True) if is_id(job_id) else None
+    if item is None or item.account_id != account_id:
+        raise NotFound("job not found")
+    return view(item)
+
+
+def _new(account_id: str, kind: str, target: str | None, phase: str) -> JobItem:
+    job_id, now = new_id(), now_iso()
+    return JobItem(pk=f"J#{job_id}", sk="JOB", job_id=job_id, account_id=account_id, kind=kind, target=target,
+                   status="queued", phase=phase, done=0, created_at=now, updated_at=now, lease_until=0,
+                   expires_at=epoch() + KEEP_SECONDS)
+
+
+def start_list_deletion(deps: JobDeps, account_id: str, list_id: str) -> dict[str, Any]:
+    """Delete the list now (404 if there is none) and its members in the background."""
+    if not deps.lists.delete(account_id, list_id):
+        raise NotFound("list not found")
+    job = _new(account_id, "delete_list", list_id, "members")
+    deps.jobs.create(job)
+    deps.queue.send(deps.queue_url, [{"job_id": job.job_id}])
+    return view(job)
+
+
+def start_account_erasure(deps: JobDeps, account_id: str) -> dict[str, Any]:
+    """Make the account read-only and erase it in the background. 409 while a campaign is sending,
+    scheduled or paused; asked again while it is being erased, the same job."""
+    active = [cid for cid, status in deps.eraser(lambda: 60.0).campaigns(account_id) if status in ACTIVE_CAMPAIGN]
+    if active:
+        raise Conflict("a campaign is sending, scheduled or paused; cancel it (or let it finish) first",
+                       code="campaign_active", details={"campaign_ids": active})
+    job = _new(account_id, "erase_account", None, "identities")
+    deps.jobs.create(job)
+    running = deps.accounts.start_deleting(account_id, job.job_id)
+    if running != job.job_id:
+        deps.jobs.delete(job)
+        if running is None:
+            raise NotFound("account not found")
+        earlier = deps.jobs.get(running, consistent=True)
+        if earlier is None:
+            raise NotFound("account not found")
+        return view(earlier)
+    deps.credentials.flag_deleting(account_id)
+    deps.queue.send(deps.queue_url, [{"job_id": job.job_id}])
+    return view(job)
+
+
+# ------------------------------------------------------------------------------ running
+
+
+def run(message: Any, deps: JobDeps, time_left: TimeLeft) -> str:
+    """One step of a job (an SQS message {"job_id"}). Returns what happened."""
+    job_id = message.get("job_id") if isinstance(message, dict) else None
+    if not isinstance(job_id, str) or not is_id(job_id):
+        logger.warning("job message refused", extra={"body": str(message)[:200]})
+        return "refused"
+    job = deps.jobs.get(job_id, consistent=True)
+    if job is None or job.status in ("done", "failed"):
+        return "finished"
+    now = epoch()
+    if not deps.jobs.take(job, now, now + int(max(time_left(), 1.0)) + 5):
+        return "busy"  # another worker holds it; it queues the next step itself
+
+    def budget() -> float:
+        return time_left() - RESERVE_SECONDS
+
+    try:
+        if job.kind == "delete_list":
+            return _delete_list(deps, job, budget)
+        if job.kind == "erase_account":
+            return _erase_account(deps, job, budget)
+    except Exception:
+        deps.jobs.release(job)  # SQS delivers the step again (and its DLQ takes it after 5 tries)
+        raise
+    deps.jobs.finish(job, "failed", now_iso(), epoch(), error=f"unknown job kind {job.kind!r}")
+    return "failed"
+
+
+def _again(deps: JobDeps, job: JobItem, done: int, phase: str, delay: int = 0) -> str:
+    deps.jobs.progress(job, done, phase, now_iso(), epoch())
+    deps.jobs.release(job)
+    deps.queue.send(deps.queue_url, [{"job_id": job.job_id}], delay_seconds=delay)
+    return "continues"
+
+
+def _delete_list(deps: JobDeps, job: JobItem, budget: TimeLeft) -> str:
+    removed, finished = remove_list_members(deps.contacts, job.account_id, str(job.target), budget)
+    if not finished:
+        return _again(deps, job, removed, "members")
+    deps.jobs.progress(job, removed, "members", now_iso(), epoch())
+    deps.jobs.finish(job, "done", now_iso(), epoch())
+    return "done"
+
+
+def _erase_account(deps: JobDeps, job: JobItem, budget: TimeLeft) -> str:
+    account_id = job.account_id
+    eraser = deps.eraser(budget)
+    phase = job.phase or "identities"
+    try:
+        if phase == "identities":
+            for domain in deps.domains.all(account_id):
+                deps.identities.delete(domain.domain)
+            phase = "ledger"
+        if phase == "ledger":
+            eraser.erase_ledgers(account_id)
+            return _again(deps, job, eraser.deleted, "rest", delay=ROLLUP_SETTLE_SECONDS)
+        eraser.erase(account_id)
+    except OutOfTime:
+        return _again(deps, job, eraser.deleted, phase)
+    logger.info("account erased", extra={"account_id": account_id, "items": int(job.done or 0) + eraser.deleted})
+    deps.jobs.delete(job)  # the tenant's last record
+    return "done"

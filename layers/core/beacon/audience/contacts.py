@@ -254,11 +254,11 @@ def remove_list_members(contacts: ContactRepo, account_id: str, list_id: str,
     and attributes). Returns (members removed now, whether none is left). Idempotent."""
     removed = 0
     for page in contacts.member_ids(account_id, list_id):
+        if removed and time_left() < STEP_RESERVE_SECONDS:
+            return removed, False
         contacts.drop_list(account_id, page, list_id)
         contacts.delete_memberships(account_id, list_id, page)
         removed += len(page)
-        if time_left() < STEP_RESERVE_SECONDS:
-            return removed, False
     return removed, True
 
 

@@ -345,7 +345,7 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
                     time.sleep(0.5)  # a finalize check waits out its delay
             final = CampaignRepo().get(account_id, view["id"], consistent=True)
             assert final is not None
-            stats = report(final, wiring.counters(), wiring.engagement())
+            stats = report(final, wiring.rollup_store())
         wiring.reset()
     if stats["status"] != "sent" or stats["sent"] != recipients:
         raise RuntimeError(f"the bench campaign did not finish: {stats}")

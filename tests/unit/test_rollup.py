@@ -95,8 +95,9 @@ def test_changes_telescope_in_any_order(versions: list[dict[str, Any]], rnd: Any
     assert {k: v for k, v in total.items() if v} == contribution(versions[-1])
 
 
-def test_an_unengaged_item_adds_nothing() -> None:
-    assert contribution({"sk": {"S": "x"}, "status": {"S": "sent"}, "delivered_at": {"S": ISO[T0]}}) == {}
+def test_an_unengaged_item_adds_nothing_but_its_delivery() -> None:
+    assert contribution({"sk": {"S": "x"}, "status": {"S": "sent"}}) == {}
+    assert contribution({"sk": {"S": "x"}, "status": {"S": "sent"}, "delivered_at": {"S": ISO[T0]}}) == {"dl": 1}
     assert contribution(None) == {}
     assert change(None, None) == {}
 
@@ -154,6 +155,17 @@ def test_one_open_goes_to_the_campaigns_core_item_and_its_hour() -> None:
     assert targets[f"r{slot:02d}"][0].amounts == {"ot": 1, "ou": 1, "oh": 1}
     assert targets[f"t#{T0 // 3600:08d}#{slot:02d}"][0].amounts == {f"m{(T0 // 60) % 60:02d}ho": 1}
     assert all(t.pk == f"{ACCT}#{CAMP}" for t, _, _ in store.calls)
+
+
+def test_a_click_counts_its_link_apart() -> None:
+    store = Recorder()
+    clicked = {"clicks": n(1), "link_3": n(1), "machine_clicks": n(1), "last_click_at": {"S": ISO[T0]},
+               "click_client": {"S": "scanner:curl"}}
+    rollup.apply({"shardId": "s-1", "Records": [record("5", clicked, {"sk": {"S": "x"}})]}, store)
+    targets = {t.sk: parts[0].amounts for t, _, parts in store.calls}
+    slot = slot_of("s-1")
+    assert targets[f"l{slot:02d}"] == {"l3t": 1, "l3u": 1, "l3m": 1}  # the links item: clicks only
+    assert targets[f"r{slot:02d}"] == {"ct": 1, "cu": 1, "cm": 1}
 
 
 def test_a_failed_item_names_the_first_record_to_deliver_again() -> None:

@@ -1,5 +1,6 @@
-"""A campaign's stats: delivery figures from the sharded counters, opens and clicks from the stats
-roll-up (beacon.tracking.rollup): one Query of at most 32 small items, whatever the campaign's size."""
+"""A campaign's stats: sends, failures, bounces, complaints and unsubscribes from the sharded counters
+(written with the ledger), deliveries, opens and clicks from the stats roll-up (beacon.tracking.rollup):
+one Query of at most 32 small items, whatever the campaign's size."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def report(item: CampaignItem, totals: CampaignTotals) -> dict[str, Any]:
         # recipients not settled: still to go while sending/paused; never sent once cancelled
         "not_sent": max(0, int(item.recipients or 0) - c.get("sent", 0) - c.get("failed", 0)
                         - c.get("skipped_suppressed", 0)),
-        "delivered": c.get("delivered", 0),
+        "delivered": rollup.get("dl", 0),  # delivered_at on the ledger items (one write per Delivery event)
         "bounced": c.get("bounced", 0),
         "complained": c.get("complained", 0),
         "rejected": c.get("rejected", 0),

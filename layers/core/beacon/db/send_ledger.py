@@ -239,6 +239,25 @@ class Ledger:
             return None
         return {k: (v.get("S") if "S" in v else v.get("N") if "N" in v else v) for k, v in item.items()}
 
+    def delivery(self, account_id: str, campaign_id: str, recipient_id: str) -> tuple[str, bool] | None:
+        """(status, delivered) of a ledger item, or None when there is none: what an SES event needs to
+        know before it writes (an eventually consistent read of half a read unit; a write that would
+        fail its condition costs a whole write unit, a transaction's two)."""
+        item = self._client.get_item(TableName=self._table, Key=self._key(account_id, campaign_id, recipient_id),
+                                     ProjectionExpression="#s, delivered_at",
+                                     ExpressionAttributeNames={"#s": "status"}).get("Item")
+        if item is None:
+            return None
+        return str((item.get("status") or {}).get("S") or ""), "delivered_at" in item
+
+    def mark_delivered(self, account_id: str, campaign_id: str, recipient_id: str, now_iso: str) -> bool:
+        """SES delivered it: delivered_at, once (one UpdateItem; the stats roll-up counts it from the
+        ledger's stream, so no counter is written). True the first time only."""
+        return applied(self._client.update_item, TableName=self._table,
+                       Key=self._key(account_id, campaign_id, recipient_id), UpdateExpression="SET delivered_at = :at",
+                       ConditionExpression="attribute_exists(sk) AND attribute_not_exists(delivered_at)",
+                       ExpressionAttributeValues={":at": {"S": now_iso}})
+
     def mark(self, account_id: str, campaign_id: str, recipient_id: str, field: str, counter: str,
              now_iso: str) -> bool:
         """Set a once-only flag (delivered_at, bounced_at, complained_at, unsubscribed_at) on the item

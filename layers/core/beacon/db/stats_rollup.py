@@ -5,7 +5,9 @@ whatever its size.
 
 Items, in the campaign's counter partition (pk={account_id}#{campaign_id}, beside the delivery
 counters s00..s15 of beacon.db.campaign_counters):
-  sk=r{slot:02d}            opens/clicks/per-link counters and the untimed timeline counts
+  sk=r{slot:02d}            deliveries, opens and clicks, the untimed timeline counts (under 1 KB: one
+                            write unit an update)
+  sk=l{slot:02d}            the per-link click counters (written by clicks only)
   sk=t#{hour}#{slot:02d}    the timeline counts of one hour (epoch hour), per minute: m{MM}{series}
 The slot (0-15) is that of the stream shard that wrote it (crc32 of its shard id), so concurrent
 shards seldom write one item and no item passes DynamoDB's 1,000 writes/s per partition key item.
@@ -59,6 +61,10 @@ def counters_pk(account_id: str, campaign_id: str) -> str:
 
 def core_sk(slot: int) -> str:
     return f"r{slot:02d}"
+
+
+def links_sk(slot: int) -> str:
+    return f"l{slot:02d}"
 
 
 def hour_sk(hour: int, slot: int) -> str:
@@ -157,17 +163,18 @@ class RollupStore:
 
     # ------------------------------------------------------------------ reading
     def totals(self, account_id: str, campaign_id: str, *, consistent: bool = True) -> dict[str, int]:
-        """The campaign's summed roll-up counters (every r.. item): one Query."""
+        """The campaign's summed roll-up counters (every l.. and r.. item): one Query."""
         return _sum(self._query(counters_pk(account_id, campaign_id), "sk BETWEEN :a AND :b",
-                                {":a": {"S": "r"}, ":b": {"S": "r~"}}, consistent))
+                                {":a": {"S": "l"}, ":b": {"S": "r~"}}, consistent))
 
     def campaign(self, account_id: str, campaign_id: str) -> tuple[dict[str, int], dict[str, int]]:
         """(delivery counters, roll-up counters) of a campaign in ONE Query: the s00..s15 items of
-        beacon.db.campaign_counters and the r00..r15 items (the stats read: at most 32 small items)."""
+        beacon.db.campaign_counters and the l00..l15, r00..r15 roll-up items (at most 48 small items,
+        as many as stream shards wrote: a handful)."""
         delivery: dict[str, int] = {}
         rollup: dict[str, int] = {}
         for item in self._query(counters_pk(account_id, campaign_id), "sk BETWEEN :a AND :b",
-                                {":a": {"S": "r"}, ":b": {"S": "s~"}}, True):
+                                {":a": {"S": "l"}, ":b": {"S": "s~"}}, True):
             _add(delivery if item["sk"]["S"].startswith("s") else rollup, item)
         return delivery, rollup
 

@@ -15,6 +15,7 @@ Two ways to the same numbers:
   `figures(totals, link_count)` turns summed counters into the stats' `opens` and `clicks`.
 
 Counter names (short: they are attribute names of the roll-up items):
+  dl                  delivered (the item has SES's Delivery: delivered_at)
   ot ou oh om op      opens total, unique, human_unique, machine, proxied
   ct cu ch cm cp      clicks total, unique, human_unique, machine, honeypot
   l{i}t l{i}u l{i}h l{i}m   per link i: total, unique, human_unique, machine
@@ -162,10 +163,13 @@ def summarize(items: Iterable[Mapping[str, Any]], link_count: int) -> tuple[dict
 
 def contribution(item: Mapping[str, Any] | None) -> dict[str, int]:
     """What one ledger item (raw DynamoDB attribute values; None: no item) adds to its campaign's
-    counters. Only non-zero counters are returned; an item nobody engaged with adds nothing."""
+    counters. Only non-zero counters are returned; an item neither delivered nor engaged with adds
+    nothing."""
     out: Counter[str] = Counter()
     if not item:
         return {}
+    if item.get("delivered_at"):
+        out["dl"] += 1
 
     def timed(at: int | None, series: str, count: int) -> None:
         if count > 0:

@@ -10,9 +10,10 @@ erasure) changes nothing: its campaign's counters are erased with it.
 
 The event source (template.yaml, StatsRollupFunction) reads the stream with a tumbling window only
 so that every event names its shard (`shardId`): the watermarks are per shard. Its filter passes
-only records whose new image has opens, clicks or a honeypot hit (an item without them adds
-nothing), so the sends' own ledger writes do not invoke the function. Lag: the batching window
-(2 s) plus one invocation (tens of ms): within 10 s of the pixel's write.
+only records whose new image has delivered_at, opens, clicks or a honeypot hit (an item without
+them adds nothing), so the claims and settles of a send do not invoke the function. Lag: the batching window
+(5 s) plus one invocation (tens of ms): within 10 s of the pixel's write. SES deliveries are
+counted here too (delivered_at: one write per Delivery event instead of a transaction with a counter).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from beacon.db.stats_rollup import Part, Target, core_sk, counters_pk, hour_sk, padded, slot_of
+from beacon.db.stats_rollup import Part, Target, core_sk, counters_pk, hour_sk, links_sk, padded, slot_of
 from beacon.shared.ids import is_id
 from beacon.tracking.engagement_stats import change
 
@@ -127,15 +128,20 @@ def plan(batch: Batch) -> dict[Target, list[Part]]:
             continue
         pk = counters_pk(c.account_id, c.campaign_id)
         core: dict[str, int] = {}
+        links: dict[str, int] = {}
         hours: dict[int, dict[str, int]] = {}
         for name, amount in delta.items():
             if name.startswith("t") and name[1:-2].isdigit():
                 minute = int(name[1:-2])
                 hours.setdefault(minute // 60, {})[f"m{minute % 60:02d}{name[-2:]}"] = amount
+            elif name.startswith("l") and name[1:2].isdigit():
+                links[name] = amount
             else:
                 core[name] = amount
         if core:
             targets.setdefault(Target(pk, core_sk(slot)), []).append(Part(c.seq, core))
+        if links:
+            targets.setdefault(Target(pk, links_sk(slot)), []).append(Part(c.seq, links))
         for hour, amounts in hours.items():
             targets.setdefault(Target(pk, hour_sk(hour, slot)), []).append(Part(c.seq, amounts))
     return targets

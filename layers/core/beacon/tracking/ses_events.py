@@ -1,8 +1,9 @@
 """SES event notifications (configuration-set event publishing through SNS).
 
 Each notification names its tenant, campaign and recipient in the message tags Beacon set at
-send. Delivery settles a send whose sender crashed after SES accepted it and counts the
-delivery; a hard bounce or a complaint suppresses the person for the tenant.
+send. Send and Delivery settle a send whose sender crashed after SES accepted it; a Delivery sets
+delivered_at (the stats roll-up counts it); a hard bounce or a complaint suppresses the person for
+the tenant. Send and Delivery (two per email) read the ledger item once and write only what changes.
 
 A tenant's emails that are not a campaign's send carry the tenant and their kind instead of a
 campaign: a signup's confirmation email (kind "confirmation") and a campaign's test send (kind
@@ -158,10 +159,17 @@ def apply(deps: SesEventDeps, event: SesEvent) -> None:
         return
     now = now_iso()
     ids = (event.account_id, event.campaign_id, event.recipient_id)
-    if event.kind in ("Send", "Delivery") and event.message_id:
-        deps.ledger.settle_by_event(*ids, event.message_id, now)
-    if event.kind == "Delivery":
-        deps.ledger.mark(*ids, "delivered_at", "delivered", now)
+    if event.kind in ("Send", "Delivery"):
+        # one read first: almost always the sender settled it already and SES reports it once, so
+        # nothing is written (a failed conditional write or transaction would still be billed)
+        found = deps.ledger.delivery(*ids)
+        if found is None:
+            return
+        status, delivered = found
+        if status == "sending" and event.message_id:
+            deps.ledger.settle_by_event(*ids, event.message_id, now)
+        if event.kind == "Delivery" and not delivered:
+            deps.ledger.mark_delivered(*ids, now)
     elif event.kind == "Bounce":
         if event.bounce_type == "Permanent":
             if deps.ledger.mark(*ids, "bounced_at", "bounced", now):

@@ -338,7 +338,7 @@ def test_sign_up_returns_the_account_and_a_working_key(api: Client) -> None:
     assert status == 200, profile
     assert profile["id"] == account["id"] and profile["email"] == email.lower()
     status, lists = me.get("/v1/lists")
-    assert (status, lists) == (200, {"items": []})
+    assert (status, lists) == (200, {"items": [], "next_cursor": None})
 
 
 def test_sign_up_refuses_a_taken_email_whatever_its_case(api: Client) -> None:

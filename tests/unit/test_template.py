@@ -95,10 +95,8 @@ def test_template_has_the_expected_functions() -> None:
         "ConsoleFunction",  # the web console's files (issue 17)
         "FormsFunction",  # issue 14: the hosted signup form and the double opt-in confirmation
         "SignupFunction",  # issue 14: form signups from their queue (the confirmation email)
-        "StreamEventsFunction",  # the event layer: table streams -> domain events (issue 16)
-        "ReactionsFunction",  # domain events -> automation enrolments, webhook deliveries
-        "AutomationStepsFunction",  # automation steps sent by the campaigns' send code
-        "WebhookDeliveryFunction",  # signed webhook deliveries
+        "StatsRollupFunction",
+        "JobsFunction",
     }
 
 

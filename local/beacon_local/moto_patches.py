@@ -90,12 +90,18 @@ def _table_backup(table: Any, memo: Any = None) -> Any:
     return backup
 
 
+_fast_depth = [0]  # fast_transactions() nests: only the outermost exit puts moto back
+
+
 @contextmanager
 def fast_transactions() -> Iterator[None]:
-    """TransactWriteItems at the cost of its own items: moto backs up every table the transaction
-    touches (a deep copy of the whole table, with its stream) to restore it on a cancellation; here
-    each touched item is remembered as it was (moto reads it before each operation) and put back,
-    and the stream records the cancelled transaction wrote are dropped, as DynamoDB streams none."""
+    if _fast_depth[0]:  # already installed (a test's own `with` inside the session's): leave it so
+        _fast_depth[0] += 1
+        try:
+            yield
+        finally:
+            _fast_depth[0] -= 1
+        return
     original_transact = _models.DynamoDBBackend.transact_write_items
     original_get_item = _models.DynamoDBBackend.get_item
     original_copy = _models.copy  # the outer fast_transactions' stand-in when nested
@@ -122,9 +128,11 @@ def fast_transactions() -> Iterator[None]:
     _models.DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
     _models.DynamoDBBackend.get_item = get_item  # type: ignore[method-assign]
     _models.copy = _OncePerTransaction()  # type: ignore[assignment]
+    _fast_depth[0] = 1
     try:
         yield
     finally:
+        _fast_depth[0] = 0
         _models.DynamoDBBackend.transact_write_items = original_transact  # type: ignore[method-assign]
         _models.DynamoDBBackend.get_item = original_get_item  # type: ignore[method-assign]
         _models.copy = original_copy

@@ -96,7 +96,8 @@ class LocalStack:
         )
         env = self.resources.environment()
         env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
-        env["BEACON_WEBHOOKS_ALLOW_LOCAL"] = "1"  # webhooks may go to http://127.0.0.1 (a local receiver)
+        # an account erasure waits for the stats roll-up's stream (5 s batching window locally)
+        env.setdefault("BEACON_ERASURE_SETTLE_SECONDS", "8")
         env.update(self.extra_environment)
         apply_environment(env)
         if self.iam_mode != "off":

@@ -52,6 +52,12 @@ def test_account_lifecycle_over_http(dev_stack_factory: Callable[..., Any]) -> N
     assert me.get("/v1/account").status == 401  # the reset signed the session out
 
     keyed = Client(stack.base_url, signup["api_key"])
-    assert keyed.request("DELETE", "/v1/account").status == 204
+    erasure = keyed.request("DELETE", "/v1/account")
+    assert erasure.status == 202
+    job = erasure.json()["id"]
+    assert keyed.request("POST", "/v1/lists", json_body={"name": "too late"}).status == 409  # read-only now
+    deadline = time.monotonic() + 60
+    while keyed.get(f"/v1/jobs/{job}").status == 200 and time.monotonic() < deadline:  # the jobs function runs it
+        time.sleep(0.5)
     assert keyed.get("/v1/account").status == 401
     assert api.post("/v1/sessions", {"email": owner, "password": "a brand new password"}).status == 401

@@ -287,7 +287,7 @@ def job_deps() -> JobDeps:
     s = bound()
     return JobDeps(jobs=JobRepo(), queue=queue(), queue_url=s.jobs_queue_url, accounts=AccountRepo(),
                    credentials=CredentialRepo(), contacts=ContactRepo(), lists=ListRepo(), domains=DomainRepo(),
-                   identities=identities(), eraser=eraser)
+                   identities=identities(), eraser=eraser, settle_seconds=s.erasure_settle_seconds)
 
 
 def reset() -> None:

@@ -56,6 +56,7 @@ class JobDeps:
     domains: DomainRepo
     identities: Identities
     eraser: Callable[[TimeLeft], TenantEraser]
+    settle_seconds: int = ROLLUP_SETTLE_SECONDS  # between the ledger's erasure and the stats'
 
 
 def view(item: JobItem) -> dict[str, Any]:
@@ -170,7 +171,7 @@ def _erase_account(deps: JobDeps, job: JobItem, budget: TimeLeft) -> str:
             phase = "ledger"
         if phase == "ledger":
             eraser.erase_ledgers(account_id)
-            return _again(deps, job, eraser.deleted, "rest", delay=ROLLUP_SETTLE_SECONDS)
+            return _again(deps, job, eraser.deleted, "rest", delay=deps.settle_seconds)
         eraser.erase(account_id)
     except OutOfTime:
         return _again(deps, job, eraser.deleted, phase)

@@ -35,6 +35,7 @@ class Settings:
     ses_direct: bool = True  # SendEmail through beacon.ports.ses_direct (BEACON_SES_DIRECT=0: the botocore client)
     signup_queue_url: str = ""  # form signups, processed off the request path (functions/signup)
     jobs_queue_url: str = ""  # list deletions and account erasures (beacon.audience.jobs)
+    erasure_settle_seconds: int = 60  # an erasure waits this long for the stats roll-up's stream
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -76,4 +77,5 @@ def get_settings() -> Settings:
         ses_direct=_env("BEACON_SES_DIRECT", "1").strip().lower() not in ("0", "false", "no", "off"),
         signup_queue_url=_env("SIGNUP_QUEUE_URL", ""),
         jobs_queue_url=_env("JOBS_QUEUE_URL", ""),
+        erasure_settle_seconds=max(1, min(900, int(_env("BEACON_ERASURE_SETTLE_SECONDS", "60")))),
     )

@@ -56,10 +56,6 @@ def view(item: CampaignItem) -> dict[str, Any]:
     }
 
 
-
-
-
-<<<<<<< HEAD
 def _check_targeting(fields: dict[str, Any], lists: ListRepo, account_id: str, segments: SegmentRepo) -> None:
     """segment_id names a segment of the tenant; exclude_list_ids are its lists and none is also a
     list to send to; a resend (resend_of) goes to its original's recipients, not to lists."""
@@ -76,12 +72,12 @@ def _check_targeting(fields: dict[str, Any], lists: ListRepo, account_id: str, s
             raise invalid("exclude_list_ids", f"list {list_id[:64]} not found")
         if list_id in sending_to:
             raise invalid("exclude_list_ids", f"list {list_id} is also in list_ids")
-=======
+
+
 def page(repo: CampaignRepo, account_id: str, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
     """A page of the account's campaigns, newest first."""
     items, next_cursor = repo.page(account_id, limit, cursor)
     return {"items": [view(i) for i in items], "next_cursor": next_cursor}
->>>>>>> 30ae810 (pagination and background jobs: GET /v1/lists, /v1/campaigns, /v1/api-keys and /v1/domains page with limit/cursor (db.paging: a cursor that names another tenant or kind is a 400); DELETE /v1/lists/{id} and DELETE /v1/account answer 202 with a job run by a new jobs function (own queue + DLQ) in steps with a lease, progress in GET /v1/jobs/{id}; an account being erased is read-only (409 account_deleting); the tenant eraser leaves durable progress at every step (ledgers first and marked, the stats after the roll-up's lag, contacts ten at a time), so any size finishes)
 
 
 def validate(fields: dict[str, Any], lists: ListRepo, account_id: str, company: str, signer: TokenSigner,

@@ -6,6 +6,7 @@ Membership: pk={account_id}#L#{list_id} sk={recipient_id}
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -15,26 +16,6 @@ from beacon.db.batch import client as _client
 from beacon.db.batch import parallel_batch_get, parallel_batch_put, run_parallel
 from beacon.db.conditions import applied
 from beacon.db.models import ContactItem, MembershipItem
-
-
-<<<<<<< HEAD
-def encode_cursor(key: dict[str, str] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> dict[str, str] | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise ValueError("cursor is not one this API gave out") from exc
-    if not isinstance(key, dict) or set(key) != {"pk", "sk"} or not all(isinstance(v, str) for v in key.values()):
-        raise ValueError("cursor is not one this API gave out")
-    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +40,6 @@ class ContactRow:
                    raw.get("created_at", {}).get("S"))
 
 
-=======
->>>>>>> 30ae810 (pagination and background jobs: GET /v1/lists, /v1/campaigns, /v1/api-keys and /v1/domains page with limit/cursor (db.paging: a cursor that names another tenant or kind is a 400); DELETE /v1/lists/{id} and DELETE /v1/account answer 202 with a job run by a new jobs function (own queue + DLQ) in steps with a lease, progress in GET /v1/jobs/{id}; an account being erased is read-only (409 account_deleting); the tenant eraser leaves durable progress at every step (ledgers first and marked, the stats after the roll-up's lag, contacts ten at a time), so any size finishes)
 class ContactRepo:
     def get(self, account_id: str, recipient_id: str) -> ContactItem | None:
         try:

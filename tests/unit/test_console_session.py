@@ -24,6 +24,7 @@ class FakeSession:
     account_id: str
     session_id: str
     expires_at: int
+    deleting: int | None = None  # the account is being erased (beacon.audience.jobs)
 
 
 class FakeCreds:

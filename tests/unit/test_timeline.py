@@ -1,5 +1,6 @@
-"""The campaign timeline (beacon.campaigns.timeline): each figure placed at the time the ledger item
-stores for it, nothing guessed, and points plus untimed adding up to the stats' own numbers."""
+"""The campaign timeline (beacon.campaigns.timeline): each figure placed at the minute the ledger item
+stores for it, nothing guessed, and points plus untimed adding up to the stats' own numbers; the
+roll-up's per-minute counters give the same answer as the ledger items."""
 
 from __future__ import annotations
 
@@ -9,11 +10,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beacon.campaigns.timeline import AUTO_POINTS, BUCKETS, CLOCK_SLACK, MAX_POINTS, derive, events, iso, parse_time
+from beacon.campaigns.timeline import (
+    AUTO_POINTS,
+    BUCKETS,
+    CLOCK_SLACK,
+    MAX_POINTS,
+    counted,
+    derive,
+    events,
+    for_campaign,
+    iso,
+    parse_time,
+    place,
+)
 from beacon.db.engagement import LINK_SHIFT
+from beacon.db.models import CampaignItem
 from beacon.shared.errors import Unprocessable
 from beacon.tracking.classify import is_machine_class
-from beacon.tracking.engagement_stats import summarize
+from beacon.tracking.engagement_stats import contribution, summarize
 
 T0 = 1_800_000_000  # the send began; a whole hour
 N = lambda v: {"N": str(v)}  # noqa: E731
@@ -45,7 +59,7 @@ def test_a_human_open_is_placed_at_the_first_human_open() -> None:
 
 def test_proxied_opens_count_as_a_person() -> None:
     timed, untimed = events([item(opens=N(1), proxied_opens=N(1), first_human_open=N(T0 + 5))])
-    assert timed == [(T0 + 5, "human_opens", 1)] and not any(untimed.values())
+    assert timed == [(T0, "human_opens", 1)] and not any(untimed.values())  # at its minute (T0 + 5 s)
 
 
 def test_machine_opens_sit_at_the_latest_open_only_when_that_was_a_machine() -> None:
@@ -53,7 +67,7 @@ def test_machine_opens_sit_at_the_latest_open_only_when_that_was_a_machine() -> 
     later_human = item(opens=N(2), machine_opens=N(1), human_opens=N(1), first_human_open=N(T0 + 900),
                        last_open_at=S(iso(T0 + 900)), open_client=S("desktop_browser"))
     timed, untimed = events([mpp, later_human])
-    assert (T0 + 30, "machine_opens", 2) in timed
+    assert (T0, "machine_opens", 2) in timed  # T0 + 30 s, at its minute
     assert (T0 + 900, "human_opens", 1) in timed
     assert untimed["machine_opens"] == 1  # its time is not stored: counted, not guessed
 
@@ -65,8 +79,8 @@ def test_clicks_in_the_log_are_judged_by_the_sweep_rules_at_their_own_time() -> 
     person = item(clicks=N(1), delivered_at=S(delivered), opens=N(1), human_opens=N(1),
                   first_human_open=N(T0 + 300), human_click_log=log((T0 + 400, 0)), link_0=N(1))
     timed, _untimed = events([scanner, person])
-    assert (T0 + 20, "machine_clicks", 1) in timed and (T0 + 21, "machine_clicks", 1) in timed
-    assert (T0 + 400, "human_clicks", 1) in timed
+    assert (T0, "machine_clicks", 2) in timed  # T0 + 20 s and T0 + 21 s: one minute
+    assert (T0 + 360, "human_clicks", 1) in timed
 
 
 def test_request_machine_clicks_and_unlogged_clicks() -> None:
@@ -77,7 +91,7 @@ def test_request_machine_clicks_and_unlogged_clicks() -> None:
                  last_click_at=S(iso(T0 + 7200)), click_client=S("mobile_browser"))
     busy = item(clicks=N(1), human_clicks_unlogged=N(1), link_0=N(1))
     timed, untimed = events([burst, mixed, busy])
-    assert (T0 + 40, "machine_clicks", 3) in timed
+    assert (T0, "machine_clicks", 3) in timed
     assert untimed["machine_clicks"] == 1  # the latest click was a person's: the machine one has no time
     assert untimed["human_clicks"] == 1  # past the click log: counted without a time
 
@@ -199,3 +213,26 @@ def test_points_plus_untimed_are_the_stats(items: list[dict[str, Any]], age: int
     size = answer["bucket_seconds"]
     assert all(parse_time(b["at"]) - parse_time(a["at"]) == size  # type: ignore[operator]
                for a, b in zip(answer["points"], answer["points"][1:], strict=False))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(ledger_items(), max_size=12), st.integers(0, 6 * 86400), st.sampled_from([None, 3600, 86400]))
+def test_the_rollup_counters_give_the_ledger_items_timeline(items: list[dict[str, Any]], age: int,
+                                                            bucket: int | None) -> None:
+    summed: dict[str, int] = {}
+    for ledger_item in items:  # what the stats roll-up holds: the sum of every item's contribution
+        for name, n in contribution(ledger_item).items():
+            summed[name] = summed.get(name, 0) + n
+    kept = {name: n for name, n in summed.items() if name[0] in "tu"}  # what RollupStore.timeline reads
+    assert counted(kept) == events(items)
+    campaign = CampaignItem(pk="a" * 32, sk="c" * 32, campaign_id="c" * 32, status="sent", send_requested_at=iso(T0))
+
+    class Store:
+        def timeline(self, account_id: str, campaign_id: str) -> dict[str, int]:
+            assert (account_id, campaign_id) == ("a" * 32, "c" * 32)
+            return kept
+
+    answer = for_campaign(campaign, Store(), T0 + age, bucket)
+    assert answer == {"campaign_id": "c" * 32, "status": "sent",
+                      **place(events(items), start=T0, now=T0 + age, active=False,
+                              bucket=bucket)}

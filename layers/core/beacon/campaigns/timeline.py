@@ -1,13 +1,11 @@
 """A campaign's engagement over time (the report's chart): human and machine opens and clicks per
-time bucket, derived from what the send-ledger items already store. Nothing is written for it: the
-pixel and the click stay one UpdateItem each (beacon.db.engagement).
+time bucket, read from the stats roll-up's per-minute counts (beacon.tracking.rollup keeps them from
+the send ledger's stream, beacon.db.stats_rollup stores them an hour an item). Nothing is written for
+it on the pixel or click path, and the read does not grow with the campaign's recipients: one Query
+of the campaign's roll-up items (an item per hour with engagement and stream shard).
 
-The contract, which a stream-fed roll-up (issue 18) can answer instead of the ledger items:
-
-    derive(items, start=..., now=..., active=..., bucket=None) -> dict
-
-`items` are a campaign's engaged ledger items as raw DynamoDB attribute maps (Engagement.items
-with extra=FIELDS). The answer has `points`, one per bucket [at, at + bucket_seconds), each with:
+What each ledger item contributes is beacon.tracking.engagement_stats.contribution (the function the
+roll-up sums), so the timeline of the roll-up equals `derive(items)` over the ledger items exactly:
 
   human_opens     recipients whose FIRST human (or image-proxy) open falls in the bucket;
                   their sum is the stats' opens.human_unique
@@ -19,24 +17,24 @@ with extra=FIELDS). The answer has `points`, one per bucket [at, at + bucket_sec
                   called machine (at the recipient's latest click when that click was a machine's);
                   sum + untimed = clicks.machine
 
+The resolution is one minute (the roll-up counts per epoch minute; every bucket is whole minutes).
 What the ledger holds without a time (machine opens of a recipient whose latest open was human,
 request-machine clicks followed by a human click, a person's clicks past the 100-entry click log) and
-times that cannot be right (before the send began or in the future, beyond CLOCK_SLACK) are counted
-in `untimed`: never dropped, never guessed. So the chart adds up to the stats' numbers exactly.
+times that cannot be right (a minute before the send began or after now, beyond CLOCK_SLACK) are
+counted in `untimed`: never dropped, never guessed. So the chart adds up to the stats' numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from beacon.db.engagement import LINK_SHIFT
 from beacon.db.models import CampaignItem
 from beacon.shared.errors import Unprocessable
-from beacon.tracking.classify import ClickFacts, classify_click, is_machine_class
+from beacon.tracking.engagement_stats import contribution, timeline_counts
 
-FIELDS = ("last_open_at", "open_client", "last_click_at", "click_client")
 SERIES = ("human_opens", "machine_opens", "human_clicks", "machine_clicks")
 BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)  # seconds: 1 min ... 1 week
 AUTO_POINTS = 120  # the automatic bucket is the smallest that gives at most this many points
@@ -44,20 +42,13 @@ MAX_POINTS = 2000  # an explicit bucket_seconds may give at most this many
 CLOCK_SLACK = 3600  # a time this much before the send began or after now is not placed
 ACTIVE = frozenset({"sending", "paused"})  # the chart runs up to now while these last
 
-
-class EngagementItems(Protocol):
-    def items(self, account_id: str, campaign_id: str, link_count: int, *, parallel: bool = False,
-              extra: tuple[str, ...] = ()) -> Iterable[dict[str, Any]]: ...
+Events = tuple[list[tuple[int, str, int]], dict[str, int]]  # ([(minute's epoch second, series, count)], untimed)
 
 
-def _n(item: dict[str, Any], name: str) -> int:
-    value = item.get(name)
-    return int(value["N"]) if value and "N" in value else 0
+class TimelineCounters(Protocol):
+    """beacon.db.stats_rollup.RollupStore: a campaign's summed t{minute}{series} and u{series} counters."""
 
-
-def _s(item: dict[str, Any], name: str) -> str:
-    value = item.get(name)
-    return str(value["S"]) if value and "S" in value else ""
+    def timeline(self, account_id: str, campaign_id: str) -> dict[str, int]: ...
 
 
 def parse_time(text: str | None) -> int | None:
@@ -77,43 +68,21 @@ def iso(at: int) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def events(items: Iterable[dict[str, Any]]) -> tuple[list[tuple[int, str, int]], dict[str, int]]:
-    """(timed events as (at, series, count), untimed counts per series) of the ledger items."""
-    timed: list[tuple[int, str, int]] = []
-    untimed = dict.fromkeys(SERIES, 0)
+def counted(counters: Mapping[str, int]) -> Events:
+    """The timed events (at the start of their minute) and the untimed counts of summed counters."""
+    minutes, untimed = timeline_counts(counters)
+    timed = [(minute * 60, series, n) for minute, counts in sorted(minutes.items())
+             for series, n in counts.items() if n]
+    return timed, {name: untimed.get(name, 0) for name in SERIES}
 
-    def put(at: int | None, series: str, count: int) -> None:
-        if count <= 0:
-            return
-        if at is None:
-            untimed[series] += count
-        else:
-            timed.append((at, series, count))
 
+def events(items: Iterable[Mapping[str, Any]]) -> Events:
+    """counted() of the sum of contribution(item) over ledger items (raw attribute values): what the
+    roll-up holds for them."""
+    total: Counter[str] = Counter()
     for item in items:
-        first_human = _n(item, "first_human_open") or None
-        if _n(item, "human_opens") or _n(item, "proxied_opens"):
-            put(first_human, "human_opens", 1)
-        machine_opens = _n(item, "machine_opens")
-        if machine_opens:
-            latest_was_machine = is_machine_class(_s(item, "open_client"))
-            put(parse_time(_s(item, "last_open_at")) if latest_was_machine else None, "machine_opens",
-                machine_opens)
-        if not _n(item, "clicks"):
-            continue
-        window_start = parse_time(_s(item, "delivered_at")) or parse_time(_s(item, "sent_at"))
-        hits = sorted(int(x) for x in (item.get("honeypot_hits") or {}).get("NS", []))
-        for entry in (item.get("human_click_log") or {}).get("L", []):
-            at = int(entry["N"]) // LINK_SHIFT
-            machine = classify_click(ClickFacts(at, window_start, first_human, hits)) is not None
-            put(at, "machine_clicks" if machine else "human_clicks", 1)
-        put(None, "human_clicks", _n(item, "human_clicks_unlogged"))
-        request_machine = _n(item, "machine_clicks")
-        if request_machine:
-            latest_was_machine = is_machine_class(_s(item, "click_client"))
-            put(parse_time(_s(item, "last_click_at")) if latest_was_machine else None, "machine_clicks",
-                request_machine)
-    return timed, untimed
+        total.update({k: v for k, v in contribution(item).items() if k[0] in "tu"})
+    return counted(total)
 
 
 def _points(first: int, last: int, size: int) -> int:
@@ -134,13 +103,12 @@ def _bucket_for(first: int, last: int, bucket: int | None) -> int:
     return next((b for b in BUCKETS if _points(first, last, b) <= AUTO_POINTS), BUCKETS[-1])
 
 
-def derive(items: Iterable[dict[str, Any]], *, start: int | None, now: int, active: bool,
-           bucket: int | None = None) -> dict[str, Any]:
+def place(found: Events, *, start: int | None, now: int, active: bool, bucket: int | None = None) -> dict[str, Any]:
     """The timeline of a campaign whose send began at `start` (None or later than now: not sent yet,
-    no points).
+    no points), from its events.
     The points run from the first bucket of the send (or of an earlier event within CLOCK_SLACK) to
     the last event, or to `now` while `active` (sending or paused)."""
-    timed, untimed = events(items)
+    timed, untimed = found[0], dict(found[1])
     if start is None or start > now:
         for _at, series, count in timed:
             untimed[series] += count
@@ -165,16 +133,19 @@ def derive(items: Iterable[dict[str, Any]], *, start: int | None, now: int, acti
             "untimed": untimed}
 
 
-PARALLEL_FROM = 20_000  # recipients from which the ledger read runs its 16 Queries at once (as the stats)
+def derive(items: Iterable[Mapping[str, Any]], *, start: int | None, now: int, active: bool,
+           bucket: int | None = None) -> dict[str, Any]:
+    """The timeline straight from a campaign's engaged ledger items (the brute force the roll-up's
+    answer equals)."""
+    return place(events(items), start=start, now=now, active=active, bucket=bucket)
 
 
-def for_campaign(item: CampaignItem, engagement: EngagementItems, now: int, bucket: int | None = None
+def for_campaign(item: CampaignItem, rollup: TimelineCounters, now: int, bucket: int | None = None
                  ) -> dict[str, Any]:
-    """GET /v1/campaigns/{id}/timeline: the campaign's status and its derive() answer."""
+    """GET /v1/campaigns/{id}/timeline: the campaign's status and its timeline from the roll-up."""
     start = parse_time(item.send_at) if item.send_at else parse_time(item.send_requested_at)
     if item.status in ("draft", "scheduled"):
         start = None  # not sending yet: nothing to chart (a scheduled campaign starts at its send_at)
-    items = engagement.items(item.pk, item.campaign_id, len(item.links or []),
-                             parallel=int(item.recipients or 0) >= PARALLEL_FROM, extra=FIELDS)
+    found = counted(rollup.timeline(item.pk, item.campaign_id))
     return {"campaign_id": item.campaign_id, "status": item.status,
-            **derive(items, start=start, now=now, active=item.status in ACTIVE, bucket=bucket)}
+            **place(found, start=start, now=now, active=item.status in ACTIVE, bucket=bucket)}

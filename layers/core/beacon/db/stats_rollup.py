@@ -179,15 +179,23 @@ class RollupStore:
         return delivery, rollup
 
     def timeline(self, account_id: str, campaign_id: str, *, consistent: bool = False) -> dict[str, int]:
-        """The campaign's per-minute timeline counters as t{minute}{series} (every hour item)."""
+        """The campaign's timeline counters in ONE Query: the per-minute counts of every hour item as
+        t{minute}{series}, and the untimed u{series} of the r.. items (the s.. delivery counters in
+        between are read too: sixteen small items at most)."""
         totals: dict[str, int] = {}
-        for item in self._query(counters_pk(account_id, campaign_id), "begins_with(sk, :t)",
-                                {":t": {"S": "t#"}}, consistent):
-            hour = int(item["sk"]["S"].split("#")[1])
-            for name, value in item.items():
-                if name.startswith("m") and "N" in value and name[1:3].isdigit():
-                    key = f"t{hour * 60 + int(name[1:3])}{name[3:]}"
-                    totals[key] = totals.get(key, 0) + int(value["N"])
+        for item in self._query(counters_pk(account_id, campaign_id), "sk BETWEEN :a AND :b",
+                                {":a": {"S": "r"}, ":b": {"S": "t$"}}, consistent):
+            sk = item["sk"]["S"]
+            if sk.startswith("r"):
+                for name, value in item.items():
+                    if name.startswith("u") and "N" in value:
+                        totals[name] = totals.get(name, 0) + int(value["N"])
+            elif sk.startswith("t#"):
+                hour = int(sk.split("#")[1])
+                for name, value in item.items():
+                    if name.startswith("m") and "N" in value and name[1:3].isdigit():
+                        key = f"t{hour * 60 + int(name[1:3])}{name[3:]}"
+                        totals[key] = totals.get(key, 0) + int(value["N"])
         return totals
 
     def _query(self, pk: str, sort_condition: str, values: dict[str, Any],

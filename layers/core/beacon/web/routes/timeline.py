@@ -13,7 +13,7 @@ from beacon.campaigns import timeline
 from beacon.db.campaigns import CampaignRepo
 from beacon.shared.clock import epoch
 from beacon.web.common import ID, principal, reply, require_id
-from beacon.wiring import engagement
+from beacon.wiring import rollup_store
 
 router = Router()
 
@@ -22,11 +22,12 @@ router = Router()
             tags=["campaigns"],
             description="`points`: one per bucket from the start of the send, each with human_opens (recipients "
                         "by their first human open), machine_opens, human_clicks and machine_clicks; `untimed`: "
-                        "what the ledger holds without a time. Points plus untimed add up to the stats. "
+                        "what the ledger holds without a time. Points plus untimed add up to the stats. Read from "
+                        "the stats roll-up (a few seconds behind the pixel and the click), a minute's resolution. "
                         "`bucket_seconds` (60, 300, 900, 3600, 21600, 86400 or 604800) is chosen for about "
                         "120 points unless given.")
 def campaign_timeline(campaign_id: ID,
                       bucket_seconds: Annotated[int | None, Query(ge=1, le=10_000_000)] = None) -> Response[Any]:
     who = principal(router.current_event)
     item = campaigns.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"), consistent=True)
-    return reply(200, timeline.for_campaign(item, engagement(), epoch(), bucket_seconds))
+    return reply(200, timeline.for_campaign(item, rollup_store(), epoch(), bucket_seconds))

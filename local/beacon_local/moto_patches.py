@@ -46,7 +46,6 @@ from datetime import timedelta
 from typing import Any
 
 import moto.dynamodb.models as _models
-from moto.core.exceptions import JsonRESTError
 from moto.core.utils import utcnow
 from moto.dynamodb.responses import DynamoHandler
 
@@ -286,6 +285,73 @@ def serialised_dynamodb() -> Iterator[None]:
         DynamoHandler.call_action = original  # type: ignore[method-assign]
 
 
+# ------------------------------------------------------------------ streams
+STREAM_RETENTION_SECONDS = 24 * 3600  # DynamoDB Streams keeps a record 24 hours
+STREAM_MAX_RECORDS = 20_000  # per shard: moto's records are Python dicts of both images (~5 KB each)
+MAX_SHARD_ITERATORS = 1_000  # a reader asks for a fresh iterator per read and uses it at once
+
+
+def _trim(shard: Any) -> None:
+    """Drop a shard's records older than the retention, and the oldest beyond STREAM_MAX_RECORDS
+    (in steps of a tenth, so a busy shard is not trimmed on every record). The sequence numbers of
+    the records kept do not change: the shard's first sequence number moves up by what was dropped."""
+    items = shard.items
+    drop = len(items) - STREAM_MAX_RECORDS if len(items) > STREAM_MAX_RECORDS + STREAM_MAX_RECORDS // 10 else 0
+    oldest = utcnow() - timedelta(seconds=STREAM_RETENTION_SECONDS)
+    while drop < len(items) and items[drop].record["dynamodb"]["ApproximateCreationDateTime"] < oldest:
+        drop += 1
+    if drop:
+        del items[:drop]
+        shard.starting_sequence_number += drop
+
+
+def _forget_old_iterators(backend: Any) -> None:
+    iterators = backend.shard_iterators
+    if len(iterators) > MAX_SHARD_ITERATORS + MAX_SHARD_ITERATORS // 10:
+        for arn in list(iterators)[: len(iterators) - MAX_SHARD_ITERATORS]:  # oldest first (insertion order)
+            del iterators[arn]
+
+
+@contextmanager
+def bounded_streams() -> Iterator[None]:
+    """moto's DynamoDB Streams as bounded as AWS's: a shard keeps its records 24 hours (and at most
+    about STREAM_MAX_RECORDS), the streams backend its newest MAX_SHARD_ITERATORS iterators. moto
+    keeps every record (with both images) and every iterator it ever made, for the life of the
+    process: a test session or a `beacon dev` day grows by gigabytes. A reader whose position was
+    trimmed goes on from the oldest record kept (AWS's TRIM_HORIZON after TrimmedDataAccessException);
+    an iterator that was forgotten is ExpiredIteratorException, as after AWS's 15 minutes."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    original_add, original_get = StreamShard.add, StreamShard.get
+    original_records = DynamoDBStreamsBackend.get_records
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        original_add(self, old, new)
+        _trim(self)
+
+    def get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
+        return original_get(self, max(start, self.starting_sequence_number), quantity)
+
+    def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
+        if iterator_arn not in self.shard_iterators:
+            raise JsonRESTError("ExpiredIteratorException", "the shard iterator expired or is unknown")
+        answer = original_records(self, iterator_arn, limit)
+        _forget_old_iterators(self)
+        return answer
+
+    StreamShard.add = add  # type: ignore[method-assign]
+    StreamShard.get = get  # type: ignore[method-assign]
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        StreamShard.add = original_add  # type: ignore[method-assign]
+        StreamShard.get = original_get  # type: ignore[method-assign]
+        DynamoDBStreamsBackend.get_records = original_records  # type: ignore[method-assign]
+
+
 # The entered context managers, kept for the process's life: a generator-based context manager
 # that is entered and then dropped is closed by the garbage collector, and its `finally` would
 # undo the patch at once.
@@ -306,6 +372,11 @@ def install_fast_transactions() -> None:
 def install_serialised_dynamodb() -> None:
     """For the local stack's whole life: DynamoDB as atomic as AWS's."""
     _install("serialised_dynamodb", serialised_dynamodb())
+
+
+def install_bounded_streams() -> None:
+    """For the local stack's whole life: stream records and iterators as bounded as in AWS's."""
+    _install("bounded_streams", bounded_streams())
 
 
 # ------------------------------------------------------------------ queries

@@ -84,7 +84,7 @@ class LocalStack:
         os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = self.region
         install_fast_transactions()  # moto copies a whole table per transaction item otherwise
         install_serialised_dynamodb()  # moto's DynamoDB is not thread-safe: one request at a time
-        install_bounded_streams()  # moto keeps every stream record and shard iterator otherwise
+        install_bounded_streams()  # moto keeps every stream record and iterator otherwise: a day of dev grows by GBs
         self.moto = MotoServer(self.host)
         endpoint = self.moto.start()
 

@@ -57,7 +57,8 @@ class LedgerStream:
         found = dynamodb_backends[ACCOUNT_ID][self.region].get_table(self.table_name).stream_shard
         assert found is not None and found.id == shard
         position = self.positions.get(shard)
-        start = 0 if position is None else int(position[1]) + 1 - found.starting_sequence_number
+        # records trimmed before they were read (moto_patches.bounded_streams) were earlier tests'
+        start = 0 if position is None else max(0, int(position[1]) + 1 - found.starting_sequence_number)
         return [json.loads(json.dumps(r.to_json(), default=str)) for r in found.items[start:start + 1000]]
 
     def new_records(self) -> dict[str, list[dict[str, Any]]]:

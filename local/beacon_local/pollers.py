@@ -16,6 +16,9 @@ ReportBatchItemFailures the next batch starts at the named record, otherwise aft
 handler that raises gets the same batch again (backing off), up to MaximumRetryAttempts (-1: for
 ever). With TumblingWindowInSeconds the event carries `shardId`, `window` and the `state` the
 previous invocation of the window returned, and a window that ended gets its final invocation.
+With BisectBatchOnFunctionError a batch whose handler raised is delivered again as its first half
+(then a quarter, ... down to one record) until it succeeds; the batch after that is full size again.
+Any function's `Type: DynamoDB` event in template.yaml is served this way (StreamEventSource).
 
 SNS: for each `Type: SNS` event, a local SQS queue is subscribed to the topic in moto and
 polled; each notification invokes the function with a Lambda SNS event (one record). A failed
@@ -287,6 +290,7 @@ class StreamPoller:
         self.waiting_since: dict[str, float] = {}
         self.failures: dict[str, int] = {}
         self.windows: dict[str, tuple[float, dict[str, Any]]] = {}  # shard -> (window start, state)
+        self.limits: dict[str, int] = {}  # shard -> the bisected batch size its next delivery may have
         self.invocations = 0
         if source.starting_position == "LATEST":
             for shard in self.reader.shards():
@@ -325,13 +329,14 @@ class StreamPoller:
     def _shard(self, shard: str) -> int:
         now = self.clock()
         position = self.positions.get(shard)
-        raw = self.reader.read(shard, position, self.source.batch_size)
+        limit = self.limits.get(shard, self.source.batch_size)
+        raw = self.reader.read(shard, position, limit)
         if self.source.tumbling_window_seconds and (raw or shard in self.windows):
             self._window(shard, now)
         if not raw:
             return 0
         since = self.waiting_since.setdefault(shard, now)
-        if len(raw) < self.source.batch_size and now - since < self.source.batching_window_seconds:
+        if len(raw) < limit and now - since < self.source.batching_window_seconds:
             return 0  # the batching window: wait for more records
         self.waiting_since.pop(shard, None)
         records = [lambda_record(r, self.stream_arn, self.resources.region) for r in raw]
@@ -349,6 +354,8 @@ class StreamPoller:
         try:
             answer = self.invoke(self.source.function, event)
         except Exception:
+            if self.source.bisect_on_error and len(raw) > 1:
+                self.limits[shard] = (len(raw) + 1) // 2  # the same records from the same position, halved
             self._failed(shard, after, len(batch), "the handler raised")
             return len(batch)
         failed = failed_sequence(answer, sequence_numbers) if self.source.reports_batch_item_failures else None
@@ -360,6 +367,7 @@ class StreamPoller:
             self._failed(shard, after, len(batch), "batchItemFailures", ("AT_SEQUENCE_NUMBER", failed))
             return len(batch)
         self.failures.pop(shard, None)
+        self.limits.pop(shard, None)
         self.positions[shard] = after
         return len(batch)
 
@@ -370,6 +378,7 @@ class StreamPoller:
         if limit >= 0 and attempts > limit:
             log.error("%s: %s %d times; %d record(s) dropped", self.name, why, attempts, count)
             self.failures.pop(shard, None)
+            self.limits.pop(shard, None)
             self.positions[shard] = after
             return
         self.failures[shard] = attempts

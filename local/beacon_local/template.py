@@ -161,6 +161,7 @@ class StreamEventSource:
     maximum_retry_attempts: int  # -1: until the records expire
     filters: tuple[str, ...]  # FilterCriteria patterns (JSON text), ORed
     enabled: bool = True
+    bisect_on_error: bool = False  # BisectBatchOnFunctionError: a batch that raised is retried in halves
 
     @property
     def reports_batch_item_failures(self) -> bool:
@@ -402,6 +403,7 @@ class Template:
                 maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
                 filters=tuple(str(f.get("Pattern")) for f in filters if isinstance(f, dict) and f.get("Pattern")),
                 enabled=props.get("Enabled", True) is not False,
+                bisect_on_error=props.get("BisectBatchOnFunctionError") is True,
             ))
         return sources
 

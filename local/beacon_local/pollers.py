@@ -11,8 +11,9 @@ retry happens at once; receive counts, maxReceiveCount and the DLQ still behave 
 
 DynamoDB Streams: for each `Type: DynamoDB` event, one thread reads the table's stream shard by
 shard in order (beacon_local.streams): records that pass the FilterCriteria are delivered in batches
-of up to BatchSize (waiting up to MaximumBatchingWindowInSeconds for a batch to fill); with
-ReportBatchItemFailures the next batch starts at the named record, otherwise after the batch; a
+of up to BatchSize (waiting up to MaximumBatchingWindowInSeconds for a batch to fill; the local stack
+reads BatchSize records and delivers those the filters pass, so a local batch can be smaller than
+Lambda's); with ReportBatchItemFailures the next batch starts at the named record, otherwise after the batch; a
 handler that raises gets the same batch again (backing off), up to MaximumRetryAttempts (-1: for
 ever). With TumblingWindowInSeconds the event carries `shardId`, `window` and the `state` the
 previous invocation of the window returned, and a window that ended gets its final invocation.

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 import threading
 import time
@@ -246,7 +247,9 @@ class _Tokens:
         if len(self._seen) > 10_000:
             self._seen = {k: v for k, v in self._seen.items() if v[0] > now}
         key = (handler.current_account, handler.region, token)
-        request = json.dumps(params, sort_keys=True, default=str)
+        # a digest of the request, not the request: a settle's request is tens of KB, and a test session
+        # keeps ten minutes of them
+        request = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
         seen = self._seen.get(key)
         if seen is not None and seen[0] > now:
             if seen[1] != request:
@@ -287,7 +290,7 @@ def serialised_dynamodb() -> Iterator[None]:
 
 # ------------------------------------------------------------------ streams
 STREAM_RETENTION_SECONDS = 24 * 3600  # DynamoDB Streams keeps a record 24 hours
-STREAM_MAX_RECORDS = 20_000  # per shard: moto's records are Python dicts of both images (~5 KB each)
+STREAM_MAX_RECORDS = 10_000  # per shard: moto's records are Python dicts of both images (~5 KB each)
 MAX_SHARD_ITERATORS = 1_000  # a reader asks for a fresh iterator per read and uses it at once
 
 

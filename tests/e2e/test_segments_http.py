@@ -126,7 +126,12 @@ def test_resend_to_non_openers_skips_people_not_machines(town: Town) -> None:
         fetched = town.api.get(open_pixels(_html(launch[machine]))[0], auth=False,
                                headers={"User-Agent": "python-requests/2.31"})
         assert fetched.status == 200
-    stats = town.api.expect(200, "GET", f"/v1/campaigns/{town.launch}/stats")
+    deadline = time.monotonic() + 30  # the stats roll-up follows the ledger's stream (a 5 s batching window)
+    while True:
+        stats = town.api.expect(200, "GET", f"/v1/campaigns/{town.launch}/stats")
+        if stats["opens"]["unique"] >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert (stats["opens"]["unique"], stats["opens"]["human_unique"]) == (3, 1), stats["opens"]
     draft = town.api.expect(201, "POST", f"/v1/campaigns/{town.launch}/resend",
                             json_body={"audience": "non_openers", "subject": "Did you see this?"})

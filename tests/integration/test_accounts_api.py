@@ -461,6 +461,8 @@ def test_delete_account_erases_everything_but_hashed_suppressions(api: Client, a
     bob_before = _items_of(aws, bob.id)
     assert len(_items_of(aws, alice.id)) >= 6  # every table holds something of alice's
 
+    status, signed_in = sign_in(api, alice.email, alice.password)
+    assert status == 201, signed_in
     status, job = alice.client.delete("/v1/account")
     assert status == 202 and (job["kind"], job["status"]) == ("erase_account", "queued"), job
     # read-only while it is being erased: reads answer, changes are refused (a second DELETE too)
@@ -469,6 +471,7 @@ def test_delete_account_erases_everything_but_hashed_suppressions(api: Client, a
     assert_error(*alice.client.post("/v1/api-keys", {"name": "during"}), 409, "account_deleting")
     assert_error(*sign_in(api, alice.email, alice.password), 409, "account_deleting")
     assert_error(*alice.client.delete("/v1/account"), 409, "account_deleting")
+    assert api.as_(signed_in["token"]).delete("/v1/session")[0] == 204  # signing out still works
     assert alice.client.get(f"/v1/jobs/{job['id']}")[1]["status"] == "queued"
     assert_error(*bob.client.get(f"/v1/jobs/{job['id']}"), 404, "not_found")
     steps = run_job(job["id"], checks_per_step=40)  # a step's time runs out after some queries: several steps

@@ -46,12 +46,12 @@ def base_url(event: Any) -> str:
 READS = frozenset({"GET", "HEAD"})
 
 
-def principal(event: Any) -> accounts.Principal:
+def principal(event: Any, *, signing_out: bool = False) -> accounts.Principal:
     """The caller: Authorization: Bearer <key or session token>, or the console's session cookie
     (with its CSRF header on changes): beacon.web.session_cookie. While its account is being erased
-    (beacon.audience.jobs) it may only read."""
+    (beacon.audience.jobs) it may only read, and sign out (`signing_out`)."""
     who = session_cookie.principal(event)
-    if who.deleting and str(event.http_method or "").upper() not in READS:
+    if who.deleting and not signing_out and str(event.http_method or "").upper() not in READS:
         raise Conflict("this account is being erased: it can only be read (GET /v1/jobs/{id} shows the progress)",
                        code="account_deleting")
     return who

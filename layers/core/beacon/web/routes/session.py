@@ -43,7 +43,7 @@ def current_session() -> Response[Any]:
                            "the cookie is cleared. An API key is no session: revoke it with DELETE /v1/api-keys/{id}.")
 def end_session() -> Response[Any]:
     event = router.current_event
-    who = principal(event)
+    who = principal(event, signing_out=True)  # also while the account is being erased
     if who.via != "session":
         raise BadRequest("an API key is not a session; revoke it with DELETE /v1/api-keys/{id}",
                          code="not_a_session")

@@ -58,6 +58,20 @@ export const api = {
   put: (path, json, opts) => request("PUT", path, { json, ...opts }),
   patch: (path, json, opts) => request("PATCH", path, { json, ...opts }),
   del: (path, opts) => request("DELETE", path, opts),
+  /** Every item of a paged list endpoint (`{items, next_cursor}`), following the cursor 100 at a time
+   * (at most 50 pages). */
+  getAll: async (path, opts) => {
+    const items = [];
+    let cursor = null;
+    for (let page = 0; page < 50; page += 1) {
+      const query = `limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+      const answer = await request("GET", `${path}${path.includes("?") ? "&" : "?"}${query}`, opts);
+      items.push(...(answer.items || []));
+      cursor = answer.next_cursor;
+      if (!cursor) break;
+    }
+    return { items, next_cursor: cursor || null };
+  },
 };
 
 /** A path segment from a value (an id, an email address). */

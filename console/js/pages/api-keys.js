@@ -9,7 +9,7 @@ export default {
   section: "api-keys",
   nav: { label: "API keys", order: 40 },
   async render(main, ctx) {
-    const { items } = await api.get("/v1/api-keys", { signal: ctx.signal });
+    const { items } = await api.getAll("/v1/api-keys", { signal: ctx.signal });
     const name = field({ label: "Key name", name: "name", required: true, placeholder: "CRM sync",
                          hint: "What the key is for, so you know which one to revoke." });
     const created = h("div", { "aria-live": "polite" });
@@ -26,7 +26,7 @@ export default {
           const key = await api.post("/v1/api-keys", { name: name.input.value.trim() });
           name.input.value = "";
           created.replaceChildren(secretPanel(`The key “${key.name}”:`, key.key, "the new key"));
-          list.replaceChildren(keysTable(await api.get("/v1/api-keys")));
+          list.replaceChildren(keysTable(await api.getAll("/v1/api-keys")));
         },
       })),
       section("Your keys", list),

@@ -227,8 +227,8 @@ async function render(main, ctx) {
   const isNew = !ctx.params.id;
   const [campaign, listAnswer, domainAnswer, segmentAnswer, engagement] = await Promise.all([
     isNew ? null : api.get(`/v1/campaigns/${seg(ctx.params.id)}`, { signal: ctx.signal }),
-    api.get("/v1/lists", { signal: ctx.signal }),
-    api.get("/v1/domains", { signal: ctx.signal }),
+    api.getAll("/v1/lists", { signal: ctx.signal }),
+    api.getAll("/v1/domains", { signal: ctx.signal }),
     api.get("/v1/segments", { signal: ctx.signal }),
     engagementCampaigns(ctx.signal),
   ]);

@@ -12,7 +12,7 @@ export default {
   section: "campaigns",
   nav: { label: "Campaigns", order: 10 },
   async render(main, ctx) {
-    const { items } = await api.get("/v1/campaigns", { signal: ctx.signal });
+    const { items } = await api.getAll("/v1/campaigns", { signal: ctx.signal });
     append(main, 
       pageHead("Campaigns", link("New campaign", "#/campaigns/new", { kind: "primary" })),
       flashed(ctx.message),

@@ -52,7 +52,7 @@ export default {
   section: "domains",
   nav: { label: "Sender domains", order: 30 },
   async render(main, ctx) {
-    const { items } = await api.get("/v1/domains", { signal: ctx.signal });
+    const { items } = await api.getAll("/v1/domains", { signal: ctx.signal });
     const domain = field({ label: "Domain", name: "domain", required: true, placeholder: "news.example.com",
                            hint: "Campaigns send from addresses on it (or on its subdomains)." });
     append(main, 

@@ -9,7 +9,7 @@ export default {
   section: "lists",
   nav: { label: "Lists", order: 20 },
   async render(main, ctx) {
-    const { items } = await api.get("/v1/lists", { signal: ctx.signal });
+    const { items } = await api.getAll("/v1/lists", { signal: ctx.signal });
     const name = field({ label: "List name", name: "name", required: true });
     append(main, 
       pageHead("Lists"),

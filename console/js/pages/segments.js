@@ -10,7 +10,7 @@ import { describeSegment, ruleRow } from "./segment-rules.js";
 
 /** The account's campaigns an engagement rule can name (a draft was sent to nobody), and a namer. */
 export async function engagementCampaigns(signal) {
-  const { items } = await api.get("/v1/campaigns", { signal });
+  const { items } = await api.getAll("/v1/campaigns", { signal });
   const sent = items.filter((c) => c.status !== "draft");
   const names = new Map(items.map((c) => [c.id, c.name]));
   return { campaigns: sent, campaignName: (id) => names.get(id) || id };
@@ -60,7 +60,7 @@ async function render(main, ctx) {
   const isNew = !ctx.params.id;
   const [segment, listAnswer, engagement] = await Promise.all([
     isNew ? null : api.get(`/v1/segments/${seg(ctx.params.id)}`, { signal: ctx.signal }),
-    api.get("/v1/lists", { signal: ctx.signal }),
+    api.getAll("/v1/lists", { signal: ctx.signal }),
     engagementCampaigns(ctx.signal),
   ]);
   if (segment) document.title = `${segment.name} · Segments · Beacon`;

@@ -502,6 +502,10 @@ def test_the_report_in_the_readme(page: Page) -> None:
     assert fetch(tracked_links(html_of(people["cy@example.org"]))[0], "curl/8.5.0") == 302
     assert fetch(open_pixels(html_of(people["eve@example.net"]))[0], BROWSER_UA) == 200
     assert fetch(tracked_links(html_of(people["eve@example.net"]))[0], BROWSER_UA) == 302
+    campaign_id = STATE["report_url"].split("/campaigns/")[1].split("/")[0]
+    wait_for(lambda: (s := api(page, f"/v1/campaigns/{campaign_id}/stats"))["opens"]["human_unique"] == 3
+             and s["clicks"]["human_unique"] == 2 and s["clicks"]["machine"] == 1 and s,
+             timeout=30)  # the stats roll-up follows the ledger's stream (a 5 s batching window)
     page.goto(STATE["report_url"])
     expect(page.get_by_label("Opened by people", exact=True)).to_have_text("3")
     expect(page.get_by_label("Clicked by people", exact=True)).to_have_text("2")

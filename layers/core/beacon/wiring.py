@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from beacon.accounts.sender_domains import SenderCheck
-    from beacon.audience.signup import SignupDeps
     from beacon.audience.jobs import JobDeps
+    from beacon.audience.signup import SignupDeps
     from beacon.audience.subscriptions import SubscriptionDeps
     from beacon.audience.targeting import Targeting
     from beacon.automations.progress import AutomationDeps

@@ -224,17 +224,6 @@ def list_members(contacts: ContactRepo, lists: ListRepo, account_id: str, list_i
 
 
 # ----------------------------------------------------------------------------- lists
-def list_view(item: ListItem) -> dict[str, Any]:
-    return {"id": item.list_id, "name": item.name, "contact_count": int(item.contact_count or 0),
-            "created_at": item.created_at}
-
-
-def lists_page(lists: ListRepo, account_id: str, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
-    """A page of the account's lists, oldest first."""
-    items, next_cursor = lists.page(account_id, limit, cursor)
-    return {"items": [list_view(i) for i in items], "next_cursor": next_cursor}
-
-
 def rename_list(lists: ListRepo, account_id: str, list_id: str, name: Any) -> ListItem:
     if not isinstance(name, str) or not name.strip():
         raise Unprocessable("name: must not be empty", details=[{"field": "name"}])

@@ -76,7 +76,7 @@ def run() -> dict[str, Any]:
 
     from beacon_local.moto_patches import bounded_streams, fast_transactions, serialised_dynamodb
     from beacon_local.resources import FAKE_CREDENTIALS, create_resources
-    from beacon_local.streams import StreamReader
+    from beacon_local.streams import TableStream
 
     saved = dict(os.environ)
     os.environ.update(FAKE_CREDENTIALS)
@@ -106,7 +106,7 @@ def run() -> dict[str, Any]:
                 "status": {"S": "sent"}, "sent_at": {"S": "2026-01-01T00:00:00Z"}})
             streams = boto3.client("dynamodbstreams", region_name="us-east-1",
                                    config=botocore.config.Config(account_id_endpoint_mode="disabled"))
-            reader = StreamReader(dynamodb, streams, settings.messages_table)
+            reader = TableStream(dynamodb, streams, settings.messages_table)
             signer = wiring.signer()
             pixel, click = _handler("track_open"), _handler("track_click")
             with _dynamodb_calls() as opened:

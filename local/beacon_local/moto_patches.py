@@ -20,17 +20,10 @@
   transaction (a deep copy of the whole table each time), so a 51-item settle over a 2,000-item
   ledger costs seconds. `fast_transactions` keeps an undo log of the items the transaction touches
   instead (and drops the stream records of a cancelled one, which DynamoDB never streams): the
-  same rollback, at the cost of the transaction's own items. It may be entered inside itself (a
-  test fixture inside the session's): leaving the inner one puts back what the outer one installed.
+  same rollback, at the cost of the transaction's own items.
 - Partition queries. moto's Table.query finds a Query's partition by walking every item of the
   table; `fast_queries` hands a base-table Query only its own partition (the same items, sorted,
   filtered and paged by moto as before), so a Query costs O(partition), not O(table).
-- Bounded streams. moto keeps every record a table's stream ever had, and every shard iterator it
-  ever handed out, for the life of the process (a test session, a `beacon dev` day). DynamoDB keeps
-  stream records 24 hours and an iterator is valid 15 minutes; `bounded_streams` trims a shard's
-  records older than 24 hours or beyond STREAM_MAX_RECORDS (the oldest first; a reader that fell
-  further behind continues at the trim horizon, as after AWS's TrimmedDataAccessException), and keeps
-  the newest MAX_SHARD_ITERATORS iterators of the last 15 minutes.
 """
 
 from __future__ import annotations
@@ -66,28 +59,48 @@ class _OncePerTransaction:
         undo = getattr(_memo, "undo", None)
         if undo is None or not isinstance(obj, _models.Table):
             return copy.deepcopy(obj, memo)
-        if id(obj) not in backups:
-            backups[id(obj)] = _table_backup(obj, memo)
-        return backups[id(obj)]
+        undo.stream_of(obj)
+        return obj
 
 
-def _table_backup(table: Any, memo: Any = None) -> Any:
-    """A deep copy of a table whose stream keeps the same records, as a new list: its records never
-    change once written, and copying each of them on every transaction is quadratic in the stream's
-    length. A rolled-back transaction restores the list as it was (without its records)."""
-    shard = getattr(table, "stream_shard", None)
-    if shard is None:
-        return copy.deepcopy(table, memo)
-    table.stream_shard = None
-    try:
-        backup = copy.deepcopy(table, memo)
-    finally:
-        table.stream_shard = shard
-    kept = copy.copy(shard)
-    kept.items = list(shard.items)
-    kept.table = backup
-    backup.stream_shard = kept
-    return backup
+class _Undo:
+    """What a transaction changed: each item it touched as it was before (None: absent), and where
+    each touched table's stream ended (the next sequence number)."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[int, Any, Any], tuple[Any, Any]] = {}  # (table, hash, range) -> (table, item)
+        self.streams: dict[int, tuple[Any, int]] = {}
+
+    def stream_of(self, table: Any) -> None:
+        shard = getattr(table, "stream_shard", None)
+        if shard is not None and id(table) not in self.streams:
+            self.streams[id(table)] = (shard, shard.starting_sequence_number + len(shard.items))
+
+    def remember(self, table: Any, hash_key: Any, range_key: Any) -> None:
+        marker = (id(table), hash_key, range_key)
+        if marker not in self.items:
+            current = table.get_item(hash_key, range_key) if range_key is not None or not table.has_range_key else None
+            self.items[marker] = (table, copy.deepcopy(current))
+            self.stream_of(table)
+
+    def roll_back(self) -> None:
+        for (_, hash_key, range_key), (table, before) in reversed(list(self.items.items())):
+            if range_key is not None:
+                partition = table.items[hash_key]
+                if before is None:
+                    partition.pop(range_key, None)
+                    if not partition:
+                        table.items.pop(hash_key, None)
+                else:
+                    partition[range_key] = before
+            elif before is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = before
+        for shard, next_sequence in self.streams.values():  # a cancelled transaction streams nothing
+            keep = max(0, next_sequence - shard.starting_sequence_number)
+            if len(shard.items) > keep:
+                del shard.items[keep:]
 
 
 _fast_depth = [0]  # fast_transactions() nests: only the outermost exit puts moto back
@@ -95,6 +108,10 @@ _fast_depth = [0]  # fast_transactions() nests: only the outermost exit puts mot
 
 @contextmanager
 def fast_transactions() -> Iterator[None]:
+    """TransactWriteItems at the cost of its own items: moto backs up every table the transaction
+    touches (a deep copy of the whole table, with its stream) to restore it on a cancellation; here
+    each touched item is remembered as it was (moto reads it before each operation) and put back,
+    and the stream records a cancelled transaction wrote are dropped, as DynamoDB streams none."""
     if _fast_depth[0]:  # already installed (a test's own `with` inside the session's): leave it so
         _fast_depth[0] += 1
         try:
@@ -104,7 +121,6 @@ def fast_transactions() -> Iterator[None]:
         return
     original_transact = _models.DynamoDBBackend.transact_write_items
     original_get_item = _models.DynamoDBBackend.get_item
-    original_copy = _models.copy  # the outer fast_transactions' stand-in when nested
 
     def transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
         undo = _Undo()
@@ -135,98 +151,7 @@ def fast_transactions() -> Iterator[None]:
         _fast_depth[0] = 0
         _models.DynamoDBBackend.transact_write_items = original_transact  # type: ignore[method-assign]
         _models.DynamoDBBackend.get_item = original_get_item  # type: ignore[method-assign]
-        _models.copy = original_copy
-
-
-STREAM_RETENTION = timedelta(hours=24)  # DynamoDB Streams' own retention
-STREAM_MAX_RECORDS = 10_000  # per shard; a reader keeps up in well under that (500 a poll, 5 polls a second)
-MAX_SHARD_ITERATORS = 1_000
-SHARD_ITERATOR_SECONDS = 900.0  # a shard iterator expires 15 minutes after it was handed out
-_STREAM_LOCK = threading.RLock()  # a shard's records and its first sequence number change together
-
-
-def _trim(shard: Any) -> None:
-    items = shard.items
-    drop = len(items) - STREAM_MAX_RECORDS if len(items) > STREAM_MAX_RECORDS + STREAM_MAX_RECORDS // 10 else 0
-    if items:
-        oldest = utcnow() - STREAM_RETENTION
-        while drop < len(items) and items[drop].record["dynamodb"]["ApproximateCreationDateTime"] < oldest:
-            drop += 1
-    if drop > 0:
-        del items[:drop]
-        shard.starting_sequence_number += drop  # sequence numbers of the kept records do not change
-
-
-class _RecentIterators(dict[str, Any]):
-    """The streams backend's iterator registry, keeping the newest MAX_SHARD_ITERATORS of the last
-    15 minutes (an older one is answered as expired)."""
-
-    def __init__(self, existing: dict[str, Any]) -> None:
-        super().__init__(existing)
-        self._made: dict[str, float] = dict.fromkeys(existing, time.monotonic())
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        super().__setitem__(key, value)
-        self._made[key] = time.monotonic()
-        if len(self._made) > MAX_SHARD_ITERATORS + MAX_SHARD_ITERATORS // 10:
-            expired = time.monotonic() - SHARD_ITERATOR_SECONDS
-            keys = list(self._made)
-            for old in keys[: len(keys) - MAX_SHARD_ITERATORS]:
-                self._forget(old)
-            for old in keys[len(keys) - MAX_SHARD_ITERATORS:]:
-                if self._made[old] >= expired:
-                    break
-                self._forget(old)
-
-    def _forget(self, key: str) -> None:
-        self._made.pop(key, None)
-        self.pop(key, None)
-
-
-@contextmanager
-def bounded_streams() -> Iterator[None]:
-    from moto.dynamodb.models.table import StreamShard
-    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
-
-    original_add = StreamShard.add
-    original_get = StreamShard.get
-    original_iterator = DynamoDBStreamsBackend.get_shard_iterator
-    original_records = DynamoDBStreamsBackend.get_records
-
-    def add(self: Any, old: Any, new: Any) -> None:
-        with _STREAM_LOCK:
-            original_add(self, old, new)
-            _trim(self)
-
-    def get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
-        with _STREAM_LOCK:
-            return original_get(self, max(start, self.starting_sequence_number), quantity)
-
-    def bounded(backend: Any) -> None:
-        if not isinstance(backend.shard_iterators, _RecentIterators):
-            backend.shard_iterators = _RecentIterators(backend.shard_iterators)
-
-    def get_shard_iterator(self: Any, *args: Any, **kwargs: Any) -> Any:
-        bounded(self)
-        return original_iterator(self, *args, **kwargs)
-
-    def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
-        bounded(self)
-        if iterator_arn not in self.shard_iterators:
-            raise JsonRESTError("ExpiredIteratorException", "the shard iterator expired (15 minutes) or is unknown")
-        return original_records(self, iterator_arn, limit)
-
-    StreamShard.add = add  # type: ignore[method-assign]
-    StreamShard.get = get  # type: ignore[method-assign]
-    DynamoDBStreamsBackend.get_shard_iterator = get_shard_iterator  # type: ignore[method-assign]
-    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        StreamShard.add = original_add  # type: ignore[method-assign]
-        StreamShard.get = original_get  # type: ignore[method-assign]
-        DynamoDBStreamsBackend.get_shard_iterator = original_iterator  # type: ignore[method-assign]
-        DynamoDBStreamsBackend.get_records = original_records  # type: ignore[method-assign]
+        _models.copy = copy
 
 
 TOKEN_SECONDS = 600.0  # how long DynamoDB keeps a ClientRequestToken
@@ -428,6 +353,3 @@ def fast_queries() -> Iterator[None]:
     finally:
         Table.query = original_query  # type: ignore[method-assign]
         Table.all_items = original_all_items  # type: ignore[method-assign]
-def install_bounded_streams() -> None:
-    """For the local stack's whole life: stream records and iterators as bounded as in AWS."""
-    _install("bounded_streams", bounded_streams())

@@ -357,7 +357,7 @@ class StreamPoller:
         except Exception:
             if self.source.bisect_on_error and len(raw) > 1:
                 self.limits[shard] = (len(raw) + 1) // 2  # the same records from the same position, halved
-            self._failed(shard, after, len(batch), "the handler raised")
+            self._failed(shard, after, batch, "the handler raised")
             return len(batch)
         failed = failed_sequence(answer, sequence_numbers) if self.source.reports_batch_item_failures else None
         if size and isinstance(answer, dict):
@@ -365,19 +365,20 @@ class StreamPoller:
             self.windows[shard] = (window[0], dict(state) if isinstance(state, dict) else {})
         if failed is not None:
             log.info("%s: records from %s reported as failed; delivering them again", self.name, failed)
-            self._failed(shard, after, len(batch), "batchItemFailures", ("AT_SEQUENCE_NUMBER", failed))
+            self._failed(shard, after, batch, "batchItemFailures", ("AT_SEQUENCE_NUMBER", failed))
             return len(batch)
         self.failures.pop(shard, None)
         self.limits.pop(shard, None)
         self.positions[shard] = after
         return len(batch)
 
-    def _failed(self, shard: str, after: tuple[str, str], count: int, why: str,
+    def _failed(self, shard: str, after: tuple[str, str], batch: list[dict[str, Any]], why: str,
                 resume: tuple[str, str] | None = None) -> None:
         attempts = self.failures.get(shard, 0) + 1
         limit = self.source.maximum_retry_attempts
         if limit >= 0 and attempts > limit:
-            log.error("%s: %s %d times; %d record(s) dropped", self.name, why, attempts, count)
+            log.error("%s: %s %d times; %d record(s) dropped", self.name, why, attempts, len(batch))
+            self._describe_to_on_failure(shard, batch, attempts)
             self.failures.pop(shard, None)
             self.limits.pop(shard, None)
             self.positions[shard] = after
@@ -388,6 +389,31 @@ class StreamPoller:
         else:
             log.exception("%s: %s; the batch will be delivered again", self.name, why)
         self.stop.wait(min(self.MAX_BACKOFF_SECONDS, 0.25 * 2 ** min(attempts, 5)))
+
+
+    def _describe_to_on_failure(self, shard: str, batch: list[dict[str, Any]], attempts: int) -> None:
+        """As Lambda does for a stream mapping with an OnFailure destination: a record naming the
+        shard and the sequence numbers of the batch it gave up on (not the records themselves)."""
+        queue = self.resources.queues.get(self.source.on_failure or "")
+        if queue is None or not batch:
+            return
+        created = [r["dynamodb"].get("ApproximateCreationDateTime") for r in batch]
+        info = {
+            "requestContext": {"requestId": "local", "functionArn": self.source.function,
+                               "condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts},
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "DDBStreamBatchInfo": {
+                "shardId": shard, "streamArn": self.stream_arn, "batchSize": len(batch),
+                "startSequenceNumber": str(batch[0]["dynamodb"]["SequenceNumber"]),
+                "endSequenceNumber": str(batch[-1]["dynamodb"]["SequenceNumber"]),
+                "approximateArrivalOfFirstRecord": created[0], "approximateArrivalOfLastRecord": created[-1],
+            },
+        }
+        try:
+            self.resources.client("sqs").send_message(QueueUrl=queue.url, MessageBody=json.dumps(info, default=str))
+        except Exception:
+            log.exception("%s: could not describe the dropped batch to %s", self.name, self.source.on_failure)
 
 
 def _concurrency(source: SqsEventSource, resources: Resources) -> int:

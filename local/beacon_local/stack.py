@@ -98,6 +98,7 @@ class LocalStack:
         env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
         # an account erasure waits for the stats roll-up's stream (5 s batching window locally)
         env.setdefault("BEACON_ERASURE_SETTLE_SECONDS", "8")
+        env["BEACON_WEBHOOKS_ALLOW_LOCAL"] = "1"  # webhooks may go to http://127.0.0.1 (a local receiver)
         env.update(self.extra_environment)
         apply_environment(env)
         if self.iam_mode != "off":

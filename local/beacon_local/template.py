@@ -162,6 +162,7 @@ class StreamEventSource:
     filters: tuple[str, ...]  # FilterCriteria patterns (JSON text), ORed
     enabled: bool = True
     bisect_on_error: bool = False  # BisectBatchOnFunctionError: a batch that raised is retried in halves
+    on_failure: str | None = None  # DestinationConfig.OnFailure: the queue a batch out of retries is described to
 
     @property
     def reports_batch_item_failures(self) -> bool:
@@ -392,6 +393,7 @@ class Template:
                     and list(stream.arg)[1:] == ["StreamArn"]):
                 raise TemplateError(f"{lid}.Events.{name}.Stream: the local stack needs !GetAtt <Table>.StreamArn")
             filters = (props.get("FilterCriteria") or {}).get("Filters") or []
+            on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
             sources.append(StreamEventSource(
                 function=lid,
                 table=str(stream.arg[0]),
@@ -404,6 +406,8 @@ class Template:
                 filters=tuple(str(f.get("Pattern")) for f in filters if isinstance(f, dict) and f.get("Pattern")),
                 enabled=props.get("Enabled", True) is not False,
                 bisect_on_error=props.get("BisectBatchOnFunctionError") is True,
+                on_failure=_logical_id(on_failure, f"{lid}.Events.{name}.DestinationConfig.OnFailure")
+                if on_failure is not None else None,
             ))
         return sources
 

@@ -144,7 +144,8 @@ def test_topics_exist(deployed: Deployed) -> None:
 def test_functions_run_python312_on_arm64_with_the_layer_and_resolved_environment(deployed: Deployed) -> None:
     lambda_ = deployed.client("lambda")
     functions = deployed.template.functions
-    assert len(functions) == 12  # the pipeline's seven, the console (17), forms and signup (14), roll-up and jobs (18)
+    # the pipeline's seven, the console (17), forms and signup (14), roll-up and jobs (18), four of issue 16
+    assert len(functions) == 16
     for lid in functions:
         config = lambda_.get_function_configuration(FunctionName=deployed.physical[lid])
         assert config["Runtime"] == "python3.12"
@@ -212,7 +213,7 @@ def test_log_groups_keep_logs_for_the_retention_parameter(deployed: Deployed) ->
     logs = deployed.client("logs")
     groups = {g["logGroupName"]: g.get("retentionInDays")
               for g in logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/beacon-{STAGE}-")["logGroups"]}
-    assert len(groups) == 12 and set(groups.values()) == {30}  # one per function
+    assert len(groups) == 16 and set(groups.values()) == {30}  # one per function
     access = logs.describe_log_groups(logGroupNamePrefix=f"/aws/apigateway/beacon-{STAGE}-")["logGroups"]
     assert [g.get("retentionInDays") for g in access] == [30]
     for lid, resource in deployed.of_type("AWS::Lambda::Function").items():

@@ -26,7 +26,7 @@ from beacon.ports.queue import FakeQueue
 from beacon.tracking.domain_events import DomainEvent, StreamDeps, events_of
 from beacon.webhooks import deliveries, endpoints
 from beacon_local.resources import Resources
-from beacon_local.streams import StreamReader
+from beacon_local.streams import TableStream
 from tests.integration.pipeline_world import World, make_world
 
 AUTOMATION_Q = "local://automation"
@@ -49,7 +49,7 @@ class Reactions:
     clock: Clock
     queue: FakeQueue
     auto: progress.AutomationDeps
-    streams: dict[str, StreamReader]
+    streams: dict[str, TableStream]
     stream_deps: StreamDeps
     http: FakeHttpOut = field(default_factory=FakeHttpOut)
 
@@ -91,7 +91,7 @@ def r(clean_aws: Resources) -> Iterator[Reactions]:
     s = wiring.settings()
     tables = {"messages": s.messages_table, "contacts": s.contacts_table, "suppressions": s.suppressions_table,
               "campaigns": s.campaigns_table}
-    readers = {kind: StreamReader(dynamodb, streams_client, name) for kind, name in tables.items()}
+    readers = {kind: TableStream(dynamodb, streams_client, name) for kind, name in tables.items()}
     stream_deps = wiring.stream_deps()
     stream_deps.queue = queue
     stream_deps.events_queue_url = EVENTS_Q

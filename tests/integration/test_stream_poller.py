@@ -110,3 +110,25 @@ def test_without_bisect_a_failing_batch_is_dropped_after_the_retries(clean_aws: 
     _write(clean_aws, ["a", "poison", "b"])
     _drain(poller)
     assert delivered == [["a", "poison"]] * 3 + [["b"]]  # the first try and 2 retries, then the next records
+
+
+def test_a_batch_out_of_retries_is_described_to_the_on_failure_queue(clean_aws: Resources) -> None:
+    """As Lambda's OnFailure destination of a stream mapping: which shard and sequence numbers were
+    given up on (the template's StreamEventsFunction names StreamEventsDLQ)."""
+    [declared] = {s.on_failure for s in clean_aws.template.stream_event_sources if s.function == "StreamEventsFunction"}
+    assert declared == "StreamEventsDLQ"
+
+    def handler(keys: list[str]) -> dict[str, Any]:
+        raise RuntimeError("never goes through")
+
+    poller, _delivered = _poller(clean_aws, _source(maximum_retry_attempts=1, batch_size=2, on_failure=declared),
+                                 handler)
+    _write(clean_aws, ["x", "y"])
+    _drain(poller, polls=4)
+    sqs = clean_aws.client("sqs")
+    got = sqs.receive_message(QueueUrl=clean_aws.queues[declared].url, MaxNumberOfMessages=10).get("Messages", [])
+    [info] = [json.loads(m["Body"]) for m in got]
+    batch = info["DDBStreamBatchInfo"]
+    assert batch["batchSize"] == 2 and batch["streamArn"] == poller.stream_arn
+    assert int(batch["endSequenceNumber"]) == int(batch["startSequenceNumber"]) + 1
+    assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"

@@ -97,6 +97,10 @@ def test_template_has_the_expected_functions() -> None:
         "SignupFunction",  # issue 14: form signups from their queue (the confirmation email)
         "StatsRollupFunction",
         "JobsFunction",
+        "StreamEventsFunction",  # the event layer: table streams -> domain events (issue 16)
+        "ReactionsFunction",  # domain events -> automation enrolments, webhook deliveries
+        "AutomationStepsFunction",  # automation steps sent by the campaigns' send code
+        "WebhookDeliveryFunction",  # signed webhook deliveries
     }
 
 

@@ -290,6 +290,82 @@ def job_deps() -> JobDeps:
                    identities=identities(), eraser=eraser, settle_seconds=s.erasure_settle_seconds)
 
 
+# ----------------------------------------------------------------------------- events, automations, webhooks
+@lru_cache(maxsize=1)
+def automations() -> Automations:
+    from beacon.db.automations import Automations
+
+    s = settings()
+    return Automations(_raw_dynamodb(), s.automations_table, s.stats_table)
+
+
+@lru_cache(maxsize=1)
+def webhooks() -> Webhooks:
+    from beacon.db.webhooks import Webhooks
+
+    return Webhooks(_raw_dynamodb(), settings().webhooks_table)
+
+
+@lru_cache(maxsize=1)
+def stream_deps() -> StreamDeps:
+    """The event layer: which table a stream record comes from, who listens, the events queue."""
+    from beacon.db.contacts import ContactRepo
+    from beacon.db.listeners import Listeners
+    from beacon.tracking.domain_events import StreamDeps
+
+    s = bound()
+    contacts = ContactRepo()
+
+    def statuses(account_id: str, recipient_ids: list[str]) -> dict[str, str]:
+        return {rid: item.status for rid, item in contacts.get_many(account_id, recipient_ids).items()}
+
+    return StreamDeps(
+        sources={s.messages_table: "messages", s.contacts_table: "contacts", s.suppressions_table: "suppressions",
+                 s.campaigns_table: "campaigns"},
+        listeners=Listeners(webhooks(), automations()), contact_statuses=statuses, queue=queue(),
+        events_queue_url=s.events_queue_url,
+    )
+
+
+def _email_origin(account_id: str, campaign_id: str) -> dict[str, Any]:
+    """The links of a campaign or automation step, and the automation and step of a step id."""
+    from beacon.db.campaigns import CampaignRepo
+
+    bound()
+    step = automations().step_of(account_id, campaign_id)
+    if step is not None:
+        return step
+    item = CampaignRepo().get(account_id, campaign_id)
+    return {"links": list(item.links or [])} if item is not None else {}
+
+
+def webhook_deps() -> WebhookDeps:
+    """Per invocation (it caches the campaigns it looked up); the clients inside are cached."""
+    from beacon.webhooks.deliveries import WebhookDeps
+
+    s = settings()
+    return WebhookDeps(webhooks=webhooks(), queue=queue(), queue_url=s.webhook_queue_url, dlq_url=s.webhook_dlq_url,
+                       http=_http_out(), deployment_secret=s.token_secret, origin=_email_origin)
+
+
+@lru_cache(maxsize=1)
+def _http_out() -> GuardedHttpOut:
+    from beacon.ports.http_out import GuardedHttpOut
+
+    return GuardedHttpOut(allow_local=settings().webhooks_allow_local)
+
+
+@lru_cache(maxsize=2)
+def automation_deps(sending: bool = False) -> AutomationDeps:
+    """`sending`: with the campaigns' send dependencies (the step sender; not the reactions function)."""
+    from beacon.automations.progress import AutomationDeps
+    from beacon.db.contacts import ContactRepo
+
+    s = bound()
+    return AutomationDeps(automations=automations(), contacts=ContactRepo(), ledger=ledger(), queue=queue(),
+                          queue_url=s.automation_queue_url, send_deps=send_deps() if sending else None)
+
+
 def reset() -> None:
     """Forget every cached setting, client and repository (tests that change the environment)."""
     import beacon.shared.aws
@@ -308,3 +384,5 @@ def reset() -> None:
         forms_cached.cache_clear()
     rollup_store.cache_clear()
     job_deps.cache_clear()
+    for cached_too in (automations, webhooks, stream_deps, _http_out, automation_deps):
+        cached_too.cache_clear()

@@ -112,7 +112,8 @@ class TenantEraser:
         Order: per campaign its ledger, stats (counters, roll-up, timeline) and then the campaign;
         the tenant's send schedule; per page of contacts their events, memberships and then the
         contacts; the lists' remaining memberships; per suppression its events, then its email;
-        the account's items with the lookups they point at, the profile last."""
+        automations and webhooks (erase_reactions); the account's items with the lookups they point
+        at, the profile last."""
         s = self._s
         for item in list(self._keys(s.campaigns_table, account_id)):
             campaign_id = item["sk"]["S"]
@@ -130,7 +131,30 @@ class TenantEraser:
                 self._c.update_item(TableName=s.suppressions_table, Key={"pk": item["pk"], "sk": item["sk"]},
                                     UpdateExpression="REMOVE email")
         self._delete_partition(s.campaigns_table, account_id)  # anything else kept under the tenant's campaigns
+        self.erase_reactions(account_id)
         self._erase_account_items(account_id)
+
+    def erase_reactions(self, account_id: str) -> None:
+        """The tenant's automations (enrolments, each step's ledger and counters, then the definitions)
+        and webhooks (the delivery log, then the endpoints). Raises OutOfTime; idempotent."""
+        s = self._s
+        if not (s.automations_table and s.webhooks_table):
+            return  # a deployment without them (an older environment): nothing of theirs to erase
+        for item in list(self._keys(s.automations_table, account_id)):
+            sk = item["sk"]["S"]
+            if sk.startswith("A#"):
+                automation_id = sk[2:]
+                self._delete_partition(s.automations_table, f"{account_id}#E#{automation_id}")
+                self._delete_partition(s.stats_table, f"{account_id}#{automation_id}")
+            elif sk.startswith("S#"):
+                step_id = sk[2:]
+                self._erase_ledger(account_id, step_id)
+                self._delete_partition(s.stats_table, f"{account_id}#{step_id}")
+        self._delete_partition(s.automations_table, account_id)
+        for item in list(self._keys(s.webhooks_table, account_id)):
+            if item["sk"]["S"].startswith("WH#"):
+                self._delete_partition(s.webhooks_table, f"{account_id}#WH#{item['sk']['S'][3:]}")
+        self._delete_partition(s.webhooks_table, account_id)
 
     def _erase_contacts(self, account_id: str) -> None:
         """A page of contacts at a time: their events and memberships, then the contacts themselves."""

@@ -36,6 +36,14 @@ class Settings:
     signup_queue_url: str = ""  # form signups, processed off the request path (functions/signup)
     jobs_queue_url: str = ""  # list deletions and account erasures (beacon.audience.jobs)
     erasure_settle_seconds: int = 60  # an erasure waits this long for the stats roll-up's stream
+    # the event layer, automations and webhooks (issue 16)
+    automations_table: str = ""
+    webhooks_table: str = ""
+    events_queue_url: str = ""
+    automation_queue_url: str = ""
+    webhook_queue_url: str = ""
+    webhook_dlq_url: str = ""
+    webhooks_allow_local: bool = False  # the local stack only: webhook URLs may be http://127.0.0.1
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -78,4 +86,11 @@ def get_settings() -> Settings:
         signup_queue_url=_env("SIGNUP_QUEUE_URL", ""),
         jobs_queue_url=_env("JOBS_QUEUE_URL", ""),
         erasure_settle_seconds=max(1, min(900, int(_env("BEACON_ERASURE_SETTLE_SECONDS", "60")))),
+        automations_table=_env("AUTOMATIONS_TABLE", ""),
+        webhooks_table=_env("WEBHOOKS_TABLE", ""),
+        events_queue_url=_env("EVENTS_QUEUE_URL", ""),
+        automation_queue_url=_env("AUTOMATION_QUEUE_URL", ""),
+        webhook_queue_url=_env("WEBHOOK_QUEUE_URL", ""),
+        webhook_dlq_url=_env("WEBHOOK_DLQ_URL", ""),
+        webhooks_allow_local=_env("BEACON_WEBHOOKS_ALLOW_LOCAL", "0").strip().lower() in ("1", "true", "yes", "on"),
     )

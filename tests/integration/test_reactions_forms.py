@@ -12,7 +12,7 @@ import botocore.config
 from beacon import wiring
 from beacon.tracking.domain_events import DomainEvent, events_of
 from beacon_local.resources import Resources
-from beacon_local.streams import StreamReader as TableStream
+from beacon_local.streams import TableStream
 from tests.integration import test_api, test_forms
 from tests.integration.test_api import Client, new_list
 from tests.integration.test_forms import Public, Signups, confirm_path, new_form, signed_up, unique

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from beacon.audience.targeting import Targeting
     from beacon.automations.progress import AutomationDeps
     from beacon.db.automations import Automations
+    from beacon.db.batch_state import BatchStateReader
     from beacon.db.campaign_counters import Counters
     from beacon.db.engagement import Engagement
     from beacon.db.forms import FormRepo
@@ -159,9 +160,18 @@ def dispatch_deps() -> DispatchDeps:
 
 
 @lru_cache(maxsize=1)
+def batch_state() -> BatchStateReader:
+    """A send batch's reads: its campaign and its recipients' suppressions, in one consistent call."""
+    from beacon.db.batch_state import BatchStateReader
+
+    s = settings()
+    return BatchStateReader(_raw_dynamodb(), s.campaigns_table, s.suppressions_table)
+
+
+@lru_cache(maxsize=1)
 def send_deps() -> SendDeps:
+    from beacon.accounts.sender_domains import cached
     from beacon.db.accounts import AccountRepo
-    from beacon.db.suppressions import SuppressionRepo
     from beacon.sending.deps import SendDeps
     from beacon.sending.pacing import Pacer
 
@@ -171,7 +181,8 @@ def send_deps() -> SendDeps:
         campaigns=d.campaigns, audience=d.audience, counters=d.counters, queue=d.queue,
         send_queue_url=d.send_queue_url, dispatch_queue_url=d.dispatch_queue_url,
         tenant_pace=d.tenant_pace, tenant_rate=d.tenant_rate,
-        accounts=AccountRepo(), suppressions=SuppressionRepo(), ledger=ledger(), ses=ses(), signer=signer(),
+        accounts=AccountRepo(), batch_state=batch_state(), senders=cached(sender_check()),
+        ledger=ledger(), ses=ses(), signer=signer(),
         # BEACON_SEND_RATE over the event source mapping's MaximumConcurrency: see sending.pacing.Pacer
         pacer=Pacer(s.send_rate / s.send_max_concurrency),
     )
@@ -348,8 +359,7 @@ def reset() -> None:
     beacon.shared.config.get_settings.cache_clear()
     beacon.shared.aws.client.cache_clear()
     for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, tenant_pace, targeting,
-                   dispatch_deps,
-                   send_deps, sender_check,
+                   dispatch_deps, batch_state, send_deps, sender_check,
                    subscription_deps, ses_event_deps, identities):
         cached.cache_clear()
     recipient_ledger.cache_clear()

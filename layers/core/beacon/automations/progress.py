@@ -28,15 +28,16 @@ redelivered message moves nobody twice); one the ledger found already settled by
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from beacon.automations.definitions import step_campaign
 from beacon.db.automations import WAKE_SHARDS, Automations
+from beacon.db.batch_state import BatchView
 from beacon.db.models import CampaignItem, ContactItem
 from beacon.sending.batches import BATCH_SIZE
-from beacon.sending.deps import SendDeps
+from beacon.sending.deps import BatchState, SendDeps
 from beacon.sending.send import BatchResult, send_batch
 from beacon.shared.clock import now_iso
 from beacon.shared.observability import logger
@@ -67,6 +68,10 @@ class StepCampaigns:
     def __init__(self, account_id: str, item: dict[str, Any], index: int) -> None:
         self._campaign = step_campaign(account_id, item, index)
 
+    @property
+    def campaign(self) -> CampaignItem:
+        return self._campaign
+
     def get(self, account_id: str, campaign_id: str, consistent: bool = False) -> CampaignItem | None:
         if campaign_id != self._campaign.campaign_id or account_id != self._campaign.pk:
             return None
@@ -90,6 +95,24 @@ class StepCampaigns:
 
     def record_segment(self, item: CampaignItem, definition: dict[str, Any]) -> bool:
         return False
+
+
+class StepBatchState:
+    """What the send gate reads for a step: the step itself as "the campaign" (always sending: the
+    automation's status is checked before each step) and the batch's suppressions, read strongly
+    consistent as for a campaign's batch (an unsubscribe or suppression answered is seen by the next
+    email of the step)."""
+
+    def __init__(self, reader: BatchState, campaign: CampaignItem) -> None:
+        self._reader = reader
+        self._campaign = campaign
+
+    def read(self, account_id: str, campaign_id: str, recipient_ids: Collection[str], *,
+             full: bool = False) -> BatchView:
+        view = self._reader.read(account_id, campaign_id, recipient_ids)
+        if campaign_id != self._campaign.campaign_id or account_id != self._campaign.pk:
+            return BatchView(None, view.suppressed)
+        return BatchView(self._campaign.status, view.suppressed, self._campaign if full else None)
 
 
 @dataclass
@@ -233,8 +256,9 @@ def run_step(body: dict[str, Any], deps: AutomationDeps) -> str:
                  "campaign_id": step_id, "recipients": recipients}
     if body.get("attempt"):
         send_body["attempt"] = int(body["attempt"])
-    send_deps = replace(deps.send_deps, campaigns=StepCampaigns(account_id, item, step),
-                        send_queue_url=deps.queue_url)
+    campaigns = StepCampaigns(account_id, item, step)
+    send_deps = replace(deps.send_deps, campaigns=campaigns, send_queue_url=deps.queue_url,
+                        batch_state=StepBatchState(deps.send_deps.batch_state, campaigns.campaign))
     result = deps.send(send_body, send_deps)
     settled = {o.recipient_id: o.status for o in result.outcomes}
     for r in recipients:

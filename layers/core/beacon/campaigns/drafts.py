@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from beacon.accounts.sender_domains import SenderCheck
+from beacon.accounts.sender_domains import SenderCheck, require_verified
 from beacon.db.accounts import ListRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.models import CampaignItem
@@ -228,13 +228,15 @@ MAX_TEST_RECIPIENTS = 10
 
 
 def send_test(item: CampaignItem, company: str, signer: TokenSigner, sender: EmailSender, base_url: str,
-              to: Any, postal_address: str = "") -> dict[str, Any]:
+              to: Any, postal_address: str = "", *, senders: SenderCheck) -> dict[str, Any]:
     """Send the rendered campaign to up to ten addresses, subject prefixed "[Test] ". No ledger, no
     stats: no open pixel or click tracking, and SES tags without a campaign (kind "test"): ses_events
     counts nothing, but a hard bounce or complaint suppresses the address as one on a campaign would.
-    The unsubscribe link is real, so it can be tried."""
+    The unsubscribe link is real, so it can be tried. 409 sender_unverified unless the from address
+    is on a verified domain the account owns."""
     if not isinstance(to, list) or not to or len(to) > MAX_TEST_RECIPIENTS:
         raise invalid("to", f"must list 1 to {MAX_TEST_RECIPIENTS} email addresses")
+    require_verified(senders, item.pk, item.from_email)
     normalized: list[str] = []
     for i, value in enumerate(to):
         try:

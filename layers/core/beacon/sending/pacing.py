@@ -34,7 +34,8 @@ class Pacer:
         self._clock = clock
         self._sleep = sleep
 
-    def wait(self) -> None:
+    def wait(self, sleep: Callable[[float], None] | None = None) -> None:
+        """Wait for this caller's slot (`sleep`: how to wait, instead of the pacer's own)."""
         if not self.interval:
             return
         with self._lock:
@@ -42,7 +43,7 @@ class Pacer:
             slot = max(now, self._next)
             self._next = slot + self.interval
         if slot > now:
-            self._sleep(slot - now)
+            (sleep or self._sleep)(slot - now)
 
 
 def beyond_budget(todo: list[dict[str, Any]], interval: float) -> list[dict[str, Any]]:

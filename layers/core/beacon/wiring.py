@@ -86,8 +86,19 @@ def counters() -> Counters:
 
 
 def engagement() -> Engagement:
-    """Opens and clicks on the ledger items (the tracking handlers' one dependency)."""
+    """Opens and clicks on the ledger items, read for the stats (the usual client)."""
     return tracking_deps()[0]
+
+
+@lru_cache(maxsize=1)
+def tracking_engagement() -> Engagement:
+    """The tracking handlers' one dependency: its client gives up within the handlers' time
+    (beacon.shared.aws.TRACKING_*), and they wait on it at most beacon.shared.deadline's budget."""
+    from beacon.db.engagement import Engagement
+    from beacon.shared.aws import client
+
+    s = settings()
+    return Engagement(client("dynamodb", s.region, s.endpoint_url, 10, tracking=True), s.messages_table)
 
 
 @lru_cache(maxsize=1)
@@ -358,8 +369,8 @@ def reset() -> None:
 
     beacon.shared.config.get_settings.cache_clear()
     beacon.shared.aws.client.cache_clear()
-    for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, tenant_pace, targeting,
-                   dispatch_deps, batch_state, send_deps, sender_check,
+    for cached in (settings, signer, bound, tracking_deps, tracking_engagement, counters, ledger, queue, ses,
+                   tenant_pace, targeting, dispatch_deps, batch_state, send_deps, sender_check,
                    subscription_deps, ses_event_deps, identities):
         cached.cache_clear()
     recipient_ledger.cache_clear()

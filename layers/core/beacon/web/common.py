@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -40,10 +41,20 @@ def base_url(event: Any) -> str:
     return f"{proto}://{domain}"
 
 
+_last = threading.local()  # (event, principal) of this thread's current request
+
+
 def principal(event: Any) -> accounts.Principal:
     """The caller: Authorization: Bearer <key or session token>, or the console's session cookie
-    (with its CSRF header on changes): beacon.web.session_cookie."""
-    return session_cookie.principal(event)
+    (with its CSRF header on changes): beacon.web.session_cookie. Authenticated once per request:
+    the middleware that runs before the body is read asks first (beacon.web.guards), the route gets
+    the same answer."""
+    hit = getattr(_last, "hit", None)
+    if hit is not None and hit[0] is event:
+        return hit[1]
+    who = session_cookie.principal(event)
+    _last.hit = (event, who)
+    return who
 
 
 def company_of(account_id: str) -> str:

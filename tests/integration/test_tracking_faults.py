@@ -1,0 +1,215 @@
+"""Promise 3 when DynamoDB misbehaves: the pixel always answers with the GIF and a valid link always
+redirects, in time, whatever the database does. DynamoDB is replaced by a server on loopback with
+real sockets, in five fault modes: the port refuses connections; it answers 500; it throttles; it
+accepts and never answers; it is black-holed (the connection is never even accepted)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from beacon import wiring
+from beacon.shared import aws
+from beacon.shared.tokens import TokenSigner
+from beacon.tracking import opens_and_clicks as tracking
+from beacon_local.template import load_yaml
+from tests.integration.test_tracking import BROWSER, GIF, event, load
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "fault-tests-token-secret-0123456789abcdef"
+ACCOUNT, CAMPAIGN, RECIPIENT = "a1" * 16, "c2" * 16, "e3" * 16
+DESTINATION = "https://shop.example.com/a?b=c"
+MODES = ["refused", "500", "throttled", "hangs", "black-holed"]
+
+_500 = b'{"__type":"com.amazonaws#InternalServerError","message":"boom"}'
+_THROTTLED = b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}'
+
+
+class FaultyDynamoDB:
+    """A TCP server on 127.0.0.1 that fails the way `mode` says; counts the requests it was sent."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.requests = 0
+        self._stop = threading.Event()
+        self._held: list[socket.socket] = []
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", 0))
+        self.port = int(self._server.getsockname()[1])
+        if mode == "refused":
+            self._server.close()  # nothing listens on the port any more
+        elif mode == "black-holed":
+            self._server.listen(0)  # never accepted: once the backlog is full, connection attempts hang
+            for _ in range(4):
+                filler = socket.socket()
+                filler.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    filler.connect(("127.0.0.1", self.port))
+                self._held.append(filler)
+            time.sleep(0.1)
+        else:
+            self._server.listen(16)
+            self._server.settimeout(0.2)
+            threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except (TimeoutError, OSError):
+                continue
+            conn.settimeout(5)
+            try:
+                if not conn.recv(65536):
+                    conn.close()
+                    continue
+            except OSError:
+                conn.close()
+                continue
+            self.requests += 1
+            if self.mode == "hangs":
+                self._held.append(conn)  # accepted, read, never answered
+                continue
+            failing = self.mode == "500"
+            status, body = (b"500 Internal Server Error", _500) if failing else (b"400 Bad Request", _THROTTLED)
+            conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                         + b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        for s in self._held:
+            s.close()
+        self._server.close()
+
+
+@pytest.fixture
+def faulty(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyDynamoDB]:
+    server = FaultyDynamoDB(request.param)
+    for name in ("ACCOUNTS_TABLE", "CONTACTS_TABLE", "CAMPAIGNS_TABLE", "MESSAGES_TABLE", "SUPPRESSIONS_TABLE",
+                 "STATS_TABLE", "EVENTS_TABLE"):
+        monkeypatch.setenv(name, f"fault-{name.lower()}")
+    monkeypatch.setenv("BEACON_TOKEN_SECRET", SECRET)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    wiring.reset()
+    yield server
+    server.close()
+    monkeypatch.undo()
+    wiring.reset()
+
+
+def function_timeout(logical_id: str) -> float:
+    template = load_yaml((ROOT / "template.yaml").read_text())
+    props = template["Resources"][logical_id]["Properties"]
+    return float(props.get("Timeout") or template["Globals"]["Function"]["Timeout"])
+
+
+def answer(name: str, token: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], float, list[str]]:
+    handler = load(name)
+    faults: list[str] = []
+    monkeypatch.setitem(handler.__globals__, "count_fault", faults.append)
+    start = time.monotonic()
+    reply = handler(event(token, ua=BROWSER), None)
+    return reply, time.monotonic() - start, faults
+
+
+# requests the fault server saw: one attempt, and a second one when the first failed fast
+EXPECTED_REQUESTS = {"refused": 0, "500": 2, "throttled": 2, "hangs": 1, "black-holed": 0}
+
+
+@pytest.mark.parametrize("faulty", MODES, indirect=True)
+def test_the_pixel_answers_with_the_gif_in_time(faulty: FaultyDynamoDB, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = TokenSigner(SECRET.encode()).open_token(ACCOUNT, CAMPAIGN, RECIPIENT, int(time.time()))
+    reply, took, faults = answer("track_open", token, monkeypatch)
+    assert reply["statusCode"] == 200 and reply["headers"]["content-type"] == "image/gif"
+    import base64
+
+    assert base64.b64decode(reply["body"]) == GIF
+    assert faults == ["open"], "the lost open is counted"
+    assert faulty.requests == EXPECTED_REQUESTS[faulty.mode]
+    assert took < function_timeout("TrackOpenFunction"), took
+
+
+@pytest.mark.parametrize("faulty", MODES, indirect=True)
+def test_a_link_redirects_in_time(faulty: FaultyDynamoDB, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = TokenSigner(SECRET.encode()).click_token(ACCOUNT, CAMPAIGN, RECIPIENT, int(time.time()), 0, DESTINATION)
+    reply, took, faults = answer("track_click", token, monkeypatch)
+    assert reply["statusCode"] == 302 and reply["headers"]["location"] == DESTINATION
+    assert faults == ["click"]
+    assert faulty.requests == EXPECTED_REQUESTS[faulty.mode]
+    assert took < function_timeout("TrackClickFunction"), took
+
+
+def test_the_tracking_client_and_its_retry_fit_in_the_budget_and_the_functions_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BEACON_TOKEN_SECRET", SECRET)
+    for name in ("ACCOUNTS_TABLE", "CONTACTS_TABLE", "CAMPAIGNS_TABLE", "MESSAGES_TABLE", "SUPPRESSIONS_TABLE",
+                 "STATS_TABLE", "EVENTS_TABLE"):
+        monkeypatch.setenv(name, "t")
+    wiring.reset()
+    try:
+        config = wiring.tracking_engagement()._client.meta.config
+    finally:
+        monkeypatch.undo()
+        wiring.reset()
+    assert (config.connect_timeout, config.read_timeout) == (aws.TRACKING_CONNECT_TIMEOUT, aws.TRACKING_READ_TIMEOUT)
+    assert config.retries["total_max_attempts"] == 1, "botocore makes no retry of its own (its backoff is seconds)"
+    assert tracking.ATTEMPT_SECONDS <= tracking.WRITE_BUDGET_SECONDS
+    for function in ("TrackOpenFunction", "TrackClickFunction"):
+        assert function_timeout(function) / 4 >= tracking.WRITE_BUDGET_SECONDS  # well inside
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_second_attempt_only_when_it_still_fits_in_the_budget() -> None:
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    clock = _Clock()
+    attempts: list[float] = []
+
+    def failing(took: float, exc: Exception) -> Any:
+        def record(*_args: Any) -> str:
+            attempts.append(clock.now)
+            clock.now += took
+            raise exc
+
+        return record
+
+    throttle = ClientError({"Error": {"Code": "ThrottlingException"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                           "UpdateItem")
+    with pytest.raises(ClientError):  # failed at once: tried again, within the budget
+        tracking.record_in_time(failing(0.01, throttle), None, None, None, clock=clock)  # type: ignore[arg-type]
+    assert len(attempts) == 2
+    attempts.clear()
+    timeout = ReadTimeoutError(endpoint_url="http://x")
+    with pytest.raises(ReadTimeoutError):  # used its whole attempt: no second one
+        tracking.record_in_time(failing(tracking.ATTEMPT_SECONDS, timeout), None, None, None,  # type: ignore[arg-type]
+                                clock=clock)
+    assert len(attempts) == 1
+    attempts.clear()
+    refused = ClientError({"Error": {"Code": "ConditionalCheckFailedException"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, "UpdateItem")
+    with pytest.raises(ClientError):  # not transient: never again
+        tracking.record_in_time(failing(0.0, refused), None, None, None, clock=clock)  # type: ignore[arg-type]
+    assert len(attempts) == 1

@@ -93,3 +93,63 @@ def test_suppressions_and_a_pause_while_a_batch_sends_hold_to_the_second(stack: 
     stats = tenant.expect(200, "GET", f"/v1/campaigns/{campaign}/stats")
     assert stats["status"] == "paused" and stats["sent"] == sum(map(len, mailed.values()))
     tenant.expect(200, "POST", f"/v1/campaigns/{campaign}/cancel")
+
+
+# ----------------------------------------------------------------------------- hostile requests over HTTP
+def raw_post(stack: Any, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+    try:
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **(headers or {})})
+        answer = conn.getresponse()
+        data = answer.read()
+        return answer.status, json.loads(data) if data else None
+    finally:
+        conn.close()
+
+
+def test_bodies_that_are_not_utf8_or_too_deep_get_clear_4xx(stack: Any, tenant: Client) -> None:
+    status, body = raw_post(stack, "/v1/accounts", b'{"company": "caf\xe9", "email": "x@example.com"}')
+    assert (status, body["error"]["code"]) == (400, "invalid_encoding"), body
+    deep = b'{"company": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    status, body = raw_post(stack, "/v1/accounts", deep)
+    assert (status, body["error"]["code"]) == (400, "too_deep"), body
+    for payload in (deep, b'{"name": "caf\xe9"}', b"{not json"):  # nobody asked: 401 whatever the body
+        status, body = raw_post(stack, "/v1/lists", payload)
+        assert (status, body["error"]["code"]) == (401, "unauthorized"), body
+    auth = {"Authorization": f"Bearer {tenant.token}"}
+    status, body = raw_post(stack, "/v1/lists", b'{"name": "\\ud800"}', auth)
+    assert (status, body["error"]["code"]) == (422, "invalid_text"), body
+
+
+def test_a_contact_value_cannot_put_a_header_into_the_redirect(stack: Any, tenant: Client) -> None:
+    import http.client
+
+    list_id = tenant.expect(201, "POST", "/v1/lists", json_body={"name": "Injection"})["id"]
+    tenant.expect(200, "PUT", f"/v1/lists/{list_id}/contacts", json_body=[
+        {"email": "mallory@example.com", "attributes": {"first_name": "x\r\nSet-Cookie: stolen=1"}}])
+    subject = "Header injection"
+    campaign = tenant.expect(201, "POST", "/v1/campaigns", json_body={
+        "name": subject, "subject": subject, "from_email": f"news@{DOMAIN}", "list_ids": [list_id],
+        "html": '<a href="https://shop.example.com/p?n={{ contact.first_name }}">Shop</a>', "text": "Hi"})["id"]
+    tenant.expect(202, "POST", f"/v1/campaigns/{campaign}/send", json_body={})
+    assert wait_for(lambda: sent_at(stack.outbox, subject), timeout=60), stack.output()
+    (path,) = [p for p in stack.outbox.glob("*.eml")
+               if str(email.message_from_bytes(p.read_bytes(), policy=policy.default)["Subject"]) == subject]
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    link = html.split('href="', 1)[1].split('"', 1)[0]
+    assert "/c/" in link
+    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+    try:
+        conn.request("GET", link.split(str(stack.port), 1)[1])
+        answer = conn.getresponse()
+        answer.read()
+        headers = {k.lower(): v for k, v in answer.getheaders()}
+    finally:
+        conn.close()
+    assert answer.status == 302
+    assert "set-cookie" not in headers
+    assert headers["location"] == "https://shop.example.com/p?n=x%0ASet-Cookie: stolen=1"

@@ -10,6 +10,9 @@
   plus that cheaper request, i.e. what Beacon adds on top of the SES call it makes.
 - send_rate_per_invocation: emails/s of one send invocation (one SQS message of 50 recipients)
   when every SES call takes 50 ms; send_rate_sequential_floor = 1 / 50 ms.
+- gate_reads_per_email: the send gate's re-checks (one BatchGetItem each) per email, at full speed (50
+  SES calls in flight) and at the default tenant rate of 10/s on a fake clock (beacon.sending.gate; the
+  batch's first read, which replaced two, is apart).
 - aws_calls_per_email: botocore calls per email over a 1,000-recipient campaign on moto
   (dispatch + send + finalize; importing the contacts is not counted).
 """
@@ -118,12 +121,14 @@ class _Accounts:
 class _BatchState:
     """The batch's one read (campaign + suppressions, a BatchGetItem per batch of 50 in the real
     path, beacon.db.batch_state) is not part of this figure, as the campaign and suppression
-    reads it replaces were not; at full speed the gate reads nothing more."""
+    reads it replaces were not; at full speed the gate reads nothing more (gate_reads_per_email)."""
 
     def __init__(self, item: CampaignItem) -> None:
         self.view = BatchView("sending", frozenset(), item)
+        self.reads = 0
 
     def read(self, account_id: str, campaign_id: str, recipient_ids: Any, *, full: bool = False) -> BatchView:
+        self.reads += 1
         return self.view
 
 
@@ -239,6 +244,60 @@ def rate_figures(runs: int = 5) -> dict[str, float]:
         rates.append(result.sent / (time.perf_counter() - start))
     pool.shutdown()
     return {"send_rate_per_invocation": round(statistics.median(rates), 1), "send_rate_sequential_floor": 20.0}
+
+
+class _FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
+def _gate_reads(rate: float, batches: int) -> float:
+    """A batch sent one email at a time at `rate` (SES calls of 50 ms), on a fake clock."""
+    ddb, _ses = stubbed_clients(SEND_WORKERS)
+    clock = _FakeClock()
+    sender = FakeSender()
+    accept = sender.send
+
+    def slow_send(email: OutgoingEmail) -> str:
+        clock.sleep(0.05)  # an SES call takes 50 ms
+        return accept(email)
+
+    sender.send = slow_send  # type: ignore[method-assign]
+    pool = ThreadPoolExecutor(1)  # one email at a time: the fake clock stays in order
+    deps = deps_for(sender, ddb, pool)
+    deps.tenant_pace, deps.clock, deps.sleep = None, clock, clock.sleep
+    deps.pacer = pacing.Pacer(rate, clock=clock, sleep=clock.sleep)
+    state = cast(_BatchState, deps.batch_state)
+    for n in range(batches):
+        send_batch(body((n + 1) * BATCH), deps)
+    pool.shutdown()
+    return round((state.reads - batches) / (batches * BATCH), 3)  # the re-checks; each batch's first read apart
+
+
+def _gate_reads_full_speed(batches: int) -> float:
+    """A batch's 50 SES calls in flight at once (50 ms each, the real clock), as the send path runs."""
+    ddb, _ses = stubbed_clients(SEND_WORKERS)
+    pool = ThreadPoolExecutor(SEND_WORKERS)
+    deps = deps_for(FakeSender(latency=0.05), ddb, pool)
+    deps.tenant_pace = None
+    state = cast(_BatchState, deps.batch_state)
+    for n in range(batches):
+        send_batch(body((n + 1) * BATCH), deps)
+    pool.shutdown()
+    return round((state.reads - batches) / (batches * BATCH), 3)
+
+
+def gate_figures(batches: int = 4) -> dict[str, Any]:
+    """The send gate's re-checks (beacon.sending.gate: one BatchGetItem each) per email: at full speed
+    (50 SES calls of 50 ms in flight), and at the default tenant rate of 10 emails/s (a fake clock)."""
+    return {"gate_reads_per_email": {"full_speed": _gate_reads_full_speed(batches),
+                                     "10_per_s": _gate_reads(10.0, batches)}}
 
 
 # ----------------------------------------------------------------------------- AWS calls over moto
@@ -370,6 +429,7 @@ def run() -> dict[str, Any]:
     figures: dict[str, Any] = {}
     figures.update(cpu_figures())
     figures.update(rate_figures())
+    figures.update(gate_figures())
     figures.update(aws_call_figures())
     return figures
 

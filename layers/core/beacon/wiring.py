@@ -192,7 +192,7 @@ def send_deps() -> SendDeps:
         campaigns=d.campaigns, audience=d.audience, counters=d.counters, queue=d.queue,
         send_queue_url=d.send_queue_url, dispatch_queue_url=d.dispatch_queue_url,
         tenant_pace=d.tenant_pace, tenant_rate=d.tenant_rate,
-        accounts=AccountRepo(), batch_state=batch_state(), senders=cached(sender_check()),
+        accounts=AccountRepo(), batch_state=batch_state(), senders=cached(batch_sender_check()),
         ledger=ledger(), ses=ses(), signer=signer(),
         # BEACON_SEND_RATE over the event source mapping's MaximumConcurrency: see sending.pacing.Pacer
         pacer=Pacer(s.send_rate / s.send_max_concurrency),
@@ -207,6 +207,15 @@ def sender_check() -> SenderCheck:
 
     bound()
     return check(DomainRepo(), identities())
+
+
+def batch_sender_check() -> SenderCheck:
+    """The sender rule for send batches: the stored domain status and claim (no SES call, no write)."""
+    from beacon.accounts.sender_domains import sender_check as check
+    from beacon.db.domains import DomainRepo
+
+    bound()
+    return check(DomainRepo(), None)
 
 
 @lru_cache(maxsize=1)

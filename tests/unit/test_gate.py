@@ -10,6 +10,7 @@ import pytest
 
 from beacon.accounts.sender_domains import SENDER_CHECK_TTL_SECONDS, cached
 from beacon.sending import gate as g
+from beacon.sending.pacing import Pacer
 
 
 @dataclass(frozen=True)
@@ -92,17 +93,18 @@ def test_a_suppression_once_seen_stays_seen() -> None:
     assert gt.admit("a") == g.SUPPRESSED
 
 
-def test_naps_end_as_soon_as_the_gate_closes() -> None:
+def test_a_paced_wait_ends_as_soon_as_the_gate_closes() -> None:
     store, clock = Store(), Clock()
     gt = gate(store, clock, ["a"])
-    nap = gt.nap(clock.sleep)
-    nap(2.0)
-    assert clock.now == pytest.approx(102.0)
+    pacer = Pacer(0.5, clock=clock, sleep=clock.sleep)  # a slot every 2 s
+    pacer.wait(gt.closed)
+    pacer.wait(gt.closed)
+    assert clock.now == pytest.approx(102.0)  # the second slot: waited for in naps, on the pacer's clock
     store.status = "paused"
     clock.now += 1
     gt.refresh()
     start = clock.now
-    nap(30.0)
+    pacer.wait(gt.closed)  # its slot is at 104: it does not wait for it
     assert clock.now == start
 
 

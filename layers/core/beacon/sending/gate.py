@@ -22,7 +22,6 @@ from typing import Protocol
 from beacon.shared.observability import logger
 
 RECHECK_SECONDS = 0.75  # how old the state an email goes out on may be; the rest of the second is SES's call
-NAP_SECONDS = 0.25  # a wait for the pace is cut in naps this long, so a closed gate ends it early
 
 SEND, SUPPRESSED, PAUSED, STOPPED, DEFERRED = "send", "suppressed", "paused", "stopped", "deferred"
 
@@ -81,20 +80,6 @@ class Gate:
         """What a closed gate says to every email still waiting (SEND while it is open)."""
         with self._lock:
             return SEND if self._status == "sending" else self._verdict()
-
-    def nap(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
-        """`sleep`, cut into NAP_SECONDS naps that end as soon as the gate closes (a pause must not
-        keep a batch's waiting emails asleep until their turns)."""
-
-        def napping(seconds: float) -> None:
-            end = self._clock() + seconds
-            while not self._closed.is_set():
-                left = end - self._clock()
-                if left <= 0:
-                    return
-                sleep(min(left, NAP_SECONDS))
-
-        return napping
 
     def _verdict(self) -> str:
         if self._status == "paused":

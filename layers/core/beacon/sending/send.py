@@ -115,8 +115,7 @@ def send_batch(body: dict[str, Any], deps: SendDeps) -> BatchResult:
             return BatchResult(0, 0, 0, 0, len(recipients))
         if wait > 0:
             deps.sleep(wait)
-        # the window's clock; its waits end early when the gate closes
-        tenant_pacer = Pacer(tenant_rate, clock=deps.clock, sleep=gate.nap(deps.sleep))
+        tenant_pacer = Pacer(tenant_rate, clock=deps.clock, sleep=deps.sleep)  # the window's clock
     if todo:
         gate.refresh()  # after the wait: before anything is claimed
         if gate.closed():
@@ -238,13 +237,12 @@ def _attempts(deps: SendDeps, content: CampaignContent, r: dict[str, Any], claim
 
     if slow_down is not None and slow_down.is_set():
         return give_back(verdicts.DEFERRED)
-    nap = gate.nap(deps.sleep)
     for attempt in range(THROTTLE_RETRIES + 1):
         if gate.closed():
             return give_back(gate.verdict())
         if tenant_pacer is not None:
-            tenant_pacer.wait()
-        deps.pacer.wait(nap)
+            tenant_pacer.wait(gate.closed)  # the waits end early once the gate closes
+        deps.pacer.wait(gate.closed)
         verdict = gate.admit(r["rid"])
         if verdict == verdicts.SUPPRESSED:
             return Outcome(r["rid"], r["email"], "suppressed", claim.claim_id)

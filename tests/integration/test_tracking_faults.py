@@ -16,14 +16,15 @@ from typing import Any
 import pytest
 
 from beacon import wiring
-from beacon.shared import aws
-from beacon.shared.tokens import TokenSigner
+from beacon.db.connection import bind
+from beacon.shared import aws as aws_clients
+from beacon.shared import observability
+from beacon.shared.config import get_settings
 from beacon.tracking import opens_and_clicks as tracking
 from beacon_local.template import load_yaml
 from tests.integration.test_tracking import BROWSER, GIF, event, load
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "fault-tests-token-secret-0123456789abcdef"
 ACCOUNT, CAMPAIGN, RECIPIENT = "a1" * 16, "c2" * 16, "e3" * 16
 DESTINATION = "https://shop.example.com/a?b=c"
 MODES = ["refused", "500", "throttled", "hangs", "black-holed"]
@@ -96,21 +97,17 @@ class FaultyDynamoDB:
 
 
 @pytest.fixture
-def faulty(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyDynamoDB]:
+def faulty(request: pytest.FixtureRequest, aws: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyDynamoDB]:
+    """The stack's own tables and secret (so the calls are checked against the functions' roles),
+    with DynamoDB's endpoint pointed at the faulty server."""
     server = FaultyDynamoDB(request.param)
-    for name in ("ACCOUNTS_TABLE", "CONTACTS_TABLE", "CAMPAIGNS_TABLE", "MESSAGES_TABLE", "SUPPRESSIONS_TABLE",
-                 "STATS_TABLE", "EVENTS_TABLE"):
-        monkeypatch.setenv(name, f"fault-{name.lower()}")
-    monkeypatch.setenv("BEACON_TOKEN_SECRET", SECRET)
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
     wiring.reset()
     yield server
     server.close()
     monkeypatch.undo()
     wiring.reset()
+    bind(get_settings())  # the models back on moto
 
 
 def function_timeout(logical_id: str) -> float:
@@ -120,9 +117,9 @@ def function_timeout(logical_id: str) -> float:
 
 
 def answer(name: str, token: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], float, list[str]]:
-    handler = load(name)
     faults: list[str] = []
-    monkeypatch.setitem(handler.__globals__, "count_fault", faults.append)
+    monkeypatch.setattr(observability, "count_fault", faults.append)  # what the handler imports
+    handler = load(name)
     start = time.monotonic()
     reply = handler(event(token, ua=BROWSER), None)
     return reply, time.monotonic() - start, faults
@@ -134,7 +131,7 @@ EXPECTED_REQUESTS = {"refused": 0, "500": 2, "throttled": 2, "hangs": 1, "black-
 
 @pytest.mark.parametrize("faulty", MODES, indirect=True)
 def test_the_pixel_answers_with_the_gif_in_time(faulty: FaultyDynamoDB, monkeypatch: pytest.MonkeyPatch) -> None:
-    token = TokenSigner(SECRET.encode()).open_token(ACCOUNT, CAMPAIGN, RECIPIENT, int(time.time()))
+    token = wiring.signer().open_token(ACCOUNT, CAMPAIGN, RECIPIENT, int(time.time()))
     reply, took, faults = answer("track_open", token, monkeypatch)
     assert reply["statusCode"] == 200 and reply["headers"]["content-type"] == "image/gif"
     import base64
@@ -147,7 +144,7 @@ def test_the_pixel_answers_with_the_gif_in_time(faulty: FaultyDynamoDB, monkeypa
 
 @pytest.mark.parametrize("faulty", MODES, indirect=True)
 def test_a_link_redirects_in_time(faulty: FaultyDynamoDB, monkeypatch: pytest.MonkeyPatch) -> None:
-    token = TokenSigner(SECRET.encode()).click_token(ACCOUNT, CAMPAIGN, RECIPIENT, int(time.time()), 0, DESTINATION)
+    token = wiring.signer().click_token(ACCOUNT, CAMPAIGN, RECIPIENT, int(time.time()), 0, DESTINATION)
     reply, took, faults = answer("track_click", token, monkeypatch)
     assert reply["statusCode"] == 302 and reply["headers"]["location"] == DESTINATION
     assert faults == ["click"]
@@ -155,19 +152,11 @@ def test_a_link_redirects_in_time(faulty: FaultyDynamoDB, monkeypatch: pytest.Mo
     assert took < function_timeout("TrackClickFunction"), took
 
 
-def test_the_tracking_client_and_its_retry_fit_in_the_budget_and_the_functions_time(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BEACON_TOKEN_SECRET", SECRET)
-    for name in ("ACCOUNTS_TABLE", "CONTACTS_TABLE", "CAMPAIGNS_TABLE", "MESSAGES_TABLE", "SUPPRESSIONS_TABLE",
-                 "STATS_TABLE", "EVENTS_TABLE"):
-        monkeypatch.setenv(name, "t")
+def test_the_tracking_client_and_its_retry_fit_in_the_budget_and_the_functions_time(aws: object) -> None:
     wiring.reset()
-    try:
-        config = wiring.tracking_engagement()._client.meta.config
-    finally:
-        monkeypatch.undo()
-        wiring.reset()
-    assert (config.connect_timeout, config.read_timeout) == (aws.TRACKING_CONNECT_TIMEOUT, aws.TRACKING_READ_TIMEOUT)
+    config = wiring.tracking_engagement()._client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (aws_clients.TRACKING_CONNECT_TIMEOUT,
+                                                            aws_clients.TRACKING_READ_TIMEOUT)
     assert config.retries["total_max_attempts"] == 1, "botocore makes no retry of its own (its backoff is seconds)"
     assert tracking.ATTEMPT_SECONDS <= tracking.WRITE_BUDGET_SECONDS
     for function in ("TrackOpenFunction", "TrackClickFunction"):

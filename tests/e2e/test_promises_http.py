@@ -29,6 +29,7 @@ def signup(base_url: str, name: str) -> Client:
     client = Client(base_url)
     answer = client.expect(201, "POST", "/v1/accounts", json_body={
         "company": f"{name} Ltd", "email": f"owner@{name.lower()}.example.com", "password": "correct horse battery",
+        "postal_address": f"{name} Ltd\n1 Market Street\nSpringfield 12345",  # required before a send
     })
     client.token = answer["api_key"]
     return client

@@ -2,7 +2,7 @@
 
 Zero database reads; one write per click (beacon.tracking.opens_and_clicks). The redirect never waits on the
 database's health: a storage fault is logged and counted, and the 302 still goes out, after at most a
-second (beacon.shared.deadline). A destination with a control character is never a Location. The hidden
+second (opens_and_clicks.record_in_time). A destination with a control character is never a Location. The hidden
 honeypot link (only machines follow it) answers with a blank page and is recorded as a machine.
 """
 

@@ -1,7 +1,8 @@
 """GET /o/{token}: the open pixel. Always the 43-byte GIF, whatever the token or the database.
 
 One DynamoDB write per open (first or repeat) and no read: beacon.tracking.opens_and_clicks / beacon.db.engagement.
-The answer waits on the write at most a second (a slow or hanging DynamoDB: beacon.shared.deadline).
+The answer waits on the write at most a second (a slow or hanging DynamoDB:
+beacon.tracking.opens_and_clicks.record_in_time).
 """
 
 import base64

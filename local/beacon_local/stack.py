@@ -97,6 +97,9 @@ class LocalStack:
         env = self.resources.environment()
         env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
         env["BEACON_WEBHOOKS_ALLOW_LOCAL"] = "1"  # webhooks may go to http://127.0.0.1 (a local receiver)
+        # beacon.shared.aws.PATIENT_TRACKING_ENV: the embedded moto can take longer under load than the
+        # tracking client's AWS timeouts; no open or click is lost to it
+        env["BEACON_LOCAL_PATIENT_TRACKING"] = "1"
         env.update(self.extra_environment)
         apply_environment(env)
         if self.iam_mode != "off":

@@ -93,7 +93,8 @@ def engagement() -> Engagement:
 @lru_cache(maxsize=1)
 def tracking_engagement() -> Engagement:
     """The tracking handlers' one dependency: its client gives up within the handlers' time
-    (beacon.shared.aws.TRACKING_*), and they wait on it at most beacon.shared.deadline's budget."""
+    (beacon.shared.aws.TRACKING_*), and they wait on it at most
+    beacon.tracking.opens_and_clicks.WRITE_BUDGET_SECONDS."""
     from beacon.db.engagement import Engagement
     from beacon.shared.aws import client
 

@@ -108,8 +108,9 @@ class StepBatchState:
         self._campaign = campaign
 
     def read(self, account_id: str, campaign_id: str, recipient_ids: Collection[str], *,
-             full: bool = False) -> BatchView:
-        view = self._reader.read(account_id, campaign_id, recipient_ids)
+             full: bool = False, with_campaign: bool = True) -> BatchView:
+        # the suppressions only: a step is no item of the campaigns table (nor may this function read it)
+        view = self._reader.read(account_id, campaign_id, recipient_ids, with_campaign=False)
         if campaign_id != self._campaign.campaign_id or account_id != self._campaign.pk:
             return BatchView(None, view.suppressed)
         return BatchView(self._campaign.status, view.suppressed, self._campaign if full else None)

@@ -37,9 +37,11 @@ class BatchStateReader:
         self._suppressions = suppressions_table
 
     def read(self, account_id: str, campaign_id: str, recipient_ids: Collection[str], *,
-             full: bool = False) -> BatchView:
+             full: bool = False, with_campaign: bool = True) -> BatchView:
         """The campaign's status (and the whole item with `full`) and the suppressed subset of
-        `recipient_ids`, read strongly consistent, in one call per 99 recipients."""
+        `recipient_ids`, read strongly consistent, in one call per 99 recipients. `with_campaign`
+        False: only the suppressions (an automation step is no item of the campaigns table, and the
+        automation steps function may not read that table); the status is then None."""
         rids = list(dict.fromkeys(recipient_ids))
         campaign_keys: dict[str, Any] = {
             "Keys": [{"pk": {"S": account_id}, "sk": {"S": campaign_id}}], "ConsistentRead": True,
@@ -51,13 +53,15 @@ class BatchStateReader:
         chunks = [rids[i:i + MAX_KEYS - 1] for i in range(0, len(rids), MAX_KEYS - 1)] or [[]]
         for n, chunk in enumerate(chunks):
             request: dict[str, Any] = {}
-            if n == 0:
+            if n == 0 and with_campaign:
                 request[self._campaigns] = campaign_keys
             if chunk:
                 request[self._suppressions] = {
                     "Keys": [{"pk": {"S": account_id}, "sk": {"S": rid}} for rid in chunk],
                     "ConsistentRead": True, "ProjectionExpression": "sk",
                 }
+            if not request:  # no campaign asked for and no recipient: nothing to read
+                continue
             for item_table, item in self._get(request):
                 if item_table == self._campaigns:
                     raw_campaign = item

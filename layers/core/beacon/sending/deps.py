@@ -65,9 +65,9 @@ class Accounts(Protocol):
 
 class BatchState(Protocol):
     def read(self, account_id: str, campaign_id: str, recipient_ids: Collection[str], *,
-             full: bool = False) -> BatchView:
+             full: bool = False, with_campaign: bool = True) -> BatchView:
         """The campaign's status (the whole item with `full`) and which recipients are suppressed,
-        strongly consistent, in one read."""
+        strongly consistent, in one read (`with_campaign` False: the suppressions only)."""
         ...
 
 

@@ -27,6 +27,7 @@ redelivered message moves nobody twice); one the ledger found already settled by
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
@@ -168,7 +169,7 @@ def enter(event: DomainEvent, deps: AutomationDeps) -> int:
         if item is None or item["status"] != "active" or item["list_id"] != event.list_id or not item["steps"]:
             continue
         now = deps.clock()
-        due_at = int(now) + int(item["steps"][0]["after_seconds"])
+        due_at = math.ceil(now) + int(item["steps"][0]["after_seconds"])
         wake_at, queue_now = _wake(now, due_at)
         if deps.automations.enrol(event.account_id, automation_id, event.recipient_id, due_at, wake_at, now_iso()):
             entered += 1
@@ -193,7 +194,7 @@ def _advance(deps: AutomationDeps, account_id: str, item: dict[str, Any], step: 
         for rid in rids:
             moved += deps.automations.finish(account_id, automation_id, rid, "completed", at, from_step=step)
         return moved
-    due_at = int(now) + int(steps[step + 1]["after_seconds"])
+    due_at = math.ceil(now) + int(steps[step + 1]["after_seconds"])
     wake_at, queue_now = _wake(now, due_at)
     ready: dict[str, int] = {}
     for rid in rids:
@@ -227,7 +228,7 @@ def run_step(body: dict[str, Any], deps: AutomationDeps) -> str:
         enrolment = enrolments.get(rid)
         if not enrolment or enrolment.get("status") != "active" or int(enrolment.get("step", -1)) != step:
             continue  # done already (a redelivered message), or left
-        if int(enrolment.get("due_at") or 0) > now + 1:
+        if int(enrolment.get("due_at") or 0) > now:  # never early: due_at is rounded up
             early[rid] = int(enrolment["due_at"])
             continue
         due.append(rid)

@@ -19,8 +19,8 @@ def _n(item: dict[str, Any], name: str) -> int:
     return int(value["N"]) if value and "N" in value else 0
 
 
-def _epoch_of(item: dict[str, Any], name: str) -> int | None:
-    text = (item.get(name) or {}).get("S")
+def epoch(text: str | None) -> int | None:
+    """Seconds since the epoch of an ISO-8601 time as the ledger stores it; None if absent or unreadable."""
     if not text:
         return None
     try:
@@ -33,7 +33,7 @@ def human_clicks_by_link(item: dict[str, Any], honeypot_hits: list[int] | None =
     """The clicks of one ledger item that the request rules and the sweep rules both call human,
     per link index (the logged ones; `human_clicks_unlogged` counts those past the log's cap)."""
     hits = honeypot_hits if honeypot_hits is not None else _honeypot_hits(item)
-    window_start = _epoch_of(item, "delivered_at") or _epoch_of(item, "sent_at")
+    window_start = epoch((item.get("delivered_at") or {}).get("S")) or epoch((item.get("sent_at") or {}).get("S"))
     first_open = _n(item, "first_human_open") or None
     human_by_link: dict[int, int] = {}
     for entry in (item.get("human_click_log") or {}).get("L", []):

@@ -10,6 +10,9 @@
   plus that cheaper request, i.e. what Beacon adds on top of the SES call it makes.
 - send_rate_per_invocation: emails/s of one send invocation (one SQS message of 50 recipients)
   when every SES call takes 50 ms; send_rate_sequential_floor = 1 / 50 ms.
+- gate_reads_per_email: the send gate's re-checks (one BatchGetItem each) per email, at full speed (50
+  SES calls in flight) and at the default tenant rate of 10/s on a fake clock (beacon.sending.gate; the
+  batch's first read, which replaced two, is apart).
 - aws_calls_per_email: botocore calls per email over a 1,000-recipient campaign on moto
   (dispatch + send + finalize; importing the contacts is not counted).
 """
@@ -43,6 +46,7 @@ import jinja2  # noqa: E402
 import moto  # noqa: E402,F401  (before any botocore session, beacon.shared.aws.SESSION included: aws_call_figures runs on moto)
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
+from beacon.db.batch_state import BatchView  # noqa: E402
 from beacon.db.campaign_counters import Counters  # noqa: E402
 from beacon.db.models import CampaignItem  # noqa: E402
 from beacon.db.send_ledger import Ledger  # noqa: E402
@@ -114,11 +118,18 @@ class _Accounts:
                                     "postal_address": "Acme Outdoor Ltd\n12 Harbour Road\nPortland, OR 97201"})()
 
 
-class _NoSuppressions:
-    """One read per batch of 50 in the real path (PynamoDB BatchGetItem); not part of this figure."""
+class _BatchState:
+    """The batch's one read (campaign + suppressions, a BatchGetItem per batch of 50 in the real
+    path, beacon.db.batch_state) is not part of this figure, as the campaign and suppression
+    reads it replaces were not; at full speed the gate reads nothing more (gate_reads_per_email)."""
 
-    def suppressed(self, account_id: str, recipient_ids: Any) -> set[str]:
-        return set()
+    def __init__(self, item: CampaignItem) -> None:
+        self.view = BatchView("sending", frozenset(), item)
+        self.reads = 0
+
+    def read(self, account_id: str, campaign_id: str, recipient_ids: Any, *, full: bool = False) -> BatchView:
+        self.reads += 1
+        return self.view
 
 
 def campaign_item() -> CampaignItem:
@@ -129,8 +140,9 @@ def campaign_item() -> CampaignItem:
 
 
 def deps_for(ses: Any, ddb: Any, pool: Any) -> SendDeps:
-    return SendDeps(campaigns=_Campaigns(campaign_item()), accounts=_Accounts(),  # type: ignore[arg-type]
-                    audience=None, suppressions=_NoSuppressions(),  # type: ignore[arg-type]
+    item = campaign_item()
+    return SendDeps(campaigns=_Campaigns(item), accounts=_Accounts(),  # type: ignore[arg-type]
+                    audience=None, batch_state=_BatchState(item), senders=lambda *_: True,  # type: ignore[arg-type]
                     ledger=Ledger(ddb, "messages", "stats"), counters=Counters(ddb, "stats"),
                     queue=FakeQueue(), ses=ses, signer=TokenSigner(b"bench-secret-0123456789abcdef"),
                     send_queue_url="q://send", dispatch_queue_url="q://dispatch", pool=pool,
@@ -234,6 +246,60 @@ def rate_figures(runs: int = 5) -> dict[str, float]:
     return {"send_rate_per_invocation": round(statistics.median(rates), 1), "send_rate_sequential_floor": 20.0}
 
 
+class _FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
+def _gate_reads(rate: float, batches: int) -> float:
+    """A batch sent one email at a time at `rate` (SES calls of 50 ms), on a fake clock."""
+    ddb, _ses = stubbed_clients(SEND_WORKERS)
+    clock = _FakeClock()
+    sender = FakeSender()
+    accept = sender.send
+
+    def slow_send(email: OutgoingEmail) -> str:
+        clock.sleep(0.05)  # an SES call takes 50 ms
+        return accept(email)
+
+    sender.send = slow_send  # type: ignore[method-assign]
+    pool = ThreadPoolExecutor(1)  # one email at a time: the fake clock stays in order
+    deps = deps_for(sender, ddb, pool)
+    deps.tenant_pace, deps.clock, deps.sleep = None, clock, clock.sleep
+    deps.pacer = pacing.Pacer(rate, clock=clock, sleep=clock.sleep)
+    state = cast(_BatchState, deps.batch_state)
+    for n in range(batches):
+        send_batch(body((n + 1) * BATCH), deps)
+    pool.shutdown()
+    return round((state.reads - batches) / (batches * BATCH), 3)  # the re-checks; each batch's first read apart
+
+
+def _gate_reads_full_speed(batches: int) -> float:
+    """A batch's 50 SES calls in flight at once (50 ms each, the real clock), as the send path runs."""
+    ddb, _ses = stubbed_clients(SEND_WORKERS)
+    pool = ThreadPoolExecutor(SEND_WORKERS)
+    deps = deps_for(FakeSender(latency=0.05), ddb, pool)
+    deps.tenant_pace = None
+    state = cast(_BatchState, deps.batch_state)
+    for n in range(batches):
+        send_batch(body((n + 1) * BATCH), deps)
+    pool.shutdown()
+    return round((state.reads - batches) / (batches * BATCH), 3)
+
+
+def gate_figures(batches: int = 4) -> dict[str, Any]:
+    """The send gate's re-checks (beacon.sending.gate: one BatchGetItem each) per email: at full speed
+    (50 SES calls of 50 ms in flight), and at the default tenant rate of 10 emails/s (a fake clock)."""
+    return {"gate_reads_per_email": {"full_speed": _gate_reads_full_speed(batches),
+                                     "10_per_s": _gate_reads(10.0, batches)}}
+
+
 # ----------------------------------------------------------------------------- AWS calls over moto
 @contextmanager
 def counting() -> Iterator[tuple[Counter[str], threading.Event]]:
@@ -282,7 +348,7 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
                                      secret="bench-token-secret-0123456789abcdef")  # noqa: S106 (moto)
         os.environ.update(resources.environment())
         from beacon import wiring
-        from beacon.accounts import tenants
+        from beacon.accounts import sender_domains, tenants
         from beacon.audience import contacts
         from beacon.campaigns import drafts as campaigns
         from beacon.campaigns import lifecycle
@@ -290,8 +356,10 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
         from beacon.db.accounts import AccountRepo, ListRepo
         from beacon.db.campaigns import CampaignRepo
         from beacon.db.contacts import ContactRepo
+        from beacon.db.domains import DomainRepo
         from beacon.db.models import ListItem
         from beacon.db.suppressions import SuppressionRepo
+        from beacon.ports.identities import FakeIdentities
         from beacon.shared.clock import now_iso
         from beacon.shared.ids import new_id
 
@@ -301,6 +369,8 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
         account, _key = tenants.sign_up(AccountRepo(), "Acme", "owner@acme.test", "correct horse 1",
                                         "Acme Ltd\n12 Harbour Road\nPortland, OR 97201")
         account_id = str(account["id"])
+        # the send checks the sender domain (cached 30 s per container): a verified domain of the account
+        sender_domains.add(DomainRepo(), FakeIdentities(verify_at_once=True), account_id, "acme.test")
         list_id = new_id()
         ListRepo().create(ListItem(pk=f"A#{account_id}", sk=f"LIST#{list_id}", list_id=list_id, name="All",
                                    created_at=now_iso(), contact_count=0))
@@ -321,7 +391,7 @@ def aws_call_figures(recipients: int = 1000) -> dict[str, Any]:
         with counting() as (calls, on):
             on.set()
             lifecycle.start_send(CampaignRepo(), deps.queue, deps.dispatch_queue_url, account_id, view["id"],
-                                 "https://t.acme.test")
+                                 "https://t.acme.test", senders=wiring.sender_check())
             on.clear()
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
@@ -359,6 +429,7 @@ def run() -> dict[str, Any]:
     figures: dict[str, Any] = {}
     figures.update(cpu_figures())
     figures.update(rate_figures())
+    figures.update(gate_figures())
     figures.update(aws_call_figures())
     return figures
 

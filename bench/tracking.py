@@ -70,7 +70,7 @@ _HANDLER = _STUB + textwrap.dedent("""
         assert answer["statusCode"] in (200, 302), answer
     else:
         import beacon.wiring as c
-        c.unsubscribe_view() if "unsubscribe" in sys.argv[1] else c.engagement()
+        c.unsubscribe_view() if "unsubscribe" in sys.argv[1] else c.tracking_engagement()
     print(time.process_time() - t0)
     assert not any(m in sys.modules for m in ("jinja2", "pydantic", "aws_lambda_powertools.utilities.idempotency")), \\
         sorted(m for m in ("jinja2", "pydantic") if m in sys.modules)
@@ -145,7 +145,7 @@ def _in_process() -> tuple[Any, Any, Any, dict[str, str]]:
     from beacon import wiring
 
     wiring.reset()
-    client = wiring.engagement()._client
+    client = wiring.tracking_engagement()._client
     client.meta.events.register_first("before-send.dynamodb", _stub, unique_id="bench-stub")
     handlers = []
     for name in ("track_open", "track_click"):

@@ -1,17 +1,18 @@
 """GET /c/{token}: redirect to the link that was in the campaign (the token carries it, encrypted).
 
 Zero database reads; one write per click (beacon.tracking.opens_and_clicks). The redirect never waits on the
-database's health: a storage fault is logged and counted, and the 302 still goes out. The hidden
+database's health: a storage fault is logged and counted, and the 302 still goes out, after at most a
+second (opens_and_clicks.record_in_time). A destination with a control character is never a Location. The hidden
 honeypot link (only machines follow it) answers with a blank page and is recorded as a machine.
 """
 
 from typing import Any
 
 from beacon.shared.observability import count_fault, logger
-from beacon.tracking.opens_and_clicks import is_honeypot, record_click, verify_click
+from beacon.tracking.opens_and_clicks import is_honeypot, is_safe_location, record_click, record_in_time, verify_click
 from beacon.web.pages import not_found_page, page
 from beacon.web.request import parse, path_param
-from beacon.wiring import engagement, signer
+from beacon.wiring import signer, tracking_engagement
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -23,10 +24,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if data is None:
         return not_found_page()
     honeypot = is_honeypot(data)
-    if not honeypot and not data.url.lower().startswith(("http://", "https://")):
+    if not honeypot and not is_safe_location(data.url):
         return not_found_page()
     try:
-        record_click(engagement(), data, parse(event))
+        record_in_time(record_click, tracking_engagement(), data, parse(event))
     except Exception:
         logger.exception("click not recorded")
         count_fault("click")

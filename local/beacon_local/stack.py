@@ -99,6 +99,9 @@ class LocalStack:
         # an account erasure waits for the stats roll-up's stream (5 s batching window locally)
         env.setdefault("BEACON_ERASURE_SETTLE_SECONDS", "8")
         env["BEACON_WEBHOOKS_ALLOW_LOCAL"] = "1"  # webhooks may go to http://127.0.0.1 (a local receiver)
+        # beacon.shared.aws.PATIENT_TRACKING_ENV: the embedded moto can take longer under load than the
+        # tracking client's AWS timeouts; no open or click is lost to it
+        env["BEACON_LOCAL_PATIENT_TRACKING"] = "1"
         env.update(self.extra_environment)
         apply_environment(env)
         if self.iam_mode != "off":

@@ -66,7 +66,8 @@ class World:
                                  "from_email": f"news@{self.sender_domain}", "from_name": "Acme", "list_ids": list_ids,
                                  "html": html, "text": "Hi {{ contact.first_name }}"}, BASE,
                                 senders=wiring.sender_check())
-        lifecycle.start_send(CampaignRepo(), self.queue, DISPATCH_Q, self.account_id, view["id"], BASE)
+        lifecycle.start_send(CampaignRepo(), self.queue, DISPATCH_Q, self.account_id, view["id"], BASE,
+                             senders=wiring.sender_check())
         return str(view["id"])
 
     def run_dispatch(self, time_left: float = 60.0) -> None:
@@ -119,7 +120,8 @@ def make_world() -> World:
     queue = FakeQueue()
     ses = FakeSender()
     deps = SendDeps(
-        campaigns=CampaignRepo(), accounts=AccountRepo(), audience=wiring.targeting(), suppressions=SuppressionRepo(),
+        campaigns=CampaignRepo(), accounts=AccountRepo(), audience=wiring.targeting(), batch_state=wiring.batch_state(),
+        senders=wiring.sender_check(),
         ledger=wiring.ledger(), counters=wiring.counters(), queue=queue, ses=ses,
         signer=wiring.signer(), send_queue_url=SEND_Q, dispatch_queue_url=DISPATCH_Q,
         pool=ThreadPoolExecutor(8),

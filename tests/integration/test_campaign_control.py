@@ -37,7 +37,8 @@ def emails(n: int) -> list[str]:
 
 
 def control(world: World, campaign: str, action: str) -> dict[str, Any]:
-    return lifecycle.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, action)
+    return lifecycle.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, action,
+                             senders=wiring.sender_check())
 
 
 def draft(world: World, list_ids: list[str]) -> str:
@@ -119,7 +120,7 @@ def test_scheduled_campaign_is_started_by_the_sweep_once_due(world: World) -> No
     people = emails(60)
     campaign = draft(world, [world.new_list(people)])
     answer = lifecycle.start_send(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, BASE,
-                                  send_at=_in_days(3))
+                                  send_at=_in_days(3), senders=wiring.sender_check())
     assert answer["status"] == "scheduled"
     assert world.queue.drain(DISPATCH_Q) == []  # nothing enqueued until it is due
     assert dispatch({"kind": "sweep"}, world.deps, lambda: 60.0) == "swept 0"
@@ -139,7 +140,7 @@ def test_scheduled_campaign_is_started_by_the_sweep_once_due(world: World) -> No
 def test_cancelled_schedule_never_sends(world: World) -> None:
     campaign = draft(world, [world.new_list(emails(3))])
     lifecycle.start_send(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, BASE,
-                         send_at=_in_days(1))
+                         send_at=_in_days(1), senders=wiring.sender_check())
     with pytest.raises(Conflict):
         control(world, campaign, "pause")
     assert control(world, campaign, "cancel")["status"] == "cancelled"
@@ -156,7 +157,7 @@ def test_bad_send_at_is_refused_and_the_campaign_stays_a_draft(world: World, sen
     campaign = draft(world, [world.new_list(emails(1))])
     with pytest.raises(Unprocessable) as err:
         lifecycle.start_send(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, BASE,
-                             send_at=send_at)
+                             send_at=send_at, senders=wiring.sender_check())
     assert "send_at" in str(err.value)
     item = CampaignRepo().get(world.account_id, campaign, consistent=True)
     assert item is not None and item.status == "draft" and item.send_at is None

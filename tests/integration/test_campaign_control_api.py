@@ -140,8 +140,9 @@ def test_test_send_when_ses_throttles_is_429(a: Client, campaign: dict[str, Any]
 
 def test_a_message_over_the_ses_size_limit_is_refused_at_save(a: Client) -> None:
     lst = new_list(a, "Huge")
-    # 100,000 loop rounds of 150 bytes: a 2 KB template that renders to ~15 MB, over SES's 10 MB
-    html = "<html><body>{% for i in range(100000) %}<p>" + "x" * 140 + "</p>{% endfor %}</body></html>"
+    # 20,000 loop rounds of 147 characters: a small template that renders to 2.9 million characters
+    # (under the render's bound) and, quoted-printable, to ~17 MB, over SES's 10 MB
+    html = "<html><body>{% for i in range(20000) %}<p>" + "é" * 140 + "</p>{% endfor %}</body></html>"
     status, body = a.post("/v1/campaigns", {
         "name": "Huge", "subject": "Big", "from_email": "news@alpha.example.com", "list_ids": [lst["id"]],
         "html": html, "text": "hi"})

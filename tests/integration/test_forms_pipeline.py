@@ -82,11 +82,10 @@ def test_a_pending_signup_gets_no_campaign_and_a_confirmed_one_gets_the_next(wor
     assert "Acme\nAcme Ltd\n12 Harbour Road\nPortland, OR 97201" in text.replace("\r\n", "\n")
 
 
-def test_a_pending_signup_in_a_queued_batch_is_skipped_when_it_sends(world: World) -> None:
+def test_a_pending_signup_in_a_queued_batch_is_skipped_by_the_send_gate(world: World) -> None:
     """Someone on the campaign's list when it was dispatched unsubscribes, then signs up again on the
-    form: until they confirm they are a pending signup and their unsubscribe holds, so the batch already
-    queued for them skips them when it sends (settled suppressed: the send path reads the batch's
-    suppressions); once confirmed, the next campaign reaches them."""
+    form: until they confirm they are a pending signup, and the batch already queued for them skips
+    them at the gate (settled suppressed); once confirmed, the next campaign reaches them."""
     members = ["stays@example.com", "returns@example.com"]
     list_id = world.new_list(members)
     form = forms.create(wiring.form_repo(), ListRepo(), world.account_id,

@@ -314,7 +314,8 @@ def _campaign(town: Town, list_ids: list[str], **extra: Any) -> str:
 
 def _send(town: Town, campaign_id: str) -> list[str]:
     before = len(town.world.ses.sent)
-    lifecycle.start_send(CampaignRepo(), town.world.queue, DISPATCH_Q, town.world.account_id, campaign_id, BASE)
+    lifecycle.start_send(CampaignRepo(), town.world.queue, DISPATCH_Q, town.world.account_id, campaign_id, BASE,
+                         senders=wiring.sender_check())
     town.world.run_all()
     return town.sent_since(before)
 
@@ -379,7 +380,8 @@ def test_resend_reaches_the_recipients_without_a_human_open(town: Town, audience
     if audience == "non_openers":
         sent = _send(town, draft["id"])
     else:  # what dispatch queued (sending ~900 emails again through moto proves nothing more)
-        lifecycle.start_send(CampaignRepo(), town.world.queue, DISPATCH_Q, town.world.account_id, draft["id"], BASE)
+        lifecycle.start_send(CampaignRepo(), town.world.queue, DISPATCH_Q, town.world.account_id, draft["id"], BASE,
+                             senders=wiring.sender_check())
         town.world.run_dispatch()
         sent = [r["email"] for body in town.world.send_messages() for r in body["recipients"]]
     engaged = READ if audience == "non_openers" else CLICKED

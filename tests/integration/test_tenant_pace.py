@@ -280,10 +280,12 @@ def test_pausing_or_cancelling_restarts_the_tenants_projection(world: World, act
     other = schedule.plan("b" * 32, 100, 2.0)  # another tenant's queue is its own
     assert schedule.plan(world.account_id, 2, 2.0) == T0 + 150  # behind the campaign
     clock.now = T0 + 10
-    lifecycle.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, action, schedule)
+    lifecycle.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, action, schedule,
+                      senders=wiring.sender_check())
     assert schedule.plan(world.account_id, 20, 2.0) == T0 + 10  # from now again
     assert schedule.plan("b" * 32, 2, 2.0) == other + 50.0
     # and resuming changes nothing more (the paused campaign's batches are re-planned as they send)
     if action == "pause":
-        lifecycle.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, "resume", schedule)
+        lifecycle.control(CampaignRepo(), world.queue, DISPATCH_Q, world.account_id, campaign, "resume", schedule,
+                          senders=wiring.sender_check())
         assert schedule.plan(world.account_id, 2, 2.0) == T0 + 20

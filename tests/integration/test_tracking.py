@@ -80,7 +80,7 @@ def later(monkeypatch: pytest.MonkeyPatch) -> None:
 def aws_calls() -> Iterator[Counter[str]]:
     """Count the DynamoDB operations the tracking client makes (botocore's before-call event)."""
     seen: Counter[str] = Counter()
-    client = wiring.engagement()._client
+    client = wiring.tracking_engagement()._client
 
     def hook(model: Any, **_: Any) -> None:
         seen[model.name] += 1
@@ -167,7 +167,7 @@ def test_storage_fault_still_gives_gif_and_redirect(mailed: Mailed, monkeypatch:
                                                     capsys: pytest.CaptureFixture[str],
                                                     caplog: pytest.LogCaptureFixture) -> None:
     _world, _campaign, tokens = mailed
-    engagement = wiring.engagement()
+    engagement = wiring.tracking_engagement()
     monkeypatch.setattr(engagement, "_client", _DownClient(engagement._client))
     t = next(iter(tokens.values()))
     answer = load("track_open")(event(t["o"]), None)

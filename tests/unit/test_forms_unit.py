@@ -207,7 +207,7 @@ def test_postal_addresses(raw: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize("raw", ["", "short", "x" * 501, "\n".join(["line 1234"] * 9), "a" * 121 + "\nb",
-                                 "1 Main St\x00 Town", "1 Main St\u202e Town", "1 Main St\ud800 Town", 42, None])
+                                 "1 Main St\x00 Town", "1 Main St\u202e Town", 42, None])
 def test_bad_postal_addresses(raw: Any) -> None:
     with pytest.raises(Unprocessable):
         clean_postal_address(raw)

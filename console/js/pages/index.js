@@ -3,6 +3,7 @@
 
 import account from "./account.js";
 import apiKeys from "./api-keys.js";
+import automations from "./automations.js";
 import campaignEditor from "./campaign-editor.js";
 import campaignReport from "./campaign-report.js";
 import campaigns from "./campaigns.js";
@@ -14,12 +15,15 @@ import lists from "./lists.js";
 import segments from "./segments.js";
 import signIn from "./sign-in.js";
 import signUp from "./sign-up.js";
+import webhooks from "./webhooks.js";
 
 export const pages = [
   signIn, signUp,
   campaigns, campaignEditor, campaignReport,
+  automations,
   lists, list, contact, forms,
   segments,
   domains,
+  webhooks,
   apiKeys, account,
 ].flat();

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from beacon.audience.targeting import Targeting
     from beacon.automations.progress import AutomationDeps
     from beacon.db.automations import Automations
+    from beacon.db.batch_state import BatchStateReader
     from beacon.db.campaign_counters import Counters
     from beacon.db.engagement import Engagement
     from beacon.db.forms import FormRepo
@@ -87,7 +88,7 @@ def counters() -> Counters:
 
 
 def engagement() -> Engagement:
-    """Opens and clicks on the ledger items (the tracking handlers' one dependency)."""
+    """Opens and clicks on the ledger items, read for the stats (the usual client)."""
     return tracking_deps()[0]
 
 
@@ -97,6 +98,18 @@ def rollup_store() -> RollupStore:
     from beacon.db.stats_rollup import RollupStore
 
     return RollupStore(_raw_dynamodb(), settings().stats_table)
+
+
+@lru_cache(maxsize=1)
+def tracking_engagement() -> Engagement:
+    """The tracking handlers' one dependency: its client gives up within the handlers' time
+    (beacon.shared.aws.TRACKING_*), and they wait on it at most
+    beacon.tracking.opens_and_clicks.WRITE_BUDGET_SECONDS."""
+    from beacon.db.engagement import Engagement
+    from beacon.shared.aws import client
+
+    s = settings()
+    return Engagement(client("dynamodb", s.region, s.endpoint_url, 10, tracking=True), s.messages_table)
 
 
 @lru_cache(maxsize=1)
@@ -169,9 +182,18 @@ def dispatch_deps() -> DispatchDeps:
 
 
 @lru_cache(maxsize=1)
+def batch_state() -> BatchStateReader:
+    """A send batch's reads: its campaign and its recipients' suppressions, in one consistent call."""
+    from beacon.db.batch_state import BatchStateReader
+
+    s = settings()
+    return BatchStateReader(_raw_dynamodb(), s.campaigns_table, s.suppressions_table)
+
+
+@lru_cache(maxsize=1)
 def send_deps() -> SendDeps:
+    from beacon.accounts.sender_domains import cached
     from beacon.db.accounts import AccountRepo
-    from beacon.db.suppressions import SuppressionRepo
     from beacon.sending.deps import SendDeps
     from beacon.sending.pacing import Pacer
 
@@ -181,7 +203,8 @@ def send_deps() -> SendDeps:
         campaigns=d.campaigns, audience=d.audience, counters=d.counters, queue=d.queue,
         send_queue_url=d.send_queue_url, dispatch_queue_url=d.dispatch_queue_url,
         tenant_pace=d.tenant_pace, tenant_rate=d.tenant_rate,
-        accounts=AccountRepo(), suppressions=SuppressionRepo(), ledger=ledger(), ses=ses(), signer=signer(),
+        accounts=AccountRepo(), batch_state=batch_state(), senders=cached(batch_sender_check()),
+        ledger=ledger(), ses=ses(), signer=signer(),
         # BEACON_SEND_RATE over the event source mapping's MaximumConcurrency: see sending.pacing.Pacer
         pacer=Pacer(s.send_rate / s.send_max_concurrency),
     )
@@ -195,6 +218,15 @@ def sender_check() -> SenderCheck:
 
     bound()
     return check(DomainRepo(), identities())
+
+
+def batch_sender_check() -> SenderCheck:
+    """The sender rule for send batches: the stored domain status and claim (no SES call, no write)."""
+    from beacon.accounts.sender_domains import sender_check as check
+    from beacon.db.domains import DomainRepo
+
+    bound()
+    return check(DomainRepo(), None)
 
 
 @lru_cache(maxsize=1)
@@ -373,9 +405,8 @@ def reset() -> None:
 
     beacon.shared.config.get_settings.cache_clear()
     beacon.shared.aws.client.cache_clear()
-    for cached in (settings, signer, bound, tracking_deps, counters, ledger, queue, ses, tenant_pace, targeting,
-                   dispatch_deps,
-                   send_deps, sender_check,
+    for cached in (settings, signer, bound, tracking_deps, tracking_engagement, counters, ledger, queue, ses,
+                   tenant_pace, targeting, dispatch_deps, batch_state, send_deps, sender_check,
                    subscription_deps, ses_event_deps, identities):
         cached.cache_clear()
     recipient_ledger.cache_clear()

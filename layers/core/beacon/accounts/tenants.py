@@ -63,11 +63,7 @@ def require_postal_address(item: AccountItem) -> str:
 
 def sign_up(repo: AccountRepo, company: str, email: str, password: str,
             postal_address: str | None = None) -> tuple[dict[str, Any], str]:
-    company = company.strip()
-    if not company:
-        raise Unprocessable("company must not be empty", details=[{"field": "company"}])
-    if any(c in company for c in "\r\n"):
-        raise Unprocessable("company must be one line", details=[{"field": "company"}])
+    company = clean_company(company)
     address = clean_postal_address(postal_address) if postal_address is not None else None
     try:
         email = addresses.normalize(email)
@@ -97,11 +93,15 @@ def require_account(repo: AccountRepo, account_id: str) -> AccountItem:
 
 
 def clean_company(company: str) -> str:
+    """The company name, as sign-up and PATCH /v1/account both take it: trimmed, not empty, one line
+    of text (no control character: it goes into every email's footer; no lone surrogate)."""
     company = company.strip()
     if not company:
         raise Unprocessable("company must not be empty", details=[{"field": "company"}])
-    if any(c in company for c in "\r\n\x00"):
-        raise Unprocessable("company must be one line", details=[{"field": "company"}])
+    for c in company:
+        if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp"):
+            raise Unprocessable(f"company must be one line of text; it holds U+{ord(c):04X}",
+                                details=[{"field": "company"}])
     return company
 
 

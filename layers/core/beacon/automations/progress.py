@@ -27,16 +27,18 @@ redelivered message moves nobody twice); one the ledger found already settled by
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from beacon.automations.definitions import step_campaign
 from beacon.db.automations import WAKE_SHARDS, Automations
+from beacon.db.batch_state import BatchView
 from beacon.db.models import CampaignItem, ContactItem
 from beacon.sending.batches import BATCH_SIZE
-from beacon.sending.deps import SendDeps
+from beacon.sending.deps import BatchState, SendDeps
 from beacon.sending.send import BatchResult, send_batch
 from beacon.shared.clock import now_iso
 from beacon.shared.observability import logger
@@ -67,6 +69,10 @@ class StepCampaigns:
     def __init__(self, account_id: str, item: dict[str, Any], index: int) -> None:
         self._campaign = step_campaign(account_id, item, index)
 
+    @property
+    def campaign(self) -> CampaignItem:
+        return self._campaign
+
     def get(self, account_id: str, campaign_id: str, consistent: bool = False) -> CampaignItem | None:
         if campaign_id != self._campaign.campaign_id or account_id != self._campaign.pk:
             return None
@@ -90,6 +96,25 @@ class StepCampaigns:
 
     def record_segment(self, item: CampaignItem, definition: dict[str, Any]) -> bool:
         return False
+
+
+class StepBatchState:
+    """What the send gate reads for a step: the step itself as "the campaign" (always sending: the
+    automation's status is checked before each step) and the batch's suppressions, read strongly
+    consistent as for a campaign's batch (an unsubscribe or suppression answered is seen by the next
+    email of the step)."""
+
+    def __init__(self, reader: BatchState, campaign: CampaignItem) -> None:
+        self._reader = reader
+        self._campaign = campaign
+
+    def read(self, account_id: str, campaign_id: str, recipient_ids: Collection[str], *,
+             full: bool = False, with_campaign: bool = True) -> BatchView:
+        # the suppressions only: a step is no item of the campaigns table (nor may this function read it)
+        view = self._reader.read(account_id, campaign_id, recipient_ids, with_campaign=False)
+        if campaign_id != self._campaign.campaign_id or account_id != self._campaign.pk:
+            return BatchView(None, view.suppressed)
+        return BatchView(self._campaign.status, view.suppressed, self._campaign if full else None)
 
 
 @dataclass
@@ -144,7 +169,7 @@ def enter(event: DomainEvent, deps: AutomationDeps) -> int:
         if item is None or item["status"] != "active" or item["list_id"] != event.list_id or not item["steps"]:
             continue
         now = deps.clock()
-        due_at = int(now) + int(item["steps"][0]["after_seconds"])
+        due_at = math.ceil(now) + int(item["steps"][0]["after_seconds"])
         wake_at, queue_now = _wake(now, due_at)
         if deps.automations.enrol(event.account_id, automation_id, event.recipient_id, due_at, wake_at, now_iso()):
             entered += 1
@@ -169,7 +194,7 @@ def _advance(deps: AutomationDeps, account_id: str, item: dict[str, Any], step: 
         for rid in rids:
             moved += deps.automations.finish(account_id, automation_id, rid, "completed", at, from_step=step)
         return moved
-    due_at = int(now) + int(steps[step + 1]["after_seconds"])
+    due_at = math.ceil(now) + int(steps[step + 1]["after_seconds"])
     wake_at, queue_now = _wake(now, due_at)
     ready: dict[str, int] = {}
     for rid in rids:
@@ -203,7 +228,7 @@ def run_step(body: dict[str, Any], deps: AutomationDeps) -> str:
         enrolment = enrolments.get(rid)
         if not enrolment or enrolment.get("status") != "active" or int(enrolment.get("step", -1)) != step:
             continue  # done already (a redelivered message), or left
-        if int(enrolment.get("due_at") or 0) > now + 1:
+        if int(enrolment.get("due_at") or 0) > now:  # never early: due_at is rounded up
             early[rid] = int(enrolment["due_at"])
             continue
         due.append(rid)
@@ -233,8 +258,9 @@ def run_step(body: dict[str, Any], deps: AutomationDeps) -> str:
                  "campaign_id": step_id, "recipients": recipients}
     if body.get("attempt"):
         send_body["attempt"] = int(body["attempt"])
-    send_deps = replace(deps.send_deps, campaigns=StepCampaigns(account_id, item, step),
-                        send_queue_url=deps.queue_url)
+    campaigns = StepCampaigns(account_id, item, step)
+    send_deps = replace(deps.send_deps, campaigns=campaigns, send_queue_url=deps.queue_url,
+                        batch_state=StepBatchState(deps.send_deps.batch_state, campaigns.campaign))
     result = deps.send(send_body, send_deps)
     settled = {o.recipient_id: o.status for o in result.outcomes}
     for r in recipients:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
-from beacon.accounts.sender_domains import SenderCheck
+from beacon.accounts.sender_domains import SenderCheck, require_verified
 from beacon.db.accounts import ListRepo
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.models import CampaignItem
@@ -15,11 +16,15 @@ from beacon.message.compose import CampaignContent, compose, content_of
 from beacon.ports.ses import EmailSender, OutgoingEmail, SesRejected, SesThrottled
 from beacon.shared import addresses
 from beacon.shared.clock import epoch, now_iso
-from beacon.shared.errors import Conflict, NotFound, TooManyRequests, Unprocessable, invalid
+from beacon.shared.errors import Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unprocessable, invalid
 from beacon.shared.ids import is_id, new_id, recipient_id
 from beacon.shared.tokens import TokenSigner
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # SES v1 limit; v2 allows 40 MB after encoding
+# A campaign is one DynamoDB item, 400 KB at most: its html, text and tracked links together take at
+# most this many bytes (UTF-8), and the rest of the item (name, subject, lists, counters) fits in
+# what is left.
+MAX_CONTENT_BYTES = 350_000
 EDITABLE = ("name", "subject", "from_email", "from_name", "reply_to", "list_ids", "html", "text", "tracking",
             "segment_id", "exclude_list_ids")
 CLEARABLE = ("reply_to", "segment_id")  # PATCH null removes them
@@ -110,6 +115,7 @@ def validate(fields: dict[str, Any], lists: ListRepo, account_id: str, company: 
         domain = fields["from_email"].rpartition("@")[2]
         raise invalid("from_email", f"{domain} is not a verified sender domain of this account: add it with "
                                      "POST /v1/domains and publish its DKIM records")
+    _fits_one_item(fields, [])  # before any work on it
     try:
         rendering.compile_campaign(fields["subject"], fields["html"], fields.get("text") or "")
     except rendering.TemplateProblem as exc:
@@ -129,10 +135,30 @@ def validate(fields: dict[str, Any], lists: ListRepo, account_id: str, company: 
                             details=[{"field": exc.field, "line": exc.line, "message": exc.message}]) from exc
     except (mime.HeaderProblem, ValueError) as exc:
         raise invalid("subject", str(exc)) from exc
+    for url in links.control_char_links(sample.html):
+        bad = next(c for c in url if not c.isprintable())
+        raise Unprocessable(
+            f"html: the link {url!r} holds a control character (U+{ord(bad):04X}); a tracked link must not: "
+            f"write it percent-encoded ({quote(bad)})", code="unsafe_link",
+            details=[{"field": "html", "link": url, "message": "control character in a link"}])
     if len(sample.raw) > MAX_MESSAGE_BYTES:
         raise invalid("html", f"the email is {len(sample.raw)} bytes; SES accepts at most {MAX_MESSAGE_BYTES}")
     unsubscribe_prefix = f"{base_url}/u/"
-    return [u for u in links.find_links(sample.html) if not u.startswith(unsubscribe_prefix)]
+    found = [u for u in links.find_links(sample.html) if not u.startswith(unsubscribe_prefix)]
+    _fits_one_item(fields, found)
+    return found
+
+
+def _fits_one_item(fields: dict[str, Any], found: list[str]) -> None:
+    """413 content_too_large unless html, text and the tracked links fit MAX_CONTENT_BYTES."""
+    sizes = {"html": len(fields["html"].encode("utf-8", "surrogatepass")),
+             "text": len((fields.get("text") or "").encode("utf-8", "surrogatepass")),
+             "links": sum(len(u.encode("utf-8", "surrogatepass")) for u in found)}
+    if sum(sizes.values()) > MAX_CONTENT_BYTES:
+        raise PayloadTooLarge(
+            f"html, text and the tracked links together are {sum(sizes.values()):,} bytes (UTF-8); a campaign "
+            f"holds at most {MAX_CONTENT_BYTES:,}", code="content_too_large",
+            details={"limit_bytes": MAX_CONTENT_BYTES, "bytes": sizes})
 
 
 def create(repo: CampaignRepo, lists: ListRepo, signer: TokenSigner, account_id: str, company: str,
@@ -231,13 +257,15 @@ MAX_TEST_RECIPIENTS = 10
 
 
 def send_test(item: CampaignItem, company: str, signer: TokenSigner, sender: EmailSender, base_url: str,
-              to: Any, postal_address: str = "") -> dict[str, Any]:
+              to: Any, postal_address: str = "", *, senders: SenderCheck) -> dict[str, Any]:
     """Send the rendered campaign to up to ten addresses, subject prefixed "[Test] ". No ledger, no
     stats: no open pixel or click tracking, and SES tags without a campaign (kind "test"): ses_events
     counts nothing, but a hard bounce or complaint suppresses the address as one on a campaign would.
-    The unsubscribe link is real, so it can be tried."""
+    The unsubscribe link is real, so it can be tried. 409 sender_unverified unless the from address
+    is on a verified domain the account owns."""
     if not isinstance(to, list) or not to or len(to) > MAX_TEST_RECIPIENTS:
         raise invalid("to", f"must list 1 to {MAX_TEST_RECIPIENTS} email addresses")
+    require_verified(senders, item.pk, item.from_email)
     normalized: list[str] = []
     for i, value in enumerate(to):
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from beacon.accounts.sender_domains import SenderCheck, require_verified
 from beacon.campaigns.drafts import require
 from beacon.db.campaigns import CampaignRepo
 from beacon.db.tenant_pace import TenantPace
@@ -42,15 +43,17 @@ def _iso(when: datetime) -> str:
 
 
 def start_send(repo: CampaignRepo, queue: Queue, dispatch_queue_url: str, account_id: str,
-               campaign_id: str, base_url: str, send_at: Any = None) -> dict[str, Any]:
+               campaign_id: str, base_url: str, send_at: Any = None, *, senders: SenderCheck) -> dict[str, Any]:
     """Send now (status "sending", a dispatch job enqueued) or at `send_at` (status "scheduled";
-    the one-minute sweep enqueues the dispatch job once it is due)."""
+    the one-minute sweep enqueues the dispatch job once it is due). 409 sender_unverified unless
+    the from address is on a verified domain the account owns (every send batch checks it again)."""
     when = parse_send_at(send_at, datetime.now(UTC)) if send_at is not None else None
     item = require(repo, account_id, campaign_id, consistent=True)
     if item.status != "draft":
         raise Conflict(f"only a draft can be sent; this campaign is {item.status}", code="not_draft")
     if not item.list_ids and not item.resend_of:
         raise Unprocessable("the campaign has no lists to send to", details=[{"field": "list_ids"}])
+    require_verified(senders, account_id, item.from_email)
     now = now_iso()
     if when is not None:
         if not repo.schedule(item, base_url, now, _iso(when)):
@@ -76,18 +79,22 @@ _CONTROL: dict[str, tuple[tuple[str, ...], str]] = {
 
 
 def control(repo: CampaignRepo, queue: Queue, dispatch_queue_url: str, account_id: str, campaign_id: str,
-            action: str, tenant_pace: TenantPace | None = None) -> dict[str, Any]:
+            action: str, tenant_pace: TenantPace | None = None, *, senders: SenderCheck) -> dict[str, Any]:
     """pause (sending -> paused), resume (paused -> sending), cancel (scheduled|sending|paused ->
-    cancelled, final). The send function reads the status before every batch: a paused campaign's
-    batches wait in the queue, a cancelled one's are dropped. 409 from any other status. Pausing
-    or cancelling also restarts the tenant's dispatch projection from now (beacon.db.tenant_pace),
-    so its next campaign is not queued behind batches that will not be sent."""
+    cancelled, final). The send function checks the status before every email (at most 0.75 s
+    old, beacon.sending.gate): a paused campaign's unsent recipients go back to the queue, a
+    cancelled one's are dropped. 409 from any other status; resume is 409 sender_unverified unless
+    the from address is on a verified domain the account owns. Pausing or cancelling also restarts
+    the tenant's dispatch projection from now (beacon.db.tenant_pace), so its next campaign is not
+    queued behind batches that will not be sent."""
     allowed, target = _CONTROL[action]
     for _attempt in range(3):
         item = require(repo, account_id, campaign_id, consistent=True)
         if item.status not in allowed:
             raise Conflict(f"a campaign that is {item.status} cannot be {action}d; it must be "
                            f"{' or '.join(allowed)}", code="invalid_status")
+        if action == "resume":
+            require_verified(senders, account_id, item.from_email)
         reason = "paused by the user" if action == "pause" else ""
         if repo.transition(item, item.status, target, now_iso(), reason=reason):
             if action in ("pause", "cancel") and tenant_pace is not None:

@@ -26,6 +26,7 @@ from typing import Any
 from beacon.db.attrs import attr, item_of, plain_item
 from beacon.db.campaign_counters import Counters
 from beacon.db.conditions import applied, cancellation_codes
+from beacon.db.connection import query_all
 
 WAKE_INDEX = "by_wake"
 WAKE_SHARDS = "0123456789abcdef"
@@ -75,13 +76,7 @@ class Automations:
             del args["ExpressionAttributeValues"][":p"]
         if projection:
             args["ProjectionExpression"] = projection
-        found: list[dict[str, Any]] = []
-        while True:
-            page = self._client.query(**args)
-            found.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return found
-            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_all(self._client, args)
 
     def replace(self, account_id: str, automation_id: str, fields: dict[str, Any], only_status: tuple[str, ...]
                 ) -> bool:

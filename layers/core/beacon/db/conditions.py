@@ -66,3 +66,22 @@ def applied(write: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
     """`write(*args, **kwargs)`, a conditional write: True if it was written, False if its
     condition did not hold. Every other error propagates."""
     return written(write, *args, **kwargs) is not None
+
+
+THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                       "TransactionConflictException"})
+
+
+def transient(exc: BaseException) -> bool:
+    """Would the same DynamoDB call, made again, likely work? A throttle, a 5xx, or the connection
+    (refused, reset, timed out); not a refused condition or a bad request."""
+    if error_code(exc) in THROTTLED:
+        return True
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        return isinstance(status, int) and status >= 500
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    return isinstance(exc, BotocoreConnectionError | HTTPClientError | ConnectionError | TimeoutError)

@@ -24,3 +24,14 @@ def raw_client(region: str, endpoint_url: str | None) -> Any:
     from beacon.shared.aws import client
 
     return client("dynamodb", region, endpoint_url, 50)  # = sending.SEND_WORKERS
+
+
+def query_all(client: Any, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item of a low-level Query, page after page (`args` gains ExclusiveStartKey as it goes)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        page = client.query(**args)
+        found.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return found
+        args["ExclusiveStartKey"] = page["LastEvaluatedKey"]

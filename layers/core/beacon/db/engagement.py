@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from beacon.db.conditions import applied
+from beacon.db.connection import query_all
 from beacon.db.keys import ledger_pk, ledger_pks
 
 CLICK_LOG_CAP = 100
@@ -129,13 +130,7 @@ class Engagement:
             "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ConsistentRead": True,
         }
-        found: list[dict[str, Any]] = []
-        while True:
-            page = self._client.query(**args)
-            found.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return found
-            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_all(self._client, args)
 
     def items(self, account_id: str, campaign_id: str, link_count: int, *, parallel: bool = False,
               extra: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:

@@ -3,6 +3,7 @@
 Life of an item (attribute `status`):
   (absent) --claim--> sending --settle--> sent | failed
   (absent) --settle--> suppressed
+  sending  --settle--> suppressed                     (suppressed while the batch was sending)
   sending  --release--> retry --claim--> sending     (SES throttled us: try again later)
   sending (stale, no SES event seen) --claim--> sending   (the sender crashed before SES answered)
 
@@ -159,7 +160,7 @@ class Ledger:
         items: list[dict[str, Any]] = []
         for o in outcomes:
             key = self._key(account_id, campaign_id, o.recipient_id)
-            if o.status == "suppressed":
+            if o.status == "suppressed" and not o.claim_id:  # suppressed before it was claimed
                 counts["skipped_suppressed"] += 1
                 items.append({"Put": {
                     "TableName": self._table,
@@ -171,7 +172,8 @@ class Ledger:
                     "ExpressionAttributeValues": {":retry": {"S": "retry"}},
                 }})
                 continue
-            counts[o.status] += 1
+            # sent, failed, or suppressed while claimed (the gate saw the suppression just before SES)
+            counts["skipped_suppressed" if o.status == "suppressed" else o.status] += 1
             values: dict[str, Any] = {":st": {"S": o.status}, ":mine": {"S": o.claim_id or ""},
                                       ":at": {"S": now_iso}, ":sending": {"S": "sending"}}
             expr = "SET #s = :st, settled_at = :at"

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import quote
 
 _TOKENS = re.compile(  # the literal "<" up front lets the regex engine skip text fast
     r"<(?:(?P<comment>!--.*?(?:-->|\Z))"
@@ -42,9 +43,38 @@ def _inspect(tag: str) -> tuple[tuple[int, int] | None, str, bool]:
                     if group != 4:
                         start, end = start - 1, end + 1
                     span = (start, end)
-                    url = htmllib.unescape(m.group(group)).strip()
+                    url = safe_url(htmllib.unescape(m.group(group)).strip())
                     break
     return span, url, not notrack and is_trackable(url)
+
+
+def safe_url(url: str) -> str:
+    """The URL with every control (CR, LF, NUL, C1...) or other non-printable character
+    percent-encoded as UTF-8, so no link Beacon tracks can put a header into its redirect. A link
+    written so in the template is refused when the campaign is saved (control_char_links); one that
+    gets it from a contact's value is tracked encoded."""
+    if url.isprintable():
+        return url
+    return "".join(c if c.isprintable() else quote(c, safe="") for c in url)
+
+
+def control_char_links(html: str) -> list[str]:
+    """The http(s) hrefs of `html` (unescaped, as the browser would read them) that hold a control or
+    other non-printable character."""
+    found: list[str] = []
+    for m in _TOKENS.finditer(html):
+        if m.lastindex != _A_TAG or not m.group().endswith(">"):
+            continue
+        tag = m.group()
+        for a in _ATTR.finditer(tag, 2, len(tag) - 1):
+            if a.group(1).lower() != "href":
+                continue
+            raw = next((g for g in a.groups()[1:] if g is not None), "")
+            url = htmllib.unescape(raw).strip()
+            if url[:8].lower().startswith(("http://", "https://")) and not url.isprintable():
+                found.append(url)
+            break
+    return list(dict.fromkeys(found))
 
 
 # The longest destination a tracked link carries; a longer link stays as written (its token

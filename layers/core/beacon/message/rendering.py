@@ -1,8 +1,8 @@
 """Campaign templates: Jinja2 in a sandbox, compiled once per content, rendered per recipient.
 
-A template cannot reach Python internals, files or the environment (SandboxedEnvironment);
-a missing contact attribute renders empty (ChainableUndefined); HTML output is autoescaped so a
-contact's attribute cannot inject markup.
+A template cannot reach Python internals, files or the environment, nor spend more than its time
+and size bounds (beacon.message.sandbox); a missing contact attribute renders empty
+(ChainableUndefined); HTML output is autoescaped so a contact's attribute cannot inject markup.
 """
 
 from __future__ import annotations
@@ -13,45 +13,16 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SecurityError
+
+from beacon.message.sandbox import StrictSandbox, bounded_concat, end_budget, start_budget
 
 MAX_TEMPLATE_CHARS = 2_000_000
 UNSUBSCRIBE_VAR = "unsubscribe_url"
 
-MAX_POWER_EXPONENT = 100
-MAX_PRODUCT_CHARS = 100_000
-
-
-class _StrictSandbox(SandboxedEnvironment):
-    """Jinja's sandbox, stricter:
-    - reaching for an unsafe attribute (`__class__`, `mro`, `func_globals`...) is an error the author
-      sees at save, not a quiet empty string;
-    - `**` and `*` are bounded (they are also evaluated at compile time for constants), so a
-      template cannot spend minutes of CPU or build a 100 MB string.
-    """
-
-    intercepted_binops = frozenset({"**", "*"})
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-        raise SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__} is not allowed")
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if isinstance(right, int | float) and abs(right) > MAX_POWER_EXPONENT:
-                raise SecurityError(f"exponent larger than {MAX_POWER_EXPONENT}")
-            return left**right
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(times, int) \
-                        and len(seq) * times > MAX_PRODUCT_CHARS:
-                    raise SecurityError(f"a repeated value longer than {MAX_PRODUCT_CHARS}")
-            return left * right
-        return super().call_binop(context, operator, left, right)
-
-
-_html_env = _StrictSandbox(autoescape=True, undefined=ChainableUndefined, auto_reload=False)
-_text_env = _StrictSandbox(autoescape=False, undefined=ChainableUndefined, auto_reload=False)
+_html_env = StrictSandbox(autoescape=True)
+_text_env = StrictSandbox(autoescape=False)
 
 
 class TemplateProblem(ValueError):
@@ -82,7 +53,7 @@ class Rendered:
     html_chunks: tuple[str, ...]
 
 
-def _compile_one(env: SandboxedEnvironment, field: str, source: str) -> Any:
+def _compile_one(env: StrictSandbox, field: str, source: str) -> Any:
     if len(source) > MAX_TEMPLATE_CHARS:
         raise TemplateProblem(field, f"is longer than {MAX_TEMPLATE_CHARS} characters")
     try:
@@ -131,13 +102,15 @@ def compile_campaign(subject: str, html: str, text: str | None) -> Compiled:
 
 
 def render(compiled: Compiled, context: dict[str, Any]) -> Rendered:
-    """Render all parts. Raises TemplateProblem when the sandbox stops the template."""
+    """Render all parts, within the sandbox's bounds (beacon.message.sandbox: MAX_RENDER_SECONDS of
+    CPU for the three, MAX_OUTPUT_CHARS each). Raises TemplateProblem when the sandbox stops the template."""
     field = "subject"
+    start_budget()
     try:
         subject = compiled.subject.render(context)
         field = "html"
         html_chunks = tuple(compiled.html.generate(context))
-        html = "".join(html_chunks)
+        html = bounded_concat(html_chunks)
         field = "text"
         text = compiled.text.render(context) if compiled.text is not None else ""
     except SecurityError as exc:
@@ -146,6 +119,8 @@ def render(compiled: Compiled, context: dict[str, Any]) -> Rendered:
         raise TemplateProblem(field, str(exc), getattr(exc, "lineno", None)) from exc
     except (ArithmeticError, ValueError, TypeError, LookupError, MemoryError, RecursionError) as exc:
         raise TemplateProblem(field, f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        end_budget()
     # a subject is one line, whatever a contact's attributes hold
     subject = " ".join(subject.split())
     return Rendered(subject, html, text, html_chunks)

@@ -8,7 +8,7 @@ the signer, the thread pool), so the dispatch function never builds an SES clien
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from beacon.sending.pacing import Pacer
 
 if TYPE_CHECKING:
+    from beacon.db.batch_state import BatchView
     from beacon.db.contacts import ContactRow
     from beacon.db.models import AccountItem, CampaignItem
     from beacon.db.send_ledger import Claim, Outcome
@@ -62,8 +63,16 @@ class Accounts(Protocol):
     def get(self, account_id: str) -> AccountItem | None: ...
 
 
-class Suppressions(Protocol):
-    def suppressed(self, account_id: str, recipient_ids: Iterable[str]) -> set[str]: ...
+class BatchState(Protocol):
+    def read(self, account_id: str, campaign_id: str, recipient_ids: Collection[str], *,
+             full: bool = False, with_campaign: bool = True) -> BatchView:
+        """The campaign's status (the whole item with `full`) and which recipients are suppressed,
+        strongly consistent, in one read (`with_campaign` False: the suppressions only)."""
+        ...
+
+
+# (account_id, from_email) -> is from_email on a verified domain the account owns (cached briefly)
+SenderCheck = Callable[[str, str], bool]
 
 
 class SendLedger(Protocol):
@@ -83,6 +92,8 @@ class TenantSchedule(Protocol):
     def reserve(self, account_id: str, recipients: int, rate: float, max_wait: float) -> Window: ...
 
     def plan(self, account_id: str, recipients: int, rate: float) -> float: ...
+
+    def forget_queue(self, account_id: str) -> None: ...
 
 
 @dataclass(kw_only=True)
@@ -108,7 +119,8 @@ class DispatchDeps:
 @dataclass(kw_only=True)
 class SendDeps(DispatchDeps):
     accounts: Accounts
-    suppressions: Suppressions
+    batch_state: BatchState
+    senders: SenderCheck
     ledger: SendLedger
     ses: EmailSender
     signer: TokenSigner

@@ -17,6 +17,8 @@ MAX_TENANT_WAIT_SECONDS = 20.0
 # sends what its pace fits in this many seconds and queues the rest as a message of its own.
 SEND_BUDGET_SECONDS = 30.0
 
+NAP_SECONDS = 0.25  # a wait that may end early (Pacer.wait's `stop`) looks every this often
+
 
 class Pacer:
     """At most `rate` SES calls per second from this container (thread-safe; None = unlimited).
@@ -34,15 +36,25 @@ class Pacer:
         self._clock = clock
         self._sleep = sleep
 
-    def wait(self) -> None:
+    def wait(self, stop: Callable[[], bool] | None = None) -> None:
+        """Wait for this caller's slot; with `stop`, in naps of at most NAP_SECONDS, ending early
+        once stop() is true (a paused batch's waiting emails need not sleep until their turns)."""
         if not self.interval:
             return
         with self._lock:
             now = self._clock()
             slot = max(now, self._next)
             self._next = slot + self.interval
-        if slot > now:
+        if slot <= now:
+            return
+        if stop is None:
             self._sleep(slot - now)
+            return
+        while not stop():
+            left = slot - self._clock()
+            if left <= 0:
+                return
+            self._sleep(min(left, NAP_SECONDS))
 
 
 def beyond_budget(todo: list[dict[str, Any]], interval: float) -> list[dict[str, Any]]:

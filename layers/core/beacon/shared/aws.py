@@ -16,6 +16,7 @@ instead of hashing again). The network wait still releases the GIL, as it must.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import uuid
 from functools import lru_cache
@@ -29,11 +30,29 @@ _HASH_STEP = 2047  # hashlib keeps the GIL for updates below 2 KiB
 _ids = random.Random()  # seeded from os.urandom
 
 
-def config(pool: int = 10) -> botocore.config.Config:
+# The tracking handlers' client (the pixel, the redirect): their functions time out at 5 s and the
+# answer waits on its write at most beacon.tracking.opens_and_clicks.WRITE_BUDGET_SECONDS (1 s). One
+# attempt gives up after TRACKING_CONNECT_TIMEOUT + TRACKING_READ_TIMEOUT; botocore makes no retry of
+# its own (a retry with its backoff could take seconds): record_in_time retries once itself, only
+# when the first attempt failed fast enough for a second one to fit in the budget.
+TRACKING_CONNECT_TIMEOUT = 0.3
+TRACKING_READ_TIMEOUT = 0.6
+TRACKING_MAX_ATTEMPTS = 1
+# The local stack (`beacon dev`) sets it: its embedded moto runs in the functions' own process and
+# shares their GIL, so under a burst of opens it can take longer than TRACKING_READ_TIMEOUT to
+# answer a write DynamoDB answers in milliseconds. There the tracking client waits as long as any
+# other client, and a slow local answer is never a lost open or click; the short timeouts are what
+# AWS runs and what the fault-mode tests exercise.
+PATIENT_TRACKING_ENV = "BEACON_LOCAL_PATIENT_TRACKING"
+
+
+def config(pool: int = 10, *, tracking: bool = False) -> botocore.config.Config:
+    short = tracking and os.environ.get(PATIENT_TRACKING_ENV) != "1"
     return botocore.config.Config(
-        connect_timeout=2,
-        read_timeout=10,
-        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=TRACKING_CONNECT_TIMEOUT if short else 2,
+        read_timeout=TRACKING_READ_TIMEOUT if short else 10,
+        retries={"total_max_attempts": TRACKING_MAX_ATTEMPTS, "mode": "standard"} if short
+        else {"max_attempts": 3, "mode": "standard"},
         max_pool_connections=pool,
         # Beacon builds every request itself and the service validates it again: skip the
         # client-side pass (a tenth of the send path's CPU)
@@ -68,6 +87,8 @@ def quiet_gil(client: Any) -> Any:
 
 
 @lru_cache(maxsize=16)
-def client(service: str, region: str, endpoint_url: str | None = None, pool: int = 10) -> Any:
+def client(service: str, region: str, endpoint_url: str | None = None, pool: int = 10, *,
+           tracking: bool = False) -> Any:
+    """A cached client (`tracking`: with the tracking handlers' short timeouts and retries)."""
     return quiet_gil(SESSION.create_client(service, region_name=region, endpoint_url=endpoint_url,
-                                           config=config(pool)))
+                                           config=config(pool, tracking=tracking)))

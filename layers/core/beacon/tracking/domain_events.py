@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from beacon.db.engagement import LINK_SHIFT
 from beacon.tracking.classify import ClickFacts, classify_click
+from beacon.tracking.engagement_stats import epoch
 
 EVENT_TYPES = ("contact.subscribed", "contact.unsubscribed", "email.delivered", "email.bounced",
                "email.complained", "email.opened", "email.clicked", "campaign.sent")
@@ -97,15 +98,6 @@ def _n(image: dict[str, Any], name: str) -> int:
         except ValueError:
             return 0
     return 0
-
-
-def _epoch(text: str | None) -> int | None:
-    if not text:
-        return None
-    try:
-        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        return None
 
 
 def _when(record: dict[str, Any]) -> float:
@@ -179,7 +171,7 @@ def _click_is_machine(old: dict[str, Any], new: dict[str, Any]) -> bool:
         return False  # a human click past the log's cap (human_clicks_unlogged): no sweep facts kept
     at, _link = divmod(int(float(log_new[-1].get("N", "0"))), LINK_SHIFT)
     hits = [int(float(x)) for x in (new.get("honeypot_hits") or {}).get("NS", [])]
-    window = _epoch(_s(new, "delivered_at")) or _epoch(_s(new, "sent_at"))
+    window = epoch(_s(new, "delivered_at")) or epoch(_s(new, "sent_at"))
     first_open = _n(new, "first_human_open") or None
     return classify_click(ClickFacts(at, window, first_open, hits)) is not None
 

@@ -58,7 +58,11 @@ def _s(item: Mapping[str, Any], name: str) -> str:
 
 
 def _epoch_of(item: Mapping[str, Any], name: str) -> int | None:
-    text = (item.get(name) or {}).get("S")
+    return epoch((item.get(name) or {}).get("S"))
+
+
+def epoch(text: str | None) -> int | None:
+    """Seconds since the epoch of an ISO-8601 time as the ledger stores it; None if absent or unreadable."""
     if not text:
         return None
     try:

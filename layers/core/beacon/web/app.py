@@ -7,13 +7,16 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
 
 from beacon.shared.errors import BeaconError
+from beacon.web import json_body
 from beacon.web.common import error, reply
+from beacon.web.guards import authenticate_first, body_is_utf8
 from beacon.web.routes import (
     accounts,
     automations,
@@ -28,7 +31,9 @@ from beacon.web.routes import (
     webhooks,
 )
 
-app = APIGatewayHttpResolver(enable_validation=True)
+# Validation is added as a middleware of our own (below), so it runs after authentication: an
+# unauthenticated request is a 401 whatever its body holds.
+app = APIGatewayHttpResolver(json_body_deserializer=json_body.loads)
 app.enable_swagger(path="/v1/docs", title="Beacon API", version="1",
                    description="Email marketing on AWS: lists, contacts, campaigns and honest stats.")
 app.include_router(accounts.router)
@@ -42,6 +47,8 @@ app.include_router(timeline.router)
 app.include_router(forms.router)
 app.include_router(automations.router)
 app.include_router(webhooks.router)
+# in this order: who is asking (401), a body that is not UTF-8 (400), then the request's own checks
+app.use([authenticate_first, body_is_utf8, OpenAPIRequestValidationMiddleware()])
 
 
 @app.exception_handler(BeaconError)

@@ -6,7 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_TEMPLATE = 2_000_000
+from beacon.campaigns.drafts import MAX_CONTENT_BYTES
+
+MAX_TEMPLATE = 2_000_000  # any string field: bounds the memory a request takes before it is looked at
 
 
 class Strict(BaseModel):
@@ -77,8 +79,8 @@ class CampaignIn(Strict):
     from_name: str = Field(default="", max_length=200)
     reply_to: str | None = Field(default=None, max_length=254)
     list_ids: list[str] = Field(default_factory=list, max_length=20)
-    html: str = Field(min_length=1, max_length=MAX_TEMPLATE)
-    text: str = Field(default="", max_length=MAX_TEMPLATE)
+    html: str = Field(min_length=1, max_length=MAX_CONTENT_BYTES)
+    text: str = Field(default="", max_length=MAX_CONTENT_BYTES)
     tracking: Tracking = Field(default_factory=Tracking)
     segment_id: str | None = Field(default=None, max_length=64)
     exclude_list_ids: list[str] = Field(default_factory=list, max_length=20)
@@ -91,8 +93,8 @@ class CampaignPatch(Strict):
     from_name: str | None = Field(default=None, max_length=200)
     reply_to: str | None = Field(default=None, max_length=254)
     list_ids: list[str] | None = Field(default=None, max_length=20)
-    html: str | None = Field(default=None, min_length=1, max_length=MAX_TEMPLATE)
-    text: str | None = Field(default=None, max_length=MAX_TEMPLATE)
+    html: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT_BYTES)
+    text: str | None = Field(default=None, max_length=MAX_CONTENT_BYTES)
     tracking: Tracking | None = None
     segment_id: str | None = Field(default=None, max_length=64, description="null removes the segment")
     exclude_list_ids: list[str] | None = Field(default=None, max_length=20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -44,13 +45,26 @@ def base_url(event: Any) -> str:
 
 
 READS = frozenset({"GET", "HEAD"})
+_last = threading.local()  # (event, principal) of this thread's current request
+
+
+def authenticated(event: Any) -> accounts.Principal:
+    """The caller: Authorization: Bearer <key or session token>, or the console's session cookie
+    (with its CSRF header on changes): beacon.web.session_cookie. Authenticated once per request:
+    the middleware that runs before the body is read asks first (beacon.web.guards), the route gets
+    the same answer."""
+    hit = getattr(_last, "hit", None)
+    if hit is not None and hit[0] is event:
+        return hit[1]
+    who = session_cookie.principal(event)
+    _last.hit = (event, who)
+    return who
 
 
 def principal(event: Any, *, signing_out: bool = False) -> accounts.Principal:
-    """The caller: Authorization: Bearer <key or session token>, or the console's session cookie
-    (with its CSRF header on changes): beacon.web.session_cookie. While its account is being erased
+    """The authenticated caller (see `authenticated`). While its account is being erased
     (beacon.audience.jobs) it may only read, and sign out (`signing_out`)."""
-    who = session_cookie.principal(event)
+    who = authenticated(event)
     if who.deleting and not signing_out and str(event.http_method or "").upper() not in READS:
         raise Conflict("this account is being erased: it can only be read (GET /v1/jobs/{id} shows the progress)",
                        code="account_deleting")

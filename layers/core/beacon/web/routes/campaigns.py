@@ -77,7 +77,7 @@ def send_campaign(campaign_id: ID, body: Annotated[SendIn | None, Body()] = None
     tenants.require_postal_address(tenants.require_account(AccountRepo(), who.account_id))
     result = lifecycle.start_send(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
                                   require_id(campaign_id, "campaign"), base_url(router.current_event),
-                                  send_at=body.send_at if body is not None else None)
+                                  send_at=body.send_at if body is not None else None, senders=sender_check())
     logger.info("campaign send requested", extra={"campaign_id": campaign_id, "status": result["status"]})
     return reply(202, result)
 
@@ -85,7 +85,7 @@ def send_campaign(campaign_id: ID, body: Annotated[SendIn | None, Body()] = None
 def _control(campaign_id: str, action: str) -> Response[Any]:
     who = principal(router.current_event)
     result = lifecycle.control(CampaignRepo(), queue(), bound().dispatch_queue_url, who.account_id,
-                               require_id(campaign_id, "campaign"), action, tenant_pace())
+                               require_id(campaign_id, "campaign"), action, tenant_pace(), senders=sender_check())
     logger.info(f"campaign {action}", extra={"campaign_id": campaign_id})
     return reply(200, result)
 
@@ -113,7 +113,7 @@ def test_campaign(campaign_id: ID, body: Annotated[TestSendIn, Body()]) -> Respo
     item = drafts.require(CampaignRepo(), who.account_id, require_id(campaign_id, "campaign"))
     company, postal_address = sender_of(who.account_id)
     result = drafts.send_test(item, company, signer(), ses(), base_url(router.current_event), body.to,
-                              postal_address)
+                              postal_address, senders=sender_check())
     return reply(202, result)
 
 

@@ -15,7 +15,9 @@ from beacon.shared.ids import is_id
 from beacon.web import session_cookie
 from beacon.wiring import bound
 
-ID = Annotated[str, Path(min_length=1)]  # any other shape is simply not found (404, see require_id)
+# An object id in a path: any other shape is simply not found (404, see require_id), so the pattern is shown,
+# not enforced (a 422 would tell "malformed" from "not yours").
+ID = Annotated[str, Path(description="32 hexadecimal digits", json_schema_extra={"pattern": "^[0-9a-f]{32}$"})]
 
 
 def reply(status: int, body: Any) -> Response[Any]:

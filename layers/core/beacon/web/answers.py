@@ -6,11 +6,12 @@ answer without its line here fails those tests: additional properties are refuse
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from beacon.campaigns import timeline
+from beacon.tracking.domain_events import EVENT_TYPES
 
 CampaignStatus = Literal["draft", "scheduled", "sending", "paused", "sent", "cancelled"]
 ContactStatus = Literal["subscribed", "pending", "unsubscribed", "complained", "bounced", "suppressed"]
@@ -452,3 +453,112 @@ class Form(Answer):
 
 class Forms(Answer):
     items: list[Form]
+
+
+# ----------------------------------------------------------------------------- automations
+AutomationStatus = Literal["draft", "active", "paused"]
+
+
+class AutomationTrigger(Answer):
+    type: Literal["subscribed"] = Field(description="a contact becomes subscribed on the list")
+    list_id: str = Id
+
+
+class AutomationStep(Answer):
+    id: str = Field(pattern=r"^[0-9a-f]{32}$", description="the step's campaign-like id: its emails' webhook "
+                                                           "events carry it as step_id")
+    after_seconds: int = Field(ge=0, description="after the previous step (the first: after entering)")
+    subject: str
+    from_email: str
+    from_name: str
+    reply_to: str
+    html: str
+    text: str
+    links: list[str] = Field(description="the tracked links found in the HTML, in order")
+
+
+class Automation(Answer):
+    id: str = Id
+    name: str
+    status: AutomationStatus
+    trigger: AutomationTrigger
+    steps: list[AutomationStep]
+    created_at: str = Timestamp
+    updated_at: str = Timestamp
+
+
+class Automations(Answer):
+    items: list[Automation]
+
+
+class StepStats(Answer):
+    step: int = Field(ge=1, description="the step's place, from 1")
+    id: str = Id
+    subject: str
+    after_seconds: int = Field(ge=0)
+    sent: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    skipped_suppressed: int = Field(ge=0)
+    delivered: int = Field(ge=0)
+    bounced: int = Field(ge=0)
+    complained: int = Field(ge=0)
+    unsubscribed: int = Field(ge=0)
+    opens: OpenFigures
+    clicks: ClickFigures
+
+
+class AutomationStats(Answer):
+    status: AutomationStatus
+    entered: int = Field(ge=0, description="contacts that entered it")
+    active: int = Field(ge=0, description="contacts with a step still to come")
+    completed: int = Field(ge=0, description="contacts that got every step")
+    exited: int = Field(ge=0, description="contacts that left before the end (unsubscribed, off the list, erased)")
+    steps: list[StepStats]
+
+
+# ----------------------------------------------------------------------------- webhooks
+WebhookEvent = Annotated[str, WithJsonSchema({"type": "string", "enum": list(EVENT_TYPES)})]
+
+
+class Webhook(Answer):
+    id: str = Id
+    url: str
+    events: list[WebhookEvent]
+    include_machine: bool = Field(description="also machine (scanner, Apple MPP, prefetch) opens and clicks")
+    status: Literal["enabled", "disabled"]
+    disabled_reason: str | None = Field(description="why it is disabled (the account, or a 410 Gone answer)")
+    created_at: str = Timestamp
+    updated_at: str = Timestamp
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(pattern=r"^whsec_", description="the signing secret (Standard Webhooks), shown only here")
+
+
+class Webhooks(Answer):
+    items: list[Webhook]
+
+
+class Attempt(Answer):
+    at: str = Timestamp
+    status_code: int | None = Field(description="the endpoint's HTTP status; null: no answer (see error)")
+    error: str | None = Field(description="why there was no answer: refused address, DNS, connect, TLS, timeout")
+    ms: int = Field(ge=0)
+    answer: str = Field(description="the start of the endpoint's answer (256 characters at most)")
+
+
+class Delivery(Answer):
+    id: str = Id
+    webhook_id_header: str = Field(description="the `webhook-id` header of every attempt (`msg_<id>`)")
+    type: WebhookEvent
+    status: Literal["pending", "succeeded", "failed"]
+    created_at: str = Timestamp
+    attempts: list[Attempt]
+    next_attempt_at: str | None = Field(description="when the next attempt is due (pending only)")
+    final_reason: str | None = Field(description="why it ended without success")
+    payload: dict[str, Any] | None = Field(description="the body sent: {type, timestamp, data}")
+
+
+class Deliveries(Answer):
+    items: list[Delivery]
+    next_cursor: str | None = Field(description="the next page's cursor, null on the last page")

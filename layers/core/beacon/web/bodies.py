@@ -19,8 +19,11 @@ from pydantic_core import PydanticCustomError
 from beacon.accounts.access import MAX_PASSWORD, MIN_PASSWORD
 from beacon.audience.contacts import MAX_JSON_CONTACTS
 from beacon.audience.segments import ENGAGEMENT_OPS, MATCHES, MAX_RULES, VALUE_OPS
+from beacon.automations.definitions import MAX_AFTER_SECONDS, MAX_STEPS
 from beacon.campaigns.drafts import MAX_CONTENT_BYTES, MAX_TEST_RECIPIENTS
 from beacon.campaigns.resend import RESEND_AUDIENCES
+from beacon.ports.http_out import MAX_URL_LENGTH
+from beacon.tracking.domain_events import EVENT_TYPES
 
 MAX_TEMPLATE = 2_000_000  # any string field: bounds the memory a request takes before it is looked at
 MAX_EMAIL = 254
@@ -304,41 +307,72 @@ class FormPatch(Strict):
 
 
 # ----------------------------------------------------------------------------- automations, webhooks
+def _event_type(value: str) -> str:
+    if value not in EVENT_TYPES:
+        raise PydanticCustomError("enum", f"must be one of: {', '.join(EVENT_TYPES)}")
+    return value
+
+
+# A webhook event type (beacon.tracking.domain_events.EVENT_TYPES), 422 otherwise.
+EventType = Annotated[str, AfterValidator(_event_type), WithJsonSchema({"type": "string", "enum": list(EVENT_TYPES)})]
+
+
 class AutomationTriggerIn(Strict):
-    type: str = Field(description='"subscribed": a contact becomes subscribed on the list')
-    list_id: str = Field(min_length=1, max_length=64)
+    type: Literal["subscribed"] = Field(description='"subscribed": a contact becomes subscribed on the list')
+    list_id: ListId = Field(description="a list of the account (422 otherwise)")
 
 
 class AutomationStepIn(Strict):
-    after_seconds: int = Field(description="after the previous step (the first: after entering), 0 .. 31622400")
-    subject: str = Field(min_length=1, max_length=998)
-    from_email: str = Field(min_length=3, max_length=254)
-    from_name: str | None = Field(default=None, max_length=200)
-    reply_to: str | None = Field(default=None, max_length=254)
-    html: str = Field(min_length=1)
-    text: str | None = None
+    after_seconds: int = Field(strict=True, ge=0, le=MAX_AFTER_SECONDS,
+                               description="after the previous step (the first: after entering), up to 366 days")
+    subject: str = Field(min_length=1, max_length=998, pattern=ONE_LINE, description="a Jinja2 template, one line")
+    from_email: Email = Field(description="on a verified sender domain of the account (POST /v1/domains)")
+    from_name: str | None = Field(default=None, max_length=200, pattern=r"^[^\r\n\x00]*$")
+    reply_to: Email | None = None
+    html: str = Field(min_length=1, max_length=MAX_CONTENT_BYTES, description="a Jinja2 template")
+    text: str | None = Field(default=None, max_length=MAX_CONTENT_BYTES, description="a Jinja2 template")
 
 
 class AutomationIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=ONE_LINE)
     trigger: AutomationTriggerIn
-    steps: list[AutomationStepIn] = Field(min_length=1, max_length=25)
+    steps: list[AutomationStepIn] = Field(min_length=1, max_length=MAX_STEPS)
 
 
 class AutomationPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=ONE_LINE)
     trigger: AutomationTriggerIn | None = None
-    steps: list[AutomationStepIn] | None = Field(default=None, min_length=1, max_length=25)
+    steps: list[AutomationStepIn] | None = Field(default=None, min_length=1, max_length=MAX_STEPS,
+                                                 description="all the steps: step n keeps its id")
 
 
 class WebhookIn(Strict):
-    url: str = Field(min_length=1, max_length=2048)
-    events: list[str] = Field(min_length=1, max_length=16)
-    include_machine: bool = Field(default=False, description="also machine (scanner, MPP) opens and clicks")
+    url: str = Field(min_length=1, max_length=MAX_URL_LENGTH,
+                     description="https, and every address its host resolves to public (checked again at every "
+                                 "delivery); 422 otherwise")
+    events: list[EventType] = Field(min_length=1, max_length=16)
+    include_machine: bool = Field(default=False, description="also machine (scanner, MPP) opens and clicks: needs "
+                                                             "email.opened or email.clicked among the events")
 
 
 class WebhookPatch(Strict):
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
-    events: list[str] | None = Field(default=None, min_length=1, max_length=16)
+    url: str | None = Field(default=None, min_length=1, max_length=MAX_URL_LENGTH)
+    events: list[EventType] | None = Field(default=None, min_length=1, max_length=16)
     include_machine: bool | None = None
-    status: str | None = Field(default=None, description='"enabled" or "disabled"')
+    status: Literal["enabled", "disabled"] | None = Field(default=None, description="enabled again after a 410 Gone")
+
+
+# A delivery log's cursor: the `next_cursor` of the previous page (400 `invalid_cursor` for any other value).
+DELIVERY_CURSOR = r"^[0-9a-f]{32}$"
+_DELIVERY_CURSOR = re.compile(DELIVERY_CURSOR)
+
+
+def _delivery_cursor(value: str | None) -> str | None:
+    if value is not None and not _DELIVERY_CURSOR.match(value):
+        raise refusal("invalid_cursor", "cursor is not one this API gave out")
+    return value
+
+
+DeliveryCursor = Annotated[str | None, AfterValidator(_delivery_cursor), WithJsonSchema(
+    {"type": "string", "pattern": DELIVERY_CURSOR,
+     "description": "the `next_cursor` of the previous page (400 `invalid_cursor` for any other value)"})]

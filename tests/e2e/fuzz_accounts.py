@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import urllib.error
 import urllib.request
 
 PASSWORD = "throwaway password"
@@ -29,3 +30,15 @@ def session(base: str) -> str:
     email = f"throwaway-{secrets.token_hex(6)}@fuzz.example"
     sign_up(base, email=email)
     return _post(f"{base}/v1/sessions", {"email": email, "password": PASSWORD})["token"]
+
+
+def works(base: str, key: str) -> bool:
+    """Whether the key still signs its account in (not revoked, the account not erased)."""
+    request = urllib.request.Request(f"{base}/v1/account", headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return bool(answer.status == 200)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            return False
+        raise

@@ -1,8 +1,9 @@
 """Schemathesis hooks for the fuzz of the local stack (tests/e2e/test_openapi_fuzz.py).
 
 Credentials: every operation runs as the fuzz's own tenant (BEACON_FUZZ_KEY), except the ones that
-would destroy that credential — erasing the account, revoking an API key — which each run as a
-throwaway account signed up for that one request, and signing out, which ends a throwaway account's
+would destroy that credential — erasing the account, revoking an API key — which run as a throwaway
+account (a new one as soon as the last one's key stopped working: most of these requests are refused
+and destroy nothing, and a sign-up is slow on purpose), and signing out, which ends a throwaway account's
 session token (an API key is no session: 400 not_a_session). Schemathesis also sends each authenticated request
 without and with a wrong credential (its `ignored_auth` check).
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 import schemathesis
 
-from tests.e2e.fuzz_accounts import session, sign_up
+from tests.e2e.fuzz_accounts import session, sign_up, works
 
 DESTRUCTIVE = {("DELETE", "/v1/account"), ("DELETE", "/v1/api-keys/{key_id}")}
 SIGN_OUT = {("DELETE", "/v1/session")}
@@ -43,10 +44,15 @@ def _own_tenant(ctx: Any) -> bool:
 
 @schemathesis.auth(refresh_interval=None).apply_to(_destructive)
 class ThrowawayAccount:
-    """A fresh account for each request that erases an account or revokes a key."""
+    """An account for the requests that erase an account or revoke a key: a new one once the last is gone."""
+
+    def __init__(self) -> None:
+        self.key: str | None = None
 
     def get(self, case: Any, ctx: Any) -> str:
-        return sign_up(_base())
+        if self.key is None or not works(_base(), self.key):
+            self.key = sign_up(_base())
+        return self.key
 
     def set(self, case: Any, data: str, ctx: Any) -> None:
         _set_bearer(case, data)

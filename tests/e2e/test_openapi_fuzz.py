@@ -48,6 +48,7 @@ pytestmark = pytest.mark.e2e
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 FUZZ_TIMEOUT = 600  # seconds, a safety net: a run takes about a minute (two on a machine loaded 3 times over)
+DELIVERY_TIMEOUT = 60.0  # seconds for the stack's stream poller to turn a subscription into a webhook delivery
 
 
 def call(base: str, method: str, path: str, body: Any = None, key: str | None = None,
@@ -74,9 +75,11 @@ class Seeded:
     ids: dict[str, str]
 
 
-def seed(base: str, domain: str = "fuzz.example") -> Seeded:
+def seed(base: str, domain: str = "fuzz.example", delivery: bool = False) -> Seeded:
     """A tenant with something of everything: a verified domain, a list with contacts, drafts, a
-    suppression, a spare API key, a segment and a signup form."""
+    suppression, a spare API key, a segment, a signup form, an automation (a draft) and a webhook (to a
+    closed local port: the fuzz's stack delivers to nothing else); with `delivery`, once its first delivery
+    (a contact's subscription) is in the log."""
     key = sign_up(base, "Fuzz")
 
     def ok(method: str, path: str, body: Any, status: int = 201) -> dict[str, Any]:
@@ -86,8 +89,21 @@ def seed(base: str, domain: str = "fuzz.example") -> Seeded:
 
     ok("POST", "/v1/domains", {"domain": domain})
     list_id = ok("POST", "/v1/lists", {"name": "Seed"})["id"]
+    webhook_id = ok("POST", "/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["contact.subscribed"]})["id"]
     people = [{"email": f"p{i}@{domain}", "attributes": {"first_name": f"P{i}"}} for i in range(3)]
     ok("PUT", f"/v1/lists/{list_id}/contacts", people, 200)
+    step = {"after_seconds": 0, "subject": "Welcome", "from_email": f"news@{domain}", "html": "<p>Hi</p>"}
+    automation_id = ok("POST", "/v1/automations", {
+        "name": "Welcome", "trigger": {"type": "subscribed", "list_id": list_id}, "steps": [step]})["id"]
+    delivery_id = "0" * 32  # the fuzz's own tenant: any id (the operation's 404 is fuzzed either way)
+    deadline = time.monotonic() + DELIVERY_TIMEOUT
+    while delivery:
+        items = ok("GET", f"/v1/webhooks/{webhook_id}/deliveries", None, 200)["items"]
+        if items:
+            delivery_id = items[0]["id"]
+            break
+        assert time.monotonic() < deadline, "no webhook delivery for the seeded contacts"
+        time.sleep(0.5)
     campaign_ids = [ok("POST", "/v1/campaigns", {
         "name": name, "subject": "Hi {{ contact.first_name }}", "from_email": f"news@{domain}", "list_ids": [list_id],
         "html": "<p>Hi {{ contact.first_name }} <a href='https://x.example'>x</a></p>"})["id"]
@@ -99,13 +115,15 @@ def seed(base: str, domain: str = "fuzz.example") -> Seeded:
     form_id = ok("POST", "/v1/forms", {"name": "Newsletter", "list_ids": [list_id], "from_email": f"news@{domain}",
                                        "consent_text": "Send me the newsletter"})["id"]
     return Seeded(key, {"list_id": list_id, "campaign_id": campaign_ids[0], "key_id": key_id, "domain": domain,
-                        "segment_id": segment_id, "form_id": form_id,
+                        "segment_id": segment_id, "form_id": form_id, "automation_id": automation_id,
+                        "webhook_id": webhook_id, "delivery_id": delivery_id,
                         "email": f"p0@{domain}", "/v1/suppressions/{email}": f"gone@{domain}"})
 
 
 @pytest.fixture(scope="module")
 def stack(dev_stack_factory: Callable[..., DevStack]) -> Iterator[DevStack]:
-    yield dev_stack_factory()
+    # the fuzz makes up webhook endpoints (any public https URL is valid): deliveries go to 127.0.0.1 only
+    yield dev_stack_factory(env={"BEACON_WEBHOOKS_ONLY_LOCAL": "1"})
 
 
 @pytest.fixture(scope="module")
@@ -138,18 +156,19 @@ def test_every_authenticated_operation_refuses_a_missing_or_wrong_credential(sta
 
 def test_another_tenant_s_objects_are_not_found_by_any_operation(stack: DevStack, document: dict[str, Any]) -> None:
     """Promise 1 on every operation that names an object: as another tenant, with a valid request, the
-    owner's list, campaign, contact, domain, suppression or key is 404 (never 403) and stays as it was.
+    owner's list, campaign, contact, domain, suppression, key, segment, form, automation, webhook or webhook
+    delivery is 404 (never 403) and stays as it was.
     A route with a new kind of object needs its seeded value in seed()."""
     import hypothesis
     import schemathesis
 
-    owner = seed(stack.base_url, "owner.example")
+    owner = seed(stack.base_url, "owner.example", delivery=True)
     stranger = sign_up(stack.base_url, "Stranger")
     contract = Contract(document)
     schema = schemathesis.openapi.from_dict(document)
     before = {p: call(stack.base_url, "GET", p, key=owner.key)[2]
               for p in ("/v1/lists", "/v1/campaigns", "/v1/domains", "/v1/api-keys", "/v1/suppressions", "/v1/segments",
-                        "/v1/forms",
+                        "/v1/forms", "/v1/automations", "/v1/webhooks",
                         "/v1/contacts/p0%40owner.example")}
     probed = 0
     for template, item in document["paths"].items():

@@ -7,6 +7,11 @@ STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 
+# make test runs the suite on this many processes (one per core, at most 4: each holds its own moto,
+# up to ~3 GB at peak); a module and its shared fixtures stay on one process (--dist loadscope).
+# WORKERS=0 runs it in this process.
+WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+
 .PHONY: install demo dev test unit integration e2e browser chromium lint bench build validate clean
 
 $(STAMP): pyproject.toml
@@ -40,7 +45,7 @@ chromium:
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadscope --durations=15
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

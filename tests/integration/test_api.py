@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 
 from beacon_local.ses import stop_verifying_identities, verify_identities_at_once
+from tests import contract
 from tests.integration.conftest import load_function
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -146,6 +147,8 @@ class Client:
         answer_headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
         ctype = answer_headers.get("content-type", "")
         parsed: Any = json.loads(text) if text and "json" in ctype else None
+        # every answer of every test is held to the OpenAPI document (status, body, content type)
+        contract.in_process().check(method, path, result["statusCode"], answer_headers, text)
         return Answer(result["statusCode"], parsed, answer_headers, text)
 
     def _simple(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
@@ -440,6 +443,29 @@ def test_put_contacts_non_json_content_type_changes_nothing(a: Client, d: str) -
     answer = a.call("PUT", f"/v1/lists/{lst['id']}/contacts", raw=f"x@{d}", content_type="text/plain")
     assert answer.status in {400, 415, 422}, answer
     assert get_list(a, lst["id"])["contact_count"] == 0
+
+
+@pytest.mark.parametrize(("raw", "ctype", "base64_body", "status", "code"), [
+    (b"\x87\xff{", "application/json", True, 400, "invalid_encoding"),  # not UTF-8: API Gateway sends base64
+    (b'{"name": "x"}', "multipart/form-data", False, 415, "unsupported_media_type"),  # no boundary
+])
+def test_a_body_powertools_cannot_read_is_a_4xx(api: Client, a: Client, raw: bytes, ctype: str,
+                                                base64_body: bool, status: int, code: str) -> None:
+    for path in ("/v1/lists", "/v1/accounts"):
+        answer = a.call("POST", path, raw=raw, content_type=ctype, base64_body=base64_body)
+        assert_error(answer.status, answer.body, status, code)
+    # without a credential, an authenticated route says that first
+    answer = api.call("POST", "/v1/lists", raw=raw, content_type=ctype, base64_body=base64_body)
+    assert_error(answer.status, answer.body, 401, "unauthorized")
+
+
+@pytest.mark.parametrize(("raw", "ctype"), [("{", "application/json"), ('{"name": 5}', "application/json"),
+                                            ("", "application/json"), ("name=x", "application/x-www-form-urlencoded"),
+                                            ("<x/>", "application/xml")])
+def test_no_credential_is_401_before_the_body_is_judged(api: Client, raw: str, ctype: str) -> None:
+    for key in (None, "bk_not-a-key"):
+        answer = api.as_(key).call("POST", "/v1/lists", raw=raw, content_type=ctype)
+        assert_error(answer.status, answer.body, 401)
 
 
 @pytest.mark.parametrize("raw", [None, ""])
@@ -997,6 +1023,18 @@ def test_send_then_patch_send_delete_are_409(a: Client) -> None:
     assert got["status"] == "sending" and got["name"] == camp["name"]
 
 
+@pytest.mark.parametrize("raw", ["[null, null]", '"now"', "5", "[]"])
+def test_send_with_a_body_that_is_not_an_object_is_422_and_stays_draft(a: Client, raw: str) -> None:
+    lst = new_list(a)
+    a.put(f"/v1/lists/{lst['id']}/contacts", [{"email": "r1@example.com"}])
+    camp = new_campaign(a, [lst["id"]])
+    answer = a.call("POST", f"/v1/campaigns/{camp['id']}/send", raw=raw, content_type="application/json")
+    assert_error(answer.status, answer.body, 422, "validation_error", "object")
+    assert a.get(f"/v1/campaigns/{camp['id']}")[1]["status"] == "draft"
+    answer = a.call("POST", f"/v1/campaigns/{camp['id']}/send", raw="null", content_type="application/json")
+    assert answer.status == 202, answer  # JSON null: no body, send now
+
+
 def test_send_without_lists_is_422_and_stays_draft(a: Client) -> None:
     camp = new_campaign(a, [])
     assert_error(*a.post(f"/v1/campaigns/{camp['id']}/send"), 422, mentions="list")
@@ -1130,8 +1168,23 @@ def test_swagger_ui(api: Client) -> None:
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/v1/nope"), ("GET", "/v1/lists/x/y/z"),
-                                              ("POST", "/v1/openapi.json"), ("GET", "/v2/lists")])
+                                              ("GET", "/v2/lists"), ("DELETE", "/v1/lists/")])
 def test_unknown_route_is_404(api: Client, a: Client, method: str, path: str) -> None:
     for client in (api, a):
         answer = client.call(method, path)
         assert_error(answer.status, answer.body, 404, "not_found")
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("POST", "/v1/openapi.json", "GET"), ("PUT", "/v1/lists", "GET, POST"),
+    ("POST", "/v1/lists/" + "a" * 32, "DELETE, GET, PATCH"), ("GET", "/v1/sessions", "POST"),
+    # a literal path is not a value of the templated one beside it (/v1/segments/{segment_id})
+    ("PATCH", "/v1/segments/count", "POST"), ("GET", "/v1/segments/count", "POST"),
+    ("OPTIONS", "/v1/segments/count", "POST"),
+])
+def test_a_method_the_path_does_not_have_is_405_with_allow(api: Client, a: Client, method: str, path: str,
+                                                           allow: str) -> None:
+    for client in (api, a):  # RFC 9110: the path exists, so not 404; Allow lists what it takes
+        answer = client.call(method, path)
+        assert_error(answer.status, answer.body, 405, "method_not_allowed")
+        assert answer.headers["allow"] == allow

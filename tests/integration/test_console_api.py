@@ -24,6 +24,7 @@ from beacon.db.campaigns import CampaignRepo
 from beacon.shared.clock import epoch
 from beacon.tracking import opens_and_clicks as tracking
 from beacon.web.session_cookie import COOKIE
+from tests import contract
 from tests.integration.ledger_stream import roll_up
 from tests.integration.pipeline_world import World, make_world
 from tests.integration.test_api import PASSWORD, FakeLambdaContext, _load_handler, assert_error, build_event
@@ -59,6 +60,9 @@ class Browser:
             if name == COOKIE:
                 self.cookie = rest.split(";", 1)[0] or None
         text = result.get("body") or ""
+        # the console's answers are held to the OpenAPI document too (the cookie and CSRF schemes, the timeline)
+        contract.in_process().check(method, path, result["statusCode"],
+                                    {k.lower(): v for k, v in (result.get("headers") or {}).items()}, text)
         return result["statusCode"], json.loads(text) if text else None, result
 
 

@@ -128,9 +128,10 @@ def test_impossible_times_are_not_placed() -> None:
 
 @pytest.mark.parametrize("bucket", [0, 1, 59, 61, 3599, -60, 10**7])
 def test_a_bucket_that_is_not_offered_is_422(bucket: int) -> None:
-    with pytest.raises(Unprocessable) as caught:
-        derive([], start=T0, now=T0 + 60, active=False, bucket=bucket)
-    assert "bucket_seconds" in caught.value.message
+    for start in (T0, None):  # before the send too (a draft answered the size it was given)
+        with pytest.raises(Unprocessable) as caught:
+            derive([], start=start, now=T0 + 60, active=False, bucket=bucket)
+        assert "bucket_seconds" in caught.value.message
 
 
 def test_a_bucket_giving_too_many_points_is_422() -> None:

@@ -141,6 +141,21 @@ def test_deployed_mode_refuses_127_0_0_1_and_local_mode_posts_to_it(receiver: Re
     assert receiver.received[0].headers["webhook-id"] == "msg_1"
 
 
+def test_only_local_mode_refuses_any_other_host_before_looking_it_up(receiver: Receiver) -> None:
+    """The local stack the API fuzz runs on (BEACON_WEBHOOKS_ONLY_LOCAL): an endpoint it made up with a public
+    https URL is never resolved nor connected to; a local receiver still gets its deliveries."""
+    resolve = _fixed({"localhost": ["127.0.0.1"], "hooks.example.com": ["93.184.216.34"]})
+    spy = Spy()
+    http = GuardedHttpOut(allow_local=True, only_local=True, resolver=resolve, connector=spy)
+    for url in ("https://hooks.example.com/in", "https://93.184.216.34/in"):
+        answer = http.post(url, b"{}", {})
+        assert answer.status is None and answer.error and "only to 127.0.0.1" in answer.error, answer
+    assert resolve.calls == [] and spy.addresses == []  # type: ignore[attr-defined]
+    port = int(receiver.base_url.rsplit(":", 1)[1])
+    assert http.post(f"http://localhost:{port}/hook", b"{}", {}).status == 200
+    assert spy.addresses == [("127.0.0.1", port)] and len(receiver.received) == 1
+
+
 def test_a_redirect_is_an_answer_never_followed(receiver: Receiver) -> None:
     receiver.redirects["/hook"] = "http://10.0.0.1/internal"
     spy = Spy()

@@ -168,7 +168,8 @@ function stepsEditor(initial, defaultFrom, disabled) {
     wrap: h("div", {}, holder, disabled ? null : h("div", { class: "actions" }, addButton)),
     steps,
     values: () => steps.map((s) => s.value()),
-    // the API names a step's field as steps[1].subject: the field of that step
+    // the API names a step's field as steps[1].subject (the domain's check) or steps.1.subject (a rule of the
+    // body's schema, checked first): the field of that step
     /** The first step field a person must fix (marked), or null. */
     invalid() {
       for (const s of steps) for (const f of s.fields) f.setError("");
@@ -177,10 +178,10 @@ function stepsEditor(initial, defaultFrom, disabled) {
       return bad || null;
     },
     fieldFor(name) {
-      const found = /^steps\[(\d+)\]\.(\w+)$/.exec(name || "");
-      const s = found && steps[Number(found[1])];
+      const found = /^steps(?:\[(\d+)\]|\.(\d+))\.(\w+)$/.exec(name || "");
+      const s = found && steps[Number(found[1] ?? found[2])];
       if (!s) return null;
-      return s.f[found[2] === "after_seconds" ? "wait" : found[2]] || s.f.subject;
+      return s.f[found[3] === "after_seconds" ? "wait" : found[3]] || s.f.subject;
     },
   };
 }

@@ -384,7 +384,8 @@ def webhook_deps() -> WebhookDeps:
 def _http_out() -> GuardedHttpOut:
     from beacon.ports.http_out import GuardedHttpOut
 
-    return GuardedHttpOut(allow_local=settings().webhooks_allow_local)
+    s = settings()
+    return GuardedHttpOut(allow_local=s.webhooks_allow_local or s.webhooks_only_local, only_local=s.webhooks_only_local)
 
 
 @lru_cache(maxsize=2)

@@ -89,11 +89,14 @@ def _points(first: int, last: int, size: int) -> int:
     return (last - first // size * size) // size + 1
 
 
+def _check_bucket(bucket: int | None) -> None:
+    if bucket is not None and bucket not in BUCKETS:
+        raise Unprocessable(f"bucket_seconds must be one of {', '.join(map(str, BUCKETS))}",
+                            details=[{"field": "bucket_seconds", "allowed": list(BUCKETS)}])
+
+
 def _bucket_for(first: int, last: int, bucket: int | None) -> int:
     if bucket is not None:
-        if bucket not in BUCKETS:
-            raise Unprocessable(f"bucket_seconds must be one of {', '.join(map(str, BUCKETS))}",
-                                details=[{"field": "bucket_seconds", "allowed": list(BUCKETS)}])
         points = _points(first, last, bucket)
         if points > MAX_POINTS:
             raise Unprocessable(f"bucket_seconds={bucket} gives {points} points over this campaign's time; at "
@@ -108,6 +111,7 @@ def place(found: Events, *, start: int | None, now: int, active: bool, bucket: i
     no points), from its events.
     The points run from the first bucket of the send (or of an earlier event within CLOCK_SLACK) to
     the last event, or to `now` while `active` (sending or paused)."""
+    _check_bucket(bucket)  # before the send too: a draft's answer names a size the API has
     timed, untimed = found[0], dict(found[1])
     if start is None or start > now:
         for _at, series, count in timed:

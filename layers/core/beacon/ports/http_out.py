@@ -11,6 +11,9 @@ in all (a watchdog closes the socket), and at most 4 KiB of the answer is read.
 
 `allow_local` (the local stack only, BEACON_WEBHOOKS_ALLOW_LOCAL) also allows http:// and https://
 to 127.0.0.1 / localhost, so a developer can point a webhook at a receiver on their machine.
+`only_local` (BEACON_WEBHOOKS_ONLY_LOCAL, set for the local stack the API fuzz runs on) refuses every other
+host before any DNS lookup: endpoints the fuzz makes up (any public https URL is a valid one) are never
+delivered to.
 """
 
 from __future__ import annotations
@@ -137,6 +140,7 @@ def _connect(address: tuple[str, int], timeout: float) -> socket.socket:
 @dataclass
 class GuardedHttpOut:
     allow_local: bool = False
+    only_local: bool = False
     timeout: float = TIMEOUT_SECONDS
     resolver: Resolve = resolve
     connector: Connect = _connect
@@ -144,6 +148,8 @@ class GuardedHttpOut:
 
     def addresses(self, target: Target) -> list[str]:
         """The checked addresses of the target (all of them must be allowed)."""
+        if self.only_local and target.host not in _LOCAL_NAMES:
+            raise Refused(f"{target.host}: this stack delivers only to 127.0.0.1 and localhost")
         try:
             found = self.resolver(target.host, target.port)
         except (OSError, UnicodeError) as exc:

@@ -44,6 +44,7 @@ class Settings:
     webhook_queue_url: str = ""
     webhook_dlq_url: str = ""
     webhooks_allow_local: bool = False  # the local stack only: webhook URLs may be http://127.0.0.1
+    webhooks_only_local: bool = False  # the local stack only: deliveries go nowhere but 127.0.0.1 (the API fuzz)
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -93,4 +94,5 @@ def get_settings() -> Settings:
         webhook_queue_url=_env("WEBHOOK_QUEUE_URL", ""),
         webhook_dlq_url=_env("WEBHOOK_DLQ_URL", ""),
         webhooks_allow_local=_env("BEACON_WEBHOOKS_ALLOW_LOCAL", "0").strip().lower() in ("1", "true", "yes", "on"),
+        webhooks_only_local=_env("BEACON_WEBHOOKS_ONLY_LOCAL", "0").strip().lower() in ("1", "true", "yes", "on"),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
@@ -15,8 +15,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from beacon.shared.errors import BeaconError
 from beacon.web import json_body
+from beacon.web.bodies import REFUSALS
 from beacon.web.common import error, reply
 from beacon.web.guards import authenticate_first, body_is_utf8
+from beacon.web.openapi import SECURITY_SCHEMES, Resolver
 from beacon.web.routes import (
     accounts,
     automations,
@@ -31,11 +33,23 @@ from beacon.web.routes import (
     webhooks,
 )
 
+TITLE = "Beacon API"
+VERSION = "1"
+DESCRIPTION = (
+    "Email marketing on AWS: lists, contacts, campaigns and honest stats.\n\n"
+    "JSON in and out. Every error is `{\"error\": {\"code\", \"message\", \"details\"?}}` with a 4xx "
+    "(a 5xx only for Beacon's own faults). Authenticated operations take `Authorization: Bearer <key>`: "
+    "an API key (from sign-up or POST /v1/api-keys) or a session token (POST /v1/sessions); the web console "
+    "uses the session cookie instead, with `X-CSRF-Token` on every change. A request without a valid "
+    "credential is 401 whatever its body holds. Another account's object is 404, never 403. A method a "
+    "path does not have is 405 with `Allow`."
+)
+
 # Validation is added as a middleware of our own (below), so it runs after authentication: an
 # unauthenticated request is a 401 whatever its body holds.
-app = APIGatewayHttpResolver(json_body_deserializer=json_body.loads)
-app.enable_swagger(path="/v1/docs", title="Beacon API", version="1",
-                   description="Email marketing on AWS: lists, contacts, campaigns and honest stats.")
+app = Resolver(json_body_deserializer=json_body.loads)
+app.configure_openapi(title=TITLE, version=VERSION, description=DESCRIPTION, security_schemes=SECURITY_SCHEMES)
+app.enable_swagger(path="/v1/docs", persist_authorization=True)
 app.include_router(accounts.router)
 app.include_router(domains.router)
 app.include_router(contacts.router)
@@ -56,6 +70,16 @@ def _domain_error(exc: BeaconError) -> Response[Any]:
     return error(exc.status, exc.code, exc.message, exc.details)
 
 
+@app.exception_handler(ValueError)
+def _unreadable_body(exc: ValueError) -> Response[Any]:
+    """A form body powertools cannot read (multipart/form-data without its boundary): every /v1 body is
+    JSON. Any other ValueError is Beacon's own fault: raised on."""
+    content_type = (app.current_event.headers.get("content-type") or "").lower()
+    if content_type.startswith(("multipart/", "application/x-www-form-urlencoded")):
+        return error(415, "unsupported_media_type", "send the body as application/json")
+    raise exc
+
+
 @app.exception_handler(RequestUnsupportedContentType)
 def _unsupported_type(_exc: RequestUnsupportedContentType) -> Response[Any]:
     return error(415, "unsupported_media_type", "send the body as application/json")
@@ -72,21 +96,29 @@ def _validation_error(exc: RequestValidationError) -> Response[Any]:
         return error(422, "missing_body", "the request needs a JSON body")
     details = []
     for e in exc.errors():
-        loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
         details.append({"field": ".".join(loc) or None, "type": e.get("type"), "message": e.get("msg")})
     if any(d["type"] == "json_invalid" for d in details):
         return error(400, "malformed_json", "the request body is not valid JSON")
-    first = details[0] if details else {"field": None, "message": "invalid request"}
+    # a rule with its own code (bodies.REFUSALS) answers that code, and its status
+    own = next((d for d in details if d["type"] in REFUSALS), None)
+    first = own or (details[0] if details else {"field": None, "message": "invalid request", "type": None})
     where = f"{first['field']}: " if first.get("field") else ""
-    return error(422, "validation_error", f"{where}{first['message']}", details)
+    code = first["type"] if own else "validation_error"
+    return error(REFUSALS.get(code, 422), code, f"{where}{first['message']}", details)
 
 
 @app.not_found
 def _not_found(_exc: Exception) -> Response[Any]:
+    allowed = app.allowed_methods(app.current_event.path)
+    if allowed:  # the path exists, the method does not (RFC 9110: 405 with Allow)
+        answer = error(405, "method_not_allowed", f"this path takes {', '.join(allowed)}")
+        answer.headers["Allow"] = ", ".join(allowed)
+        return answer
     return error(404, "not_found", "no such route")
 
 
 # ----------------------------------------------------------------------------- OpenAPI
-@app.get("/v1/openapi.json", summary="This API's OpenAPI 3.1 document", tags=["meta"])
+@app.get("/v1/openapi.json", summary="This API's OpenAPI 3.1 document", tags=["meta"], include_in_schema=False)
 def openapi() -> Response[Any]:
-    return reply(200, json.loads(app.get_openapi_json_schema(title="Beacon API", version="1")))
+    return reply(200, json.loads(app.get_openapi_json_schema()))

@@ -13,12 +13,15 @@ from beacon.db.accounts import AccountRepo
 from beacon.shared.errors import Conflict, NotFound
 from beacon.shared.ids import is_id
 from beacon.web import session_cookie
+from beacon.web.bodies import Cursor
 from beacon.wiring import bound
 
-ID = Annotated[str, Path(min_length=1)]  # any other shape is simply not found (404, see require_id)
+# An object id in a path: any other shape is simply not found (404, see require_id), so the pattern is shown,
+# not enforced (a 422 would tell "malformed" from "not yours").
+ID = Annotated[str, Path(description="32 hexadecimal digits", json_schema_extra={"pattern": "^[0-9a-f]{32}$"})]
 # every list endpoint pages: ?limit=&cursor= (next_cursor in the answer; null on the last page)
 LIMIT = Annotated[int, Query(ge=1, le=1000, description="items per page")]
-CURSOR = Annotated[str | None, Query(max_length=2048, description="next_cursor of the previous page")]
+CURSOR = Annotated[Cursor, Query()]
 
 
 def reply(status: int, body: Any) -> Response[Any]:

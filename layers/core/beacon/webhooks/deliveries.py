@@ -208,7 +208,9 @@ def replay(deps: WebhookDeps, account_id: str, webhook_id: str, event_id: str) -
         raise NotFound("delivery not found")
     deps.queue.send(deps.queue_url, [{"account_id": account_id, "webhook_id": webhook_id, "event_id": event_id}])
     item = deps.webhooks.delivery(account_id, webhook_id, event_id)
-    return view(item) if item else {}
+    if item is None:  # expired (30 days) between the replay and this read
+        raise NotFound("delivery not found")
+    return view(item)
 
 
 def deliver_batch(records: list[tuple[str, str]], deps: WebhookDeps) -> list[str]:

@@ -11,14 +11,24 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from beacon.accounts import tenants
 from beacon.automations import definitions, stats
 from beacon.db.accounts import AccountRepo, ListRepo
+from beacon.web.answers import Automation, Automations, AutomationStats
 from beacon.web.bodies import AutomationIn, AutomationPatch
 from beacon.web.common import ID, base_url, company_of, principal, reply
+from beacon.web.openapi import SIGNED_IN, answers
 from beacon.wiring import automations, bound, counters, engagement, queue, sender_check, signer
 
 router = Router()
+RULES = ("a rule broken, naming the step and field (`steps[1].subject: ...`): a template error (`template_error`, "
+         "with its line), a link with a control character (`unsafe_link`), a from_email not on a verified sender "
+         "domain of the account, an unknown list")
+TOO_LARGE = "a step's html, text and tracked links are over what one email may hold (`content_too_large`)"
+POSTAL_ADDRESS = "the account has no postal address yet: PATCH /v1/account {postal_address} (`postal_address_required`)"
+WRONG_STATUS = "the automation's status does not allow this (`invalid_status`)"
 
 
-@router.post("/v1/automations", summary="Create an automation (a draft)", tags=["automations"],
+@router.post("/v1/automations", summary="Create an automation (a draft)", tags=["automations"], security=SIGNED_IN,
+             responses=answers(201, Automation, description="the draft", body=True,
+                               also={413: TOO_LARGE, 422: RULES}),
              description="trigger {type: subscribed, list_id}; steps [{after_seconds (0 .. 1 year, after the "
                          "previous step; the first after entering), subject, from_email, from_name, reply_to, html, "
                          "text}], validated as campaigns are (422 names the step and field).")
@@ -30,20 +40,26 @@ def create_automation(body: Annotated[AutomationIn, Body()]) -> Response[Any]:
     return reply(201, result)
 
 
-@router.get("/v1/automations", summary="All automations", tags=["automations"])
+@router.get("/v1/automations", summary="All automations, newest first", tags=["automations"], security=SIGNED_IN,
+            responses=answers(200, Automations, description="the automations"))
 def all_automations() -> Response[Any]:
     who = principal(router.current_event)
     items = sorted(automations().all(who.account_id), key=lambda i: i["automation_id"], reverse=True)
     return reply(200, {"items": [definitions.view(i) for i in items]})
 
 
-@router.get("/v1/automations/<automation_id>", summary="One automation", tags=["automations"])
+@router.get("/v1/automations/<automation_id>", summary="One automation", tags=["automations"], security=SIGNED_IN,
+            responses=answers(200, Automation, description="the automation", found=True))
 def get_automation(automation_id: ID) -> Response[Any]:
     who = principal(router.current_event)
     return reply(200, definitions.view(definitions.require(automations(), who.account_id, automation_id)))
 
 
 @router.patch("/v1/automations/<automation_id>", summary="Change a draft or paused automation", tags=["automations"],
+              security=SIGNED_IN,
+              responses=answers(200, Automation, description="the automation as changed", body=True, found=True,
+                                also={409: "the automation is active: pause it first (`automation_active`)",
+                                      413: TOO_LARGE, 422: RULES}),
               description="409 while active (pause it first). Step n keeps its id: whoever got step n never "
                           "gets it again.")
 def patch_automation(automation_id: ID, body: Annotated[AutomationPatch, Body()]) -> Response[Any]:
@@ -56,6 +72,7 @@ def patch_automation(automation_id: ID, body: Annotated[AutomationPatch, Body()]
 
 
 @router.delete("/v1/automations/<automation_id>", summary="Delete an automation", tags=["automations"],
+               security=SIGNED_IN, responses=answers(204, None, description="deleted", found=True),
                description="Pending steps are never sent; the enrolments are removed in the background.")
 def delete_automation(automation_id: ID) -> Response[Any]:
     who = principal(router.current_event)
@@ -66,7 +83,9 @@ def delete_automation(automation_id: ID) -> Response[Any]:
 
 
 @router.post("/v1/automations/<automation_id>/activate", summary="Start (or resume) an automation",
-             tags=["automations"],
+             tags=["automations"], security=SIGNED_IN,
+             responses=answers(200, Automation, description="active", found=True,
+                               also={409: f"{POSTAL_ADDRESS}, or {WRONG_STATUS}"}),
              description="Contacts that become subscribed on the list from now on enter it; steps held while "
                          "it was paused go out when due. 409 postal_address_required until the account has one "
                          "(every step email's footer carries it).")
@@ -80,6 +99,9 @@ def activate_automation(automation_id: ID) -> Response[Any]:
 
 
 @router.post("/v1/automations/<automation_id>/pause", summary="Pause an automation", tags=["automations"],
+             security=SIGNED_IN,
+             responses=answers(200, Automation, description="paused", found=True,
+                               also={409: f"{WRONG_STATUS}: a draft is not paused"}),
              description="Nobody enters it and no pending step is sent until it is activated again.")
 def pause_automation(automation_id: ID) -> Response[Any]:
     who = principal(router.current_event)
@@ -87,8 +109,8 @@ def pause_automation(automation_id: ID) -> Response[Any]:
 
 
 @router.get("/v1/automations/<automation_id>/stats", summary="Enrolments and per-step numbers", tags=["automations"],
-            description="{status, entered, active, completed, exited, steps: [{step, id, sent, delivered, ..., "
-                        "opens: {total, unique, human_unique, machine, proxied}, clicks: {..., links}}]}")
+            security=SIGNED_IN, responses=answers(200, AutomationStats, description="the numbers", found=True),
+            description="Per step, as a campaign's stats: people and machines apart.")
 def automation_stats(automation_id: ID) -> Response[Any]:
     who = principal(router.current_event)
     item = definitions.require(automations(), who.account_id, automation_id)

@@ -18,8 +18,18 @@ from beacon.db.suppressions import SuppressionRepo
 from beacon.shared.clock import epoch, now_iso
 from beacon.shared.errors import BadRequest, NotFound, Unprocessable
 from beacon.shared.ids import new_id
-from beacon.web.bodies import ContactEntry, ListIn
+from beacon.web.answers import (
+    ContactDetail,
+    ContactList,
+    ContactLists,
+    ContactsPage,
+    ContactsSummary,
+    Job,
+    PersonExport,
+)
+from beacon.web.bodies import CONTACT_ENTRIES, ContactEntries, Cursor, ListIn
 from beacon.web.common import CURSOR, ID, LIMIT, principal, reply, require_id
+from beacon.web.openapi import SIGNED_IN, answers, request_body
 from beacon.wiring import bound, job_deps, recipient_ledger, signup_store
 
 router = Router()
@@ -36,7 +46,8 @@ def _pending(account_id: str, list_id: str) -> int:
     return signup_store().pending_count(account_id, list_id, epoch())
 
 
-@router.post("/v1/lists", summary="Create a list", tags=["lists"])
+@router.post("/v1/lists", summary="Create a list", tags=["lists"], security=SIGNED_IN,
+             responses=answers(201, ContactList, description="the new list", body=True))
 def create_list(body: Annotated[ListIn, Body()]) -> Response[Any]:
     who = principal(router.current_event)
     list_id = new_id()
@@ -48,7 +59,8 @@ def create_list(body: Annotated[ListIn, Body()]) -> Response[Any]:
     return reply(201, _list_view(item))
 
 
-@router.get("/v1/lists", summary="The account's lists, a page at a time (oldest first)", tags=["lists"])
+@router.get("/v1/lists", summary="The account's lists, a page at a time (oldest first)", tags=["lists"],
+            security=SIGNED_IN, responses=answers(200, ContactLists, description="a page of lists", query=True))
 def all_lists(limit: LIMIT = 100, cursor: CURSOR = None) -> Response[Any]:
     who = principal(router.current_event)
     items, next_cursor = ListRepo().page(who.account_id, limit, cursor)
@@ -56,7 +68,8 @@ def all_lists(limit: LIMIT = 100, cursor: CURSOR = None) -> Response[Any]:
                        "next_cursor": next_cursor})
 
 
-@router.get("/v1/lists/<list_id>", summary="One list", tags=["lists"])
+@router.get("/v1/lists/<list_id>", summary="One list", tags=["lists"], security=SIGNED_IN,
+            responses=answers(200, ContactList, description="the list", found=True))
 def get_list(list_id: ID) -> Response[Any]:
     who = principal(router.current_event)
     item = ListRepo().get(who.account_id, require_id(list_id, "list"))
@@ -65,8 +78,11 @@ def get_list(list_id: ID) -> Response[Any]:
     return reply(200, _list_view(item, _pending(who.account_id, item.list_id)))
 
 
-@router.put("/v1/lists/<list_id>/contacts", summary="Add or update up to 1000 contacts", tags=["contacts"])
-def put_contacts(list_id: ID, body: Annotated[list[ContactEntry | Any], Body()]) -> Response[Any]:
+@router.put("/v1/lists/<list_id>/contacts", summary="Add or update up to 1000 contacts", tags=["contacts"],
+            security=SIGNED_IN,
+            responses=answers(200, ContactsSummary, description="what was created, updated and skipped (and why)",
+                              body=True, found=True, also={413: "more than 1000 entries: use a CSV import"}))
+def put_contacts(list_id: ID, body: Annotated[ContactEntries, Body(**CONTACT_ENTRIES)]) -> Response[Any]:
     who = principal(router.current_event)
     raw = router.current_event.json_body
     result = contacts.upsert_json(ContactRepo(), ListRepo(), SuppressionRepo(), who.account_id,
@@ -75,6 +91,16 @@ def put_contacts(list_id: ID, body: Annotated[list[ContactEntry | Any], Body()])
 
 
 @router.post("/v1/lists/<list_id>/imports", summary="Import a CSV file (text/csv)", tags=["contacts"],
+             security=SIGNED_IN,
+             responses=answers(200, ContactsSummary, description="what was created, updated and skipped, with "
+                                                                 "row numbers", found=True,
+                               also={400: "the body is not valid base64 (when sent base64-encoded)",
+                                     422: "not a CSV file Beacon can read, over 9 MB or over 100,000 rows "
+                                          "(`invalid_csv`)"}),
+             openapi_extensions=request_body(
+                 "text/csv", {"type": "string", "format": "binary", "minLength": 1},
+                 "UTF-8 (with or without BOM), UTF-16 or cp1252; `,` `;` tab or `|`; a header naming the email "
+                 "column, or none (a list of addresses); other columns become attributes"),
              description="`?consent_source=` (one line, at most 200 characters) records how the account got "
                          "these people's consent, on every contact of the file. `?trigger_automations=true`: the "
                          "imported contacts new to the list enter the list's active automations (by default an "
@@ -100,18 +126,20 @@ def import_contacts(list_id: ID, trigger_automations: Annotated[bool, Query()] =
     return reply(200, result)
 
 
-@router.get("/v1/lists/<list_id>/contacts", summary="Contacts of a list, a page at a time", tags=["contacts"])
+@router.get("/v1/lists/<list_id>/contacts", summary="Contacts of a list, a page at a time", tags=["contacts"],
+            security=SIGNED_IN, responses=answers(200, ContactsPage, description="a page", query=True, found=True))
 def list_contacts(
     list_id: ID,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    cursor: Annotated[Cursor, Query()] = None,
 ) -> Response[Any]:
     who = principal(router.current_event)
     return reply(200, contacts.list_members(ContactRepo(), ListRepo(), who.account_id, require_id(list_id, "list"),
                                             limit, cursor))
 
 
-@router.patch("/v1/lists/<list_id>", summary="Rename a list", tags=["lists"])
+@router.patch("/v1/lists/<list_id>", summary="Rename a list", tags=["lists"], security=SIGNED_IN,
+              responses=answers(200, ContactList, description="the list", body=True, found=True))
 def patch_list(list_id: ID, body: Annotated[ListIn, Body()]) -> Response[Any]:
     who = principal(router.current_event)
     item = contacts.rename_list(ListRepo(), who.account_id, require_id(list_id, "list"), body.name)
@@ -119,6 +147,7 @@ def patch_list(list_id: ID, body: Annotated[ListIn, Body()]) -> Response[Any]:
 
 
 @router.delete("/v1/lists/<list_id>", summary="Delete a list, any size (its contacts stay)", tags=["lists"],
+               security=SIGNED_IN, responses=answers(202, Job, description="the deletion job", found=True),
                description="202 with a job (GET /v1/jobs/{id}): the list is gone at once, its members are taken "
                            "off it in the background.")
 def delete_list(list_id: ID) -> Response[Any]:
@@ -131,16 +160,19 @@ def _person_deps() -> contacts.PersonDeps:
                                EventRepo(bound().event_retention_days), recipient_ledger(), signup_store())
 
 
-EMAIL_IN_PATH = Annotated[str, Path(min_length=3, max_length=1024, description="the address, percent-encoded")]
+# No length rule here: whatever is not an address of a contact is simply not found (404).
+EMAIL_IN_PATH = Annotated[str, Path(description="the address, percent-encoded")]
 
 
-@router.get("/v1/contacts/<email>", summary="One contact: status, lists, attributes, engagement", tags=["contacts"])
+@router.get("/v1/contacts/<email>", summary="One contact: status, lists, attributes, engagement", tags=["contacts"],
+            security=SIGNED_IN, responses=answers(200, ContactDetail, description="the contact", found=True))
 def get_contact(email: EMAIL_IN_PATH) -> Response[Any]:
     who = principal(router.current_event)
     return reply(200, contacts.contact_detail(_person_deps(), who.account_id, email))
 
 
-@router.get("/v1/contacts/<email>/export", tags=["contacts"],
+@router.get("/v1/contacts/<email>/export", tags=["contacts"], security=SIGNED_IN,
+            responses=answers(200, PersonExport, description="everything stored about the person", found=True),
             summary="Everything stored about one person (data-subject access request)",
             description="The contact, its lists, every send-ledger item (campaign, status, sent_at, opens, "
                         "clicks, delivered/bounced/complained/unsubscribed), the audit and delivery events and "
@@ -152,7 +184,8 @@ def export_contact(email: EMAIL_IN_PATH) -> Response[Any]:
     return reply(200, contacts.export_person(_person_deps(), who.account_id, email))
 
 
-@router.delete("/v1/contacts/<email>", tags=["contacts"], summary="Erase a contact",
+@router.delete("/v1/contacts/<email>", tags=["contacts"], summary="Erase a contact", security=SIGNED_IN,
+               responses=answers(204, None, description="erased", found=True),
                description="Deletes the contact, its list memberships and its events. A suppression "
                            "(unsubscribe, complaint, bounce, manual) stays without the address, so the person "
                            "is still never mailed; send-ledger items stay without the address so campaign "

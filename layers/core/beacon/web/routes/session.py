@@ -13,13 +13,16 @@ from beacon.db.accounts import AccountRepo
 from beacon.db.credentials import CredentialRepo
 from beacon.shared.errors import BadRequest
 from beacon.web import session_cookie
+from beacon.web.answers import SessionInfo
 from beacon.web.common import principal, reply
+from beacon.web.openapi import SIGNED_IN, answers
 from beacon.wiring import bound
 
 router = Router()
 
 
-@router.get("/v1/session", summary="The signed-in caller", tags=["accounts"],
+@router.get("/v1/session", summary="The signed-in caller", tags=["accounts"], security=SIGNED_IN,
+            responses=answers(200, SessionInfo, description="who is calling, and how"),
             description="`{account, via}`: via is `cookie` (the web console; the answer then carries the "
                         "session's `csrf_token`, to send as X-CSRF-Token on every change), `session` or `api_key`.")
 def current_session() -> Response[Any]:
@@ -39,6 +42,10 @@ def current_session() -> Response[Any]:
 
 
 @router.delete("/v1/session", summary="Sign out: the session stops working at once", tags=["accounts"],
+               security=SIGNED_IN,
+               responses=answers(204, None, description="signed out; the session cookie is cleared",
+                                 also={400: "an API key is not a session (`not_a_session`): revoke it with "
+                                            "DELETE /v1/api-keys/{key_id}"}),
                description="For the console's cookie (with its X-CSRF-Token) or a bearer session token. 204, and "
                            "the cookie is cleared. An API key is no session: revoke it with DELETE /v1/api-keys/{id}.")
 def end_session() -> Response[Any]:

@@ -8,15 +8,21 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from beacon.web.bodies import WebhookIn, WebhookPatch
+from beacon.web.answers import Deliveries, Delivery, Webhook, WebhookCreated, Webhooks
+from beacon.web.bodies import DeliveryCursor, WebhookIn, WebhookPatch
 from beacon.web.common import ID, principal, reply, require_id
+from beacon.web.openapi import SIGNED_IN, answers
 from beacon.webhooks import deliveries, endpoints
 from beacon.wiring import settings, webhook_deps, webhooks
 
 router = Router()
+REFUSED = ("a rule broken: a URL that is not https or names a private, loopback, link-local or metadata address, "
+           "include_machine without email.opened or email.clicked, more than 20 endpoints (`too_many_webhooks`)")
 
 
-@router.post("/v1/webhooks", summary="Add a webhook endpoint", tags=["webhooks"],
+@router.post("/v1/webhooks", summary="Add a webhook endpoint", tags=["webhooks"], security=SIGNED_IN,
+             responses=answers(201, WebhookCreated, description="the endpoint, with its secret (only here)",
+                               body=True, also={422: REFUSED}),
              description="201 {id, url, events, include_machine, status, secret}: the whsec_ secret is shown "
                          "only here. Events: contact.subscribed, contact.unsubscribed, email.delivered, "
                          "email.bounced, email.complained, email.opened, email.clicked, campaign.sent. The URL "
@@ -28,20 +34,25 @@ def create_webhook(body: Annotated[WebhookIn, Body()]) -> Response[Any]:
                                        s.webhooks_allow_local))
 
 
-@router.get("/v1/webhooks", summary="All webhook endpoints (without secrets)", tags=["webhooks"])
+@router.get("/v1/webhooks", summary="All webhook endpoints (without secrets)", tags=["webhooks"], security=SIGNED_IN,
+            responses=answers(200, Webhooks, description="the endpoints"))
 def all_webhooks() -> Response[Any]:
     who = principal(router.current_event)
     items = sorted(webhooks().all(who.account_id), key=lambda i: str(i["webhook_id"]), reverse=True)
     return reply(200, {"items": [endpoints.view(i) for i in items]})
 
 
-@router.get("/v1/webhooks/<webhook_id>", summary="One webhook endpoint", tags=["webhooks"])
+@router.get("/v1/webhooks/<webhook_id>", summary="One webhook endpoint", tags=["webhooks"], security=SIGNED_IN,
+            responses=answers(200, Webhook, description="the endpoint", found=True))
 def get_webhook(webhook_id: ID) -> Response[Any]:
     who = principal(router.current_event)
     return reply(200, endpoints.view(endpoints.require(webhooks(), who.account_id, require_id(webhook_id, "webhook"))))
 
 
 @router.patch("/v1/webhooks/<webhook_id>", summary="Change an endpoint, or enable it again", tags=["webhooks"],
+              security=SIGNED_IN,
+              responses=answers(200, Webhook, description="the endpoint as changed", body=True, found=True,
+                                also={422: REFUSED}),
               description='{url?, events?, include_machine?, status?: "enabled" | "disabled"}: an endpoint that '
                           'answered 410 is disabled until it is enabled again.')
 def patch_webhook(webhook_id: ID, body: Annotated[WebhookPatch, Body()]) -> Response[Any]:
@@ -50,7 +61,8 @@ def patch_webhook(webhook_id: ID, body: Annotated[WebhookPatch, Body()]) -> Resp
                                        body.model_dump(exclude_unset=True), settings().webhooks_allow_local))
 
 
-@router.delete("/v1/webhooks/<webhook_id>", summary="Delete a webhook endpoint", tags=["webhooks"])
+@router.delete("/v1/webhooks/<webhook_id>", summary="Delete a webhook endpoint", tags=["webhooks"], security=SIGNED_IN,
+               responses=answers(204, None, description="deleted", found=True))
 def delete_webhook(webhook_id: ID) -> Response[Any]:
     who = principal(router.current_event)
     endpoints.delete(webhooks(), who.account_id, require_id(webhook_id, "webhook"))
@@ -58,12 +70,13 @@ def delete_webhook(webhook_id: ID) -> Response[Any]:
 
 
 @router.get("/v1/webhooks/<webhook_id>/deliveries", summary="The delivery log, newest first", tags=["webhooks"],
-            description="{items: [{id, type, status (pending | succeeded | failed), attempts: [{at, status_code, "
-                        "error, ms}], next_attempt_at, payload}], next_cursor}; kept 30 days.")
+            security=SIGNED_IN,
+            responses=answers(200, Deliveries, description="a page of deliveries", query=True, found=True),
+            description="Each delivery with its attempts; kept 30 days.")
 def webhook_deliveries(
     webhook_id: ID,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[DeliveryCursor, Query()] = None,
 ) -> Response[Any]:
     who = principal(router.current_event)
     endpoints.require(webhooks(), who.account_id, require_id(webhook_id, "webhook"))
@@ -71,7 +84,8 @@ def webhook_deliveries(
 
 
 @router.post("/v1/webhooks/<webhook_id>/deliveries/<delivery_id>/retry", summary="Send a delivery again now",
-             tags=["webhooks"],
+             tags=["webhooks"], security=SIGNED_IN,
+             responses=answers(202, Delivery, description="queued again", found=True),
              description="202 with the delivery: the same body and webhook-id, a new timestamp and signature.")
 def retry_delivery(webhook_id: ID, delivery_id: ID) -> Response[Any]:
     who = principal(router.current_event)

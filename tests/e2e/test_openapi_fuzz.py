@@ -77,9 +77,9 @@ class Seeded:
 
 def seed(base: str, domain: str = "fuzz.example", delivery: bool = False) -> Seeded:
     """A tenant with something of everything: a verified domain, a list with contacts, drafts, a
-    suppression, a spare API key, a segment, a signup form, an automation (a draft) and a webhook (to a
-    closed local port: the fuzz's stack delivers to nothing else); with `delivery`, once its first delivery
-    (a contact's subscription) is in the log."""
+    suppression, a spare API key, a segment, a signup form, a list deletion's job, an automation (a draft)
+    and a webhook (to a closed local port: the fuzz's stack delivers to nothing else); with `delivery`, once
+    its first delivery (a contact's subscription) is in the log."""
     key = sign_up(base, "Fuzz")
 
     def ok(method: str, path: str, body: Any, status: int = 201) -> dict[str, Any]:
@@ -110,13 +110,15 @@ def seed(base: str, domain: str = "fuzz.example", delivery: bool = False) -> See
         for name in ("Draft one", "Draft two", "Draft three")]
     ok("POST", "/v1/suppressions", {"email": f"gone@{domain}"})
     key_id = ok("POST", "/v1/api-keys", {"name": "spare"})["id"]
+    spare_list = ok("POST", "/v1/lists", {"name": "Spare"})["id"]
+    job_id = ok("DELETE", f"/v1/lists/{spare_list}", None, 202)["id"]  # a background job to read
     segment_id = ok("POST", "/v1/segments", {"name": "P0", "rules": [
         {"field": "attributes.first_name", "op": "eq", "value": "P0"}]})["id"]
     form_id = ok("POST", "/v1/forms", {"name": "Newsletter", "list_ids": [list_id], "from_email": f"news@{domain}",
                                        "consent_text": "Send me the newsletter"})["id"]
     return Seeded(key, {"list_id": list_id, "campaign_id": campaign_ids[0], "key_id": key_id, "domain": domain,
                         "segment_id": segment_id, "form_id": form_id, "automation_id": automation_id,
-                        "webhook_id": webhook_id, "delivery_id": delivery_id,
+                        "webhook_id": webhook_id, "delivery_id": delivery_id, "job_id": job_id,
                         "email": f"p0@{domain}", "/v1/suppressions/{email}": f"gone@{domain}"})
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_api import PASSWORD, Client, _load_handler, assert_error, campaign_body
+from tests.integration.test_api import PASSWORD, POSTAL_ADDRESS, Client, _load_handler, assert_error, campaign_body
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -29,14 +29,16 @@ def api(aws: Any) -> Iterator[Client]:
 
 def sign_up(api: Client) -> tuple[Client, str]:
     email = f"pages-{uuid.uuid4().hex[:10]}@example.com"
-    status, body = api.post("/v1/accounts", {"company": "Pages", "email": email, "password": PASSWORD})
+    status, body = api.post("/v1/accounts", {"company": "Pages", "email": email, "password": PASSWORD,
+                                             "postal_address": POSTAL_ADDRESS})
     assert status == 201, body
     return api.as_(body["api_key"]), body["account"]["id"]
 
 
 @pytest.fixture(scope="module")
 def tenants(api: Client) -> Iterator[tuple[Client, Client]]:
-    """Two tenants with 7 lists, 5 campaigns, 4 API keys and 3 domains each."""
+    """Two tenants with 7 lists, 5 campaigns, 4 API keys, 3 domains, 3 segments, 3 forms, 3 automations and
+    2 webhooks each."""
     import beacon.shared.aws
     import beacon.wiring
     from beacon_local.ses import stop_verifying_identities, verify_identities_at_once
@@ -60,13 +62,28 @@ def tenants(api: Client) -> Iterator[tuple[Client, Client]]:
             status, body = client.post("/v1/campaigns", campaign_body([list_id], name=f"c{i}",
                                                                       from_email=f"n@{domain}"))
             assert status == 201, body
+        sender = f"n@{domain}"
+        for i in range(3):
+            made = [client.post("/v1/segments", {"name": f"s{i}", "rules": [
+                        {"field": "attributes.city", "op": "eq", "value": f"c{i}"}]}),
+                    client.post("/v1/forms", {"name": f"f{i}", "list_ids": [list_id], "from_email": sender,
+                                              "consent_text": "Send me the news"}),
+                    client.post("/v1/automations", {"name": f"a{i}", "trigger": {"type": "subscribed",
+                                                                                 "list_id": list_id},
+                                                    "steps": [{"after_seconds": 0, "subject": "Hi",
+                                                               "from_email": sender, "html": "<p>Hi</p>"}]})]
+            if i < 2:
+                made.append(client.post("/v1/webhooks", {"url": f"https://hooks{i}.example.com/in",
+                                                         "events": ["contact.subscribed"]}))
+            assert all(status == 201 for status, _ in made), made
     yield pair[0], pair[1]
     stop_verifying_identities(beacon.shared.aws.SESSION)
     beacon.wiring.reset()
 
 
 ENDPOINTS = [("/v1/lists", 7, "id"), ("/v1/campaigns", 5, "id"), ("/v1/api-keys", 4, "id"),
-             ("/v1/domains", 3, "domain")]
+             ("/v1/domains", 3, "domain"), ("/v1/segments", 3, "id"), ("/v1/forms", 3, "id"),
+             ("/v1/automations", 3, "id"), ("/v1/webhooks", 2, "id")]
 
 
 def pages(client: Client, path: str, limit: int) -> list[dict[str, Any]]:
@@ -93,9 +110,12 @@ def test_pages_give_every_item_once(tenants: tuple[Client, Client], path: str, t
         assert len(got) == -(-total // limit)  # no empty last page
 
 
-def test_campaigns_come_newest_first(tenants: tuple[Client, Client]) -> None:
-    names = [c["name"] for c in tenants[0].get("/v1/campaigns")[1]["items"]]
-    assert names == ["c4", "c3", "c2", "c1", "c0"]
+@pytest.mark.parametrize(("path", "names"), [("/v1/campaigns", ["c4", "c3", "c2", "c1", "c0"]),
+                                             ("/v1/forms", ["f2", "f1", "f0"]),
+                                             ("/v1/automations", ["a2", "a1", "a0"]),
+                                             ("/v1/segments", ["s0", "s1", "s2"])])
+def test_the_order_of_each_list(tenants: tuple[Client, Client], path: str, names: list[str]) -> None:
+    assert [c["name"] for c in tenants[0].get(path)[1]["items"]] == names
 
 
 def _cursor(pk: str, sk: str) -> str:

@@ -55,7 +55,7 @@ const listPage = {
   nav: { label: "Automations", order: 15 },
   async render(main, ctx) {
     const [{ items }, lists] = await Promise.all([
-      api.get("/v1/automations", { signal: ctx.signal }), api.get("/v1/lists", { signal: ctx.signal })]);
+      api.getAll("/v1/automations", { signal: ctx.signal }), api.getAll("/v1/lists", { signal: ctx.signal })]);
     const listName = new Map(lists.items.map((l) => [l.id, l.name]));
     append(main,
       pageHead("Automations", link("New automation", "#/automations/new", { kind: "primary" })),
@@ -232,7 +232,7 @@ async function editor(main, ctx) {
   const path = isNew ? null : `/v1/automations/${seg(ctx.params.id)}`;
   const [automation, listAnswer, domainAnswer, stats] = await Promise.all([
     isNew ? null : api.get(path, { signal: ctx.signal }),
-    api.get("/v1/lists", { signal: ctx.signal }),
+    api.getAll("/v1/lists", { signal: ctx.signal }),
     api.get("/v1/domains", { signal: ctx.signal }),
     isNew ? null : api.get(`${path}/stats`, { signal: ctx.signal }),
   ]);

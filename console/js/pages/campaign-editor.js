@@ -229,7 +229,7 @@ async function render(main, ctx) {
     isNew ? null : api.get(`/v1/campaigns/${seg(ctx.params.id)}`, { signal: ctx.signal }),
     api.getAll("/v1/lists", { signal: ctx.signal }),
     api.getAll("/v1/domains", { signal: ctx.signal }),
-    api.get("/v1/segments", { signal: ctx.signal }),
+    api.getAll("/v1/segments", { signal: ctx.signal }),
     engagementCampaigns(ctx.signal),
   ]);
   if (campaign && campaign.status !== "draft") {

@@ -17,7 +17,7 @@ const listPage = {
   nav: { label: "Forms", order: 22 },
   async render(main, ctx) {
     const [{ items }, { items: lists }] = await Promise.all([
-      api.get("/v1/forms", { signal: ctx.signal }), api.get("/v1/lists", { signal: ctx.signal })]);
+      api.getAll("/v1/forms", { signal: ctx.signal }), api.getAll("/v1/lists", { signal: ctx.signal })]);
     append(main,
       pageHead("Signup forms", link("New form", "#/forms/new", { kind: "primary" })),
       flashed(ctx.message),
@@ -88,7 +88,7 @@ async function render(main, ctx) {
   const isNew = !ctx.params.id;
   const [saved, { items: lists }, { items: domains }] = await Promise.all([
     isNew ? null : api.get(`/v1/forms/${seg(ctx.params.id)}`, { signal: ctx.signal }),
-    api.get("/v1/lists", { signal: ctx.signal }),
+    api.getAll("/v1/lists", { signal: ctx.signal }),
     api.get("/v1/domains", { signal: ctx.signal }),
   ]);
   if (saved) document.title = `${saved.name} · Forms · Beacon`;

@@ -23,7 +23,7 @@ const listPage = {
   nav: { label: "Segments", order: 25 },
   async render(main, ctx) {
     const [{ items }, { campaignName }] = await Promise.all([
-      api.get("/v1/segments", { signal: ctx.signal }), engagementCampaigns(ctx.signal)]);
+      api.getAll("/v1/segments", { signal: ctx.signal }), engagementCampaigns(ctx.signal)]);
     append(main,
       pageHead("Segments", link("New segment", "#/segments/new", { kind: "primary" })),
       flashed(ctx.message),

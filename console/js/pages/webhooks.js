@@ -59,7 +59,7 @@ const listPage = {
   section: "webhooks",
   nav: { label: "Webhooks", order: 45 },
   async render(main, ctx) {
-    const { items } = await api.get("/v1/webhooks", { signal: ctx.signal });
+    const { items } = await api.getAll("/v1/webhooks", { signal: ctx.signal });
     const made = settings(null);
     const secret = h("div", { "aria-live": "polite" });
     const list = h("div", {}, hooksTable(items));
@@ -76,7 +76,7 @@ const listPage = {
           const hook = await api.post("/v1/webhooks", made.body());
           made.reset();
           secret.replaceChildren(secretOnce(hook));
-          list.replaceChildren(hooksTable((await api.get("/v1/webhooks")).items));
+          list.replaceChildren(hooksTable((await api.getAll("/v1/webhooks")).items));
           secret.querySelector("button")?.focus();
         },
       })));

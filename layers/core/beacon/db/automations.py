@@ -27,6 +27,7 @@ from beacon.db.attrs import attr, item_of, plain_item
 from beacon.db.campaign_counters import Counters
 from beacon.db.conditions import applied, cancellation_codes
 from beacon.db.connection import query_all
+from beacon.db.paging import query_page_raw
 
 WAKE_INDEX = "by_wake"
 WAKE_SHARDS = "0123456789abcdef"
@@ -65,6 +66,12 @@ class Automations:
 
     def all(self, account_id: str) -> list[dict[str, Any]]:
         return [self._decode(i) for i in self._query(account_id, "A#")]
+
+    def page(self, account_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the tenant's automations, newest first (ids sort by age)."""
+        items, next_cursor = query_page_raw(self._client, self._table, account_id, "A#", limit, cursor,
+                                            newest_first=True)
+        return [self._decode(i) for i in items], next_cursor
 
     def _query(self, pk: str, prefix: str | None, projection: str | None = None) -> list[dict[str, Any]]:
         args: dict[str, Any] = {

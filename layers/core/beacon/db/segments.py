@@ -6,6 +6,7 @@ from typing import Any
 
 from beacon.db.conditions import applied
 from beacon.db.models import CampaignItem, SegmentItem
+from beacon.db.paging import query_page
 
 
 class SegmentRepo:
@@ -20,6 +21,10 @@ class SegmentRepo:
 
     def all(self, account_id: str) -> list[SegmentItem]:
         return list(SegmentItem.query(f"A#{account_id}", SegmentItem.sk.startswith("SEGMENT#")))
+
+    def page(self, account_id: str, limit: int, cursor: str | None) -> tuple[list[SegmentItem], str | None]:
+        """A page of the tenant's segments, oldest first (ids sort by age)."""
+        return query_page(SegmentItem, f"A#{account_id}", "SEGMENT#", limit, cursor)
 
     def update(self, account_id: str, segment_id: str, name: str, definition: dict[str, Any],
                now: str) -> bool:

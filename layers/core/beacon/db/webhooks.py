@@ -17,6 +17,7 @@ from typing import Any
 
 from beacon.db.attrs import attr, item_of, plain_item
 from beacon.db.conditions import applied
+from beacon.db.paging import query_page_raw
 
 LOG_DAYS = 30
 
@@ -54,6 +55,12 @@ class Webhooks:
             if "LastEvaluatedKey" not in page:
                 return found
             args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def page(self, account_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the tenant's endpoints, newest first (ids sort by age)."""
+        items, next_cursor = query_page_raw(self._client, self._table, account_id, "WH#", limit, cursor,
+                                            newest_first=True)
+        return [plain_item(i) for i in items], next_cursor
 
     def update(self, account_id: str, webhook_id: str, fields: dict[str, Any]) -> bool:
         names = {f"#f{i}": k for i, k in enumerate(fields)}

@@ -292,6 +292,7 @@ class Segment(Answer):
 
 class Segments(Answer):
     items: list[Segment]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
 class SegmentCount(Answer):
@@ -466,6 +467,7 @@ class Form(Answer):
 
 class Forms(Answer):
     items: list[Form]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
 # ----------------------------------------------------------------------------- automations
@@ -502,6 +504,7 @@ class Automation(Answer):
 
 class Automations(Answer):
     items: list[Automation]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
 class StepStats(Answer):
@@ -550,6 +553,7 @@ class WebhookCreated(Webhook):
 
 class Webhooks(Answer):
     items: list[Webhook]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
 class Attempt(Answer):

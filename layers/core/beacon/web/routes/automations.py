@@ -13,7 +13,7 @@ from beacon.automations import definitions, stats
 from beacon.db.accounts import AccountRepo, ListRepo
 from beacon.web.answers import Automation, Automations, AutomationStats
 from beacon.web.bodies import AutomationIn, AutomationPatch
-from beacon.web.common import ID, base_url, company_of, principal, reply
+from beacon.web.common import CURSOR, ID, LIMIT, base_url, company_of, principal, reply
 from beacon.web.openapi import SIGNED_IN, answers
 from beacon.wiring import automations, bound, counters, engagement, queue, sender_check, signer
 
@@ -40,12 +40,13 @@ def create_automation(body: Annotated[AutomationIn, Body()]) -> Response[Any]:
     return reply(201, result)
 
 
-@router.get("/v1/automations", summary="All automations, newest first", tags=["automations"], security=SIGNED_IN,
-            responses=answers(200, Automations, description="the automations"))
-def all_automations() -> Response[Any]:
+@router.get("/v1/automations", summary="The account's automations, a page at a time (newest first)",
+            tags=["automations"], security=SIGNED_IN,
+            responses=answers(200, Automations, description="a page of automations", query=True))
+def all_automations(limit: LIMIT = 100, cursor: CURSOR = None) -> Response[Any]:
     who = principal(router.current_event)
-    items = sorted(automations().all(who.account_id), key=lambda i: i["automation_id"], reverse=True)
-    return reply(200, {"items": [definitions.view(i) for i in items]})
+    items, next_cursor = automations().page(who.account_id, limit, cursor)
+    return reply(200, {"items": [definitions.view(i) for i in items], "next_cursor": next_cursor})
 
 
 @router.get("/v1/automations/<automation_id>", summary="One automation", tags=["automations"], security=SIGNED_IN,

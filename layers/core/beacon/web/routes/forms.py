@@ -14,7 +14,7 @@ from beacon.db.accounts import AccountRepo, ListRepo
 from beacon.db.forms import FormRecord
 from beacon.web.answers import Form, Forms
 from beacon.web.bodies import FormIn, FormPatch
-from beacon.web.common import ID, base_url, principal, reply
+from beacon.web.common import CURSOR, ID, LIMIT, base_url, principal, reply
 from beacon.web.form_markup import embed_html
 from beacon.web.openapi import SIGNED_IN, answers
 from beacon.wiring import form_repo, sender_check
@@ -43,11 +43,12 @@ def create_form(body: Annotated[FormIn, Body()]) -> Response[Any]:
     return reply(201, _view(form))
 
 
-@router.get("/v1/forms", summary="All signup forms, newest first", tags=["forms"], security=SIGNED_IN,
-            responses=answers(200, Forms, description="the forms"))
-def all_forms() -> Response[Any]:
+@router.get("/v1/forms", summary="The account's signup forms, a page at a time (newest first)", tags=["forms"],
+            security=SIGNED_IN, responses=answers(200, Forms, description="a page of forms", query=True))
+def all_forms(limit: LIMIT = 100, cursor: CURSOR = None) -> Response[Any]:
     who = principal(router.current_event)
-    return reply(200, {"items": [_view(f) for f in form_repo().all(who.account_id)]})
+    items, next_cursor = form_repo().page(who.account_id, limit, cursor)
+    return reply(200, {"items": [_view(f) for f in items], "next_cursor": next_cursor})
 
 
 @router.get("/v1/forms/<form_id>", summary="One signup form", tags=["forms"], security=SIGNED_IN,

@@ -14,7 +14,7 @@ from beacon.db.campaigns import CampaignRepo
 from beacon.db.segments import SegmentRepo
 from beacon.web.answers import Segment, SegmentCount, Segments
 from beacon.web.bodies import SegmentCountIn, SegmentIn, SegmentPatch
-from beacon.web.common import ID, principal, reply
+from beacon.web.common import CURSOR, ID, LIMIT, principal, reply
 from beacon.web.openapi import SIGNED_IN, answers
 from beacon.wiring import targeting
 
@@ -40,11 +40,12 @@ def count_segment(body: Annotated[SegmentCountIn, Body()]) -> Response[Any]:
                                            body.model_dump()))
 
 
-@router.get("/v1/segments", summary="All segments", tags=["segments"], security=SIGNED_IN,
-            responses=answers(200, Segments, description="the segments"))
-def all_segments() -> Response[Any]:
+@router.get("/v1/segments", summary="The account's segments, a page at a time (oldest first)", tags=["segments"],
+            security=SIGNED_IN, responses=answers(200, Segments, description="a page of segments", query=True))
+def all_segments(limit: LIMIT = 100, cursor: CURSOR = None) -> Response[Any]:
     who = principal(router.current_event)
-    return reply(200, {"items": [saved_segments.view(i) for i in SegmentRepo().all(who.account_id)]})
+    items, next_cursor = SegmentRepo().page(who.account_id, limit, cursor)
+    return reply(200, {"items": [saved_segments.view(i) for i in items], "next_cursor": next_cursor})
 
 
 @router.get("/v1/segments/<segment_id>", summary="One segment", tags=["segments"], security=SIGNED_IN,

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from beacon.web.answers import Deliveries, Delivery, Webhook, WebhookCreated, Webhooks
 from beacon.web.bodies import DeliveryCursor, WebhookIn, WebhookPatch
-from beacon.web.common import ID, principal, reply, require_id
+from beacon.web.common import CURSOR, ID, LIMIT, principal, reply, require_id
 from beacon.web.openapi import SIGNED_IN, answers
 from beacon.webhooks import deliveries, endpoints
 from beacon.wiring import settings, webhook_deps, webhooks
@@ -34,12 +34,13 @@ def create_webhook(body: Annotated[WebhookIn, Body()]) -> Response[Any]:
                                        s.webhooks_allow_local))
 
 
-@router.get("/v1/webhooks", summary="All webhook endpoints (without secrets)", tags=["webhooks"], security=SIGNED_IN,
-            responses=answers(200, Webhooks, description="the endpoints"))
-def all_webhooks() -> Response[Any]:
+@router.get("/v1/webhooks", summary="The account's webhook endpoints (without secrets), a page at a time (newest "
+            "first)", tags=["webhooks"], security=SIGNED_IN,
+            responses=answers(200, Webhooks, description="a page of endpoints", query=True))
+def all_webhooks(limit: LIMIT = 100, cursor: CURSOR = None) -> Response[Any]:
     who = principal(router.current_event)
-    items = sorted(webhooks().all(who.account_id), key=lambda i: str(i["webhook_id"]), reverse=True)
-    return reply(200, {"items": [endpoints.view(i) for i in items]})
+    items, next_cursor = webhooks().page(who.account_id, limit, cursor)
+    return reply(200, {"items": [endpoints.view(i) for i in items], "next_cursor": next_cursor})
 
 
 @router.get("/v1/webhooks/<webhook_id>", summary="One webhook endpoint", tags=["webhooks"], security=SIGNED_IN,

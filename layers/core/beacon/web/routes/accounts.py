@@ -113,6 +113,7 @@ def _signed_in(documented: dict[int, OpenAPIResponse]) -> dict[int, OpenAPIRespo
                  also={401: "unknown email or wrong password, the same answer (`invalid_credentials`)",
                        415: "the body is not `application/json` (`unsupported_media_type`); a sign-in with "
                             "`cookie: true` is only taken as `application/json`",
+                       409: "the account is being erased: no new sign-in (`account_deleting`)",
                        429: "5 failures for this email in 15 minutes (`too_many_attempts`)"})),
              description="401 for an unknown email or a wrong password (the same answer); "
                          "429 with Retry-After after 5 failures in 15 minutes. With "

@@ -75,3 +75,17 @@ def test_a_cancelled_transaction_puts_back_what_it_changed_and_streams_nothing(
         {"Update": {"TableName": contacts, "Key": key, "UpdateExpression": "SET email = :e",
                     "ExpressionAttributeValues": {":e": {"S": "changed@example.com"}}}}])
     assert [r["eventName"] for r in reader.read()] == ["MODIFY"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 37, 300])
+def test_a_new_reader_starts_after_the_newest_record_found_by_search(clean_aws: Resources, contacts: str,
+                                                                     count: int) -> None:
+    """StreamReader.end finds the newest record by a search over sequence numbers: whatever the backlog
+    (none, one, a few hundred), a reader made now sees exactly what is written after it."""
+    _put(clean_aws, contacts, count, prefix=f"backlog{count}-")
+    dynamodb = clean_aws.client("dynamodb")
+    reader = TableStream(dynamodb, _streams(clean_aws), contacts)
+    assert reader.read() == []
+    _put(clean_aws, contacts, 3, prefix=f"new{count}-")
+    assert [r["dynamodb"]["NewImage"]["email"]["S"] for r in reader.read()] == [
+        f"new{count}-{i}@example.com" for i in range(3)]

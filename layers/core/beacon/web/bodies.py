@@ -17,6 +17,7 @@ from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError
 
 from beacon.accounts.access import MAX_PASSWORD, MIN_PASSWORD
+from beacon.accounts.tenants import POSTAL_LINE, POSTAL_LINES, POSTAL_MAX, POSTAL_MIN
 from beacon.audience.contacts import MAX_JSON_CONTACTS
 from beacon.audience.segments import ENGAGEMENT_OPS, MATCHES, MAX_RULES, VALUE_OPS
 from beacon.automations.definitions import MAX_AFTER_SECONDS, MAX_STEPS
@@ -107,12 +108,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=MAX_TEMPLATE)
 
 
+POSTAL_RULES = (f"the physical postal address every email's footer shows: {POSTAL_MIN} to {POSTAL_MAX} characters "
+                f"once blank lines and the spaces around lines are dropped, at most {POSTAL_LINES} lines of "
+                f"{POSTAL_LINE} characters, no control characters (422 `validation_error` otherwise)")
+
+
 class SignupIn(Strict):
     company: str = Field(min_length=1, max_length=200, pattern=COMPANY)
     email: Email
     password: Password
-    postal_address: str | None = Field(default=None, max_length=1000,
-                                       description="the physical postal address every email's footer shows")
+    postal_address: str | None = Field(default=None, min_length=POSTAL_MIN, max_length=1000,
+                                       description=POSTAL_RULES)
 
 
 class SessionIn(Strict):
@@ -136,9 +142,9 @@ class AccountPatch(Strict):
                                          description="needed with new_password (422 `wrong_password` when "
                                                      "it is not the account's)")
     new_password: Password | None = Field(default=None, description="needs current_password")
-    postal_address: str | None = Field(default=None, max_length=1000,
-                                       description="the physical postal address every email's footer shows "
-                                                   "(required before the first campaign send or form)")
+    postal_address: str | None = Field(default=None, min_length=POSTAL_MIN, max_length=1000,
+                                       description=POSTAL_RULES + " (required before the first campaign send "
+                                                                  "or form)")
 
 
 class ResetRequestIn(Strict):

@@ -197,6 +197,22 @@ def test_tampered_link_is_404_without_redirect(world: World, first_issue: dict[s
     assert reply.headers.get("Location") is None
 
 
+def test_head_on_the_pixel_and_a_link_answers_like_get(
+        world: World, first_issue: dict[str, EmailMessage]) -> None:
+    """A link checker's or mail scanner's HEAD gets the GIF's headers and the redirect (no 404); the open
+    counts as a machine's (beacon.tracking.classify's head_request; the click's count is
+    tests/integration/test_tracking.py's: earlier clicks here are machines too, by the timing rule)."""
+    message = first_issue["margaret@example.net"]
+    (pixel,) = open_pixels(html_part(message))
+    head = world.a.request("HEAD", pixel, auth=False, headers={"User-Agent": BROWSER_UA})
+    assert head.status == 200 and head.body == b"" and head.headers["Content-Type"].startswith("image/gif")
+    link = tracked_links(html_part(message))[0]
+    head = world.a.request("HEAD", link, auth=False, headers={"User-Agent": BROWSER_UA})
+    assert head.status == 302 and head.headers["Location"] == LINKS[0]
+    stats = wait_stats(world.a, world.campaigns["First issue"], lambda s: s["opens"]["machine"] >= 1, timeout=30)
+    assert stats["opens"]["machine"] == 1, stats
+
+
 def test_unsubscribe_page_answers_head_and_get_alike(world: World, first_issue: dict[str, EmailMessage]) -> None:
     """HEAD /u/{token} (link checkers, mail scanners) reaches the page like GET and changes nothing."""
     url = unsubscribe_url(first_issue["margaret@example.net"])

@@ -219,6 +219,19 @@ def test_a_click_right_after_delivery_before_any_open_is_a_scanner(mailed: Maile
     assert [(x["total"], x["human_unique"], x["machine"]) for x in clicks["links"]] == [(1, 0, 1), (1, 1, 0)]
 
 
+def test_a_head_on_a_link_redirects_and_counts_as_a_machine_click(mailed: Mailed) -> None:
+    """A link checker's HEAD (after the person opened, so no timing rule applies) gets the redirect and
+    is a machine click: the head_request rule."""
+    world, campaign, tokens = mailed
+    click, pixel = load("track_click"), load("track_open")
+    person = next(iter(tokens.values()))
+    pixel(event(person["o"]), None)
+    answer = click(event(person["c"], method="HEAD"), None)
+    assert (answer["statusCode"], answer["headers"]["location"]) == (302, "https://shop.example.com/a")
+    clicks = world.stats(campaign)["clicks"]
+    assert (clicks["total"], clicks["unique"], clicks["human_unique"], clicks["machine"]) == (1, 1, 0, 1)
+
+
 def test_honeypot_is_invisible_and_taints_the_sweep(mailed: Mailed, monkeypatch: pytest.MonkeyPatch) -> None:
     world, campaign, tokens = mailed
     click = load("track_click")

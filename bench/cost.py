@@ -307,7 +307,8 @@ def measure() -> Measured:
         wiring.dispatch_deps = lambda: deps  # type: ignore[assignment,unused-ignore]
         send, dispatch = _load("send"), _load("dispatch")  # they hold these deps from now on
         wiring.send_deps, wiring.dispatch_deps = originals  # type: ignore[assignment,unused-ignore]
-        lifecycle.start_send(CampaignRepo(), queue, deps.dispatch_queue_url, aid, cid, "https://t.acme.test")
+        lifecycle.start_send(CampaignRepo(), queue, deps.dispatch_queue_url, aid, cid, "https://t.acme.test",
+                             senders=wiring.sender_check())
         for name in ("send", "dispatch"):
             m.units[name], m.counts[name] = Usage(), 0
         while True:

@@ -20,6 +20,7 @@ element; each attribute: its name's length plus its value).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import math
@@ -29,10 +30,22 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+FUNCTIONS = Path(__file__).resolve().parents[1] / "functions"
+
+
+def load_handler(name: str) -> Any:
+    """functions/<name>/handler.py's `handler`, loaded from its file as Lambda does (a fresh module each
+    call): the benchmarks hand it synthetic events."""
+    spec = importlib.util.spec_from_file_location(f"bench_fn_{name}", FUNCTIONS / name / "handler.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
 
 
 # ----------------------------------------------------------------------------- item sizes

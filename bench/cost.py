@@ -19,7 +19,6 @@ than measured is in ASSUMPTIONS and written to results.json beside the bill.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -43,7 +42,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Beacon")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "beacon")
 
 import moto  # noqa: E402,F401  (before any botocore session)
-from _meter import Meter, Usage, item_size, read_units  # noqa: E402
+from _meter import Meter, Usage, item_size, load_handler, read_units  # noqa: E402
 
 # ------------------------------------------------------------------------------------ the month
 MONTH = {"emails": 1_000_000, "opens": 1_000_000, "clicks": 200_000, "unsubscribe_views": 20_000,
@@ -155,14 +154,6 @@ class Measured:
         out.rru_by = Counter({k: v / n for k, v in u.rru_by.items()})
         out.wru_by = Counter({k: v / n for k, v in u.wru_by.items()})
         return out
-
-
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"bench_cost_fn_{name}", ROOT / "functions" / name / "handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
 
 
 def _context(name: str, memory: int) -> Any:
@@ -305,7 +296,7 @@ def measure() -> Measured:
         originals = wiring.send_deps, wiring.dispatch_deps
         wiring.send_deps = lambda: deps  # type: ignore[assignment,unused-ignore]
         wiring.dispatch_deps = lambda: deps  # type: ignore[assignment,unused-ignore]
-        send, dispatch = _load("send"), _load("dispatch")  # they hold these deps from now on
+        send, dispatch = load_handler("send"), load_handler("dispatch")  # they hold these deps from now on
         wiring.send_deps, wiring.dispatch_deps = originals  # type: ignore[assignment,unused-ignore]
         lifecycle.start_send(CampaignRepo(), queue, deps.dispatch_queue_url, aid, cid, "https://t.acme.test",
                              senders=wiring.sender_check())
@@ -330,7 +321,7 @@ def measure() -> Measured:
         m.item_bytes_per_email = sum(item_size(_raw(i)) for i in ledger_items if i) / max(1, len(ledger_items))
 
         # ---- SES events: a Send and a Delivery notification per email
-        ses_events = _load("ses_events")
+        ses_events = load_handler("ses_events")
         m.units["ses_event"], m.counts["ses_event"] = Usage(), 0
         for i, email in enumerate(people):
             rid = recipient_id(aid, email)
@@ -345,7 +336,7 @@ def measure() -> Measured:
         # ---- opens, clicks, unsubscribe page views
         signer = wiring.signer()
         issued = epoch()
-        pixel, click, unsubscribe = _load("track_open"), _load("track_click"), _load("unsubscribe")
+        pixel, click, unsubscribe = load_handler("track_open"), load_handler("track_click"), load_handler("unsubscribe")
         opens = int(SCALE_EMAILS * MONTH["opens"] / MONTH["emails"])
         clicks = int(SCALE_EMAILS * MONTH["clicks"] / MONTH["emails"])
         views = max(1, int(SCALE_EMAILS * MONTH["unsubscribe_views"] / MONTH["emails"]))
@@ -375,7 +366,7 @@ def measure() -> Measured:
                 m.counts[name] += 1
 
         # ---- the ledger's stream into stats_rollup: batches of 1 record (a quiet hour) and of 100 (a busy one)
-        rollup = _load("stats_rollup")
+        rollup = load_handler("stats_rollup")
         source = next(s for s in Template.load(ROOT / "template.yaml").stream_event_sources
                       if s.function == "StatsRollupFunction")
         filters = [parse_pattern(p) for p in source.filters]
@@ -397,7 +388,7 @@ def measure() -> Measured:
                 m.counts[name] += 1
 
         # ---- the stats, read through the API; the once-a-minute sweep of scheduled campaigns
-        api = _load("account")
+        api = load_handler("account")
         m.units["stats_read"], m.counts["stats_read"] = Usage(), 0
         for _ in range(20):
             with Meter(capture_logs=True) as u:

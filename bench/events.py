@@ -13,7 +13,6 @@ is read and turned into domain events as the stream_events function does.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import time
@@ -29,6 +28,8 @@ ACCOUNT, CAMPAIGN = "a1" * 16, "c2" * 16
 WRITES = {"UpdateItem", "PutItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5"
+
+from _meter import load_handler  # noqa: E402  (bench/ is on the path: run.py's folder, or this file's)
 
 
 @contextmanager
@@ -48,14 +49,6 @@ def _dynamodb_calls() -> Iterator[Counter[str]]:
         yield seen
     finally:
         botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
-
-
-def _handler(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"bench_events_{name}", ROOT / "functions" / name / "handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
 
 
 def _event(token: str) -> dict[str, Any]:
@@ -108,7 +101,7 @@ def run() -> dict[str, Any]:
                                    config=botocore.config.Config(account_id_endpoint_mode="disabled"))
             reader = TableStream(dynamodb, streams, settings.messages_table)
             signer = wiring.signer()
-            pixel, click = _handler("track_open"), _handler("track_click")
+            pixel, click = load_handler("track_open"), load_handler("track_click")
             with _dynamodb_calls() as opened:
                 assert pixel(_event(signer.open_token(ACCOUNT, CAMPAIGN, rid, issued)), None)["statusCode"] == 200
             token = signer.click_token(ACCOUNT, CAMPAIGN, rid, issued, 0, "https://shop.example.com/a")

@@ -138,7 +138,6 @@ def _stub(request: Any, **_: Any) -> Any:
 
 def _in_process() -> tuple[Any, Any, Any, dict[str, str]]:
     """(pixel handler, click handler, the tracking client) in this process, with the stub installed."""
-    import importlib.util
 
     os.environ.update(ENV)
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -147,14 +146,9 @@ def _in_process() -> tuple[Any, Any, Any, dict[str, str]]:
     wiring.reset()
     client = wiring.tracking_engagement()._client
     client.meta.events.register_first("before-send.dynamodb", _stub, unique_id="bench-stub")
-    handlers = []
-    for name in ("track_open", "track_click"):
-        spec = importlib.util.spec_from_file_location(f"bench_fn_{name}", ROOT / "functions" / name / "handler.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        handlers.append(module.handler)
-    return handlers[0], handlers[1], client, _tokens()
+    from _meter import load_handler
+
+    return load_handler("track_open"), load_handler("track_click"), client, _tokens()
 
 
 def _event(token: str) -> dict[str, Any]:

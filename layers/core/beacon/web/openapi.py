@@ -203,6 +203,11 @@ class Resolver(APIGatewayHttpResolver):
                 operation["operationId"] = names.get((path, method), operation.get("operationId"))
 
 
+def _error_answer(why: str) -> dict[str, Any]:
+    """An error answer added to the generated document: the one envelope (ErrorBody), for `why`."""
+    return {"description": why, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+
+
 def _offer_the_session_cookie(data: dict[str, Any]) -> None:
     """An operation declared `security=SIGNED_IN` takes the bearer credential or the console's cookie; with the
     cookie, a change (not GET) also takes the CSRF header and is 403 without it."""
@@ -215,8 +220,7 @@ def _offer_the_session_cookie(data: dict[str, Any]) -> None:
             operation["security"] = [{BEARER_SCHEME: []}, cookie]
             if changes:
                 responses = operation.setdefault("responses", {})
-                responses.setdefault("403", {"description": WHY[403], "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}})
+                responses.setdefault("403", _error_answer(WHY[403]))
                 operation["responses"] = dict(sorted(responses.items()))
 
 
@@ -235,8 +239,7 @@ def _read_only_while_erasing(data: dict[str, Any]) -> None:
             if "409" in responses:
                 responses["409"]["description"] += "; or " + ERASING
             else:
-                responses["409"] = {"description": ERASING, "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+                responses["409"] = _error_answer(ERASING)
             operation["responses"] = dict(sorted(responses.items()))
 
 

@@ -100,7 +100,7 @@ class Facts:
     tracing: dict[str, str]
     system_log_level: str  # what Lambda writes itself (START/END/REPORT at INFO; none at WARN)
     access_log_bytes: int  # per API request, from the HTTP API's AccessLogSettings format
-    alarms: int
+    alarms: int  # alarm metrics: what CloudWatch bills
     secrets: int
     sqs_mappings: int
     parameters: dict[str, Any]
@@ -130,9 +130,18 @@ def template_facts() -> Facts:
     retention = params.get("LogRetentionDays") or 30
     return Facts(memory=memory, tracing=tracing,
                  system_log_level="WARN" if all(level in ("WARN", "ERROR", "FATAL") for level in levels) else "INFO",
-                 access_log_bytes=access, alarms=len(t.of_type("AWS::CloudWatch::Alarm")),
+                 access_log_bytes=access, alarms=sum(_alarm_metrics(a) for a in t.of_type("AWS::CloudWatch::Alarm").values()),
                  secrets=len(t.secrets), sqs_mappings=len(t.sqs_event_sources), parameters=params,
                  log_retention_days=int(retention))
+
+
+def _alarm_metrics(props: dict[str, Any]) -> int:
+    """What CloudWatch bills an alarm as: $0.10 a month per metric it reads (a metric-math alarm
+    pays for each MetricStat of its expression, not for the expression itself)."""
+    metrics = props.get("Metrics")
+    if isinstance(metrics, list):
+        return sum(1 for m in metrics if isinstance(m, dict) and "MetricStat" in m)
+    return 1
 
 
 # ------------------------------------------------------------------------------------ measuring
@@ -387,6 +396,27 @@ def measure() -> Measured:
                 _add(m.units[name], u)
                 m.counts[name] += 1
 
+        # ---- the same stream into stream_events (the event layer) through its own filter, batches of
+        # 1 and of 100 records as above; the tenant has no webhook and no automation, so it publishes nothing
+        layer = load_handler("stream_events")
+        source = next(s for s in Template.load(ROOT / "template.yaml").stream_event_sources
+                      if s.function == "StreamEventsFunction" and s.table == "MessagesTable")
+        filters = [parse_pattern(p) for p in source.filters]
+        records = [r for r in _stream_records(stream_table, stream_start) if passes(filters, r)]
+        m.counts["stream_events_records"] = len(records)
+        memory = facts.memory["StreamEventsFunction"]
+        arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{stream_table}/stream/2026-01-01T00:00:00.000"
+        for name, size in (("stream_events_1", 1), ("stream_events_100", 100)):
+            m.units[name], m.counts[name] = Usage(), 0
+            part = records[:100] if size == 1 else records
+            for start in range(0, len(part), size):
+                event = stream_event(part[start:start + size], shard_id="shardId-00000001700000000000-cost000c",
+                                     stream_arn=arn, window_seconds=0, now=0.0)
+                with Meter(capture_logs=True) as u:
+                    layer(event, _context("stream_events", memory))
+                _add(m.units[name], u)
+                m.counts[name] += 1
+
         # ---- the stats, read through the API; the once-a-minute sweep of scheduled campaigns
         api = load_handler("account")
         m.units["stats_read"], m.counts["stats_read"] = Usage(), 0
@@ -504,6 +534,16 @@ def bill(m: Measured, facts: Facts) -> dict[str, Any]:
     per_record = _scale(_diff(hundred, one), 1 / 99)
     rollup = _sum(one, _scale(per_record, max(0.0, records_per - 1)))
     units["rollup"] = (invocations, rollup, "StatsRollupFunction")
+    # the event layer on the same stream: the records its filter passes (deliveries, bounces and
+    # complaints, opens, clicks: the roll-up's), in batches its own window closes
+    layer_source = next(s for s in Template.load(ROOT / "template.yaml").stream_event_sources
+                        if s.function == "StreamEventsFunction" and s.table == "MessagesTable")
+    layer_invocations = _rollup_invocations(records_month, sending_seconds, float(layer_source.batching_window_seconds))
+    layer_records_per = (records_month["delivered"] + records_month["engagement"]) / layer_invocations
+    one, hundred = m.per("stream_events_1"), m.per("stream_events_100")
+    per_record = _scale(_diff(hundred, one), 1 / 99)
+    units["stream_events"] = (layer_invocations, _sum(one, _scale(per_record, max(0.0, layer_records_per - 1))),
+                              "StreamEventsFunction")
 
     gb_seconds: dict[str, float] = Counter()
     requests: Counter[str] = Counter()
@@ -580,6 +620,8 @@ def bill(m: Measured, facts: Facts) -> dict[str, Any]:
                                         / emails, 2),
         "dynamodb_wru_per_open": round(units["open"][1].wru, 2),
         "stats_rollup_invocations": round(invocations), "stats_rollup_records_per_invocation": round(records_per, 1),
+        "stream_events_invocations": round(layer_invocations),
+        "stream_events_records_per_invocation": round(layer_records_per, 1),
         "sqs_requests_millions": round((sqs + idle) / 1e6, 3), "sqs_idle_poll_millions": round(idle / 1e6, 3),
         "cloudwatch_logs_gb": round(logs_gb, 3), "alarms": facts.alarms, "custom_metrics": sorted(emf),
         "xray_traces": round(traced), "api_requests": round(api_requests), "stats_reads": round(stats_reads),

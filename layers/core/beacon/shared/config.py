@@ -27,7 +27,7 @@ class Settings:
     send_queue_url: str
     region: str
     endpoint_url: str | None
-    send_max_concurrency: int = 5
+    send_max_concurrency: int = 2
     tenant_send_rate: float | None = None  # emails/s per tenant; None: only the deployment's rate
     auto_pause_bounce_rate: float = 0.05
     auto_pause_complaint_rate: float = 0.001
@@ -78,7 +78,7 @@ def get_settings() -> Settings:
         send_queue_url=_env("SEND_QUEUE_URL", ""),
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-        send_max_concurrency=max(1, int(_env("BEACON_SEND_MAX_CONCURRENCY", "5"))),
+        send_max_concurrency=max(1, int(_env("BEACON_SEND_MAX_CONCURRENCY", "2"))),
         tenant_send_rate=float(_env("BEACON_TENANT_SEND_RATE", "0")) or None,
         auto_pause_bounce_rate=float(_env("BEACON_AUTO_PAUSE_BOUNCE_RATE", "0.05")),
         auto_pause_complaint_rate=float(_env("BEACON_AUTO_PAUSE_COMPLAINT_RATE", "0.001")),

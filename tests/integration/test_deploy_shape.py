@@ -203,7 +203,7 @@ def test_event_source_mappings_follow_the_template(deployed: Deployed) -> None:
     assert len(send) == 1
     assert send[0]["BatchSize"] == 1 and send[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert send[0]["EventSourceArn"].endswith(f":beacon-{STAGE}-send")
-    assert send[0]["ScalingConfig"] == {"MaximumConcurrency": 5}
+    assert send[0]["ScalingConfig"] == {"MaximumConcurrency": 2}  # the SendMaxConcurrency default
     dispatch = lambda_.list_event_source_mappings(
         FunctionName=deployed.physical["DispatchFunction"])["EventSourceMappings"]
     assert [m["EventSourceArn"].rsplit(":", 1)[-1] for m in dispatch] == [f"beacon-{STAGE}-dispatch"]

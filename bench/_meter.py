@@ -27,7 +27,7 @@ import math
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,8 +98,8 @@ class Usage:
     calls: Counter[str] = field(default_factory=Counter)  # "dynamodb.UpdateItem", "sqs.SendMessageBatch", ...
     rru: float = 0.0
     wru: float = 0.0
-    rru_by: Counter[str] = field(default_factory=Counter)
-    wru_by: Counter[str] = field(default_factory=Counter)
+    rru_by: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # units by table.operation
+    wru_by: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     cpu: float = 0.0  # Beacon's own CPU seconds
     log_bytes: int = 0
     metrics: set[str] = field(default_factory=set)  # CloudWatch metrics the logs carry (EMF)
@@ -141,9 +141,9 @@ class Meter:
             key[t.range_key_attr] = item[t.range_key_attr]
         return key
 
-    def _index_writes(self, table: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> int:
+    def _index_writes(self, table: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> float:
         """Write units of the global secondary index entries a write creates, changes or removes."""
-        units = 0
+        units: float = 0
         t = self._table(table)
         for index in getattr(t, "global_indexes", []) or []:
             names = [k["AttributeName"] for k in index.schema]
@@ -257,7 +257,7 @@ class Meter:
         def process_request(stubber: Any, request: Any) -> Any:
             return self._process(original, stubber, request)
 
-        BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+        BotocoreStubber.process_request = process_request  # type: ignore[method-assign,assignment]
         try:
             yield
         finally:

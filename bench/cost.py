@@ -24,7 +24,7 @@ import math
 import os
 import sys
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -130,7 +130,8 @@ def template_facts() -> Facts:
     retention = params.get("LogRetentionDays") or 30
     return Facts(memory=memory, tracing=tracing,
                  system_log_level="WARN" if all(level in ("WARN", "ERROR", "FATAL") for level in levels) else "INFO",
-                 access_log_bytes=access, alarms=sum(_alarm_metrics(a) for a in t.of_type("AWS::CloudWatch::Alarm").values()),
+                 access_log_bytes=access,
+                 alarms=sum(_alarm_metrics(a) for a in t.of_type("AWS::CloudWatch::Alarm").values()),
                  secrets=len(t.secrets), sqs_mappings=len(t.sqs_event_sources), parameters=params,
                  log_retention_days=int(retention))
 
@@ -160,8 +161,8 @@ class Measured:
         u, n = self.units[name], self.counts[name]
         out = Usage(calls=Counter({k: v / n for k, v in u.calls.items()}), rru=u.rru / n, wru=u.wru / n,
                     cpu=u.cpu / n, log_bytes=int(u.log_bytes / n))
-        out.rru_by = Counter({k: v / n for k, v in u.rru_by.items()})
-        out.wru_by = Counter({k: v / n for k, v in u.wru_by.items()})
+        out.rru_by = defaultdict(float, {k: v / n for k, v in u.rru_by.items()})
+        out.wru_by = defaultdict(float, {k: v / n for k, v in u.wru_by.items()})
         return out
 
 
@@ -452,8 +453,10 @@ def _add(total: Usage, u: Usage) -> None:
     total.calls.update(u.calls)
     total.rru += u.rru
     total.wru += u.wru
-    total.rru_by.update(u.rru_by)
-    total.wru_by.update(u.wru_by)
+    for k, v in u.rru_by.items():
+        total.rru_by[k] += v
+    for k, v in u.wru_by.items():
+        total.wru_by[k] += v
     total.cpu += u.cpu
     total.log_bytes += u.log_bytes
 
@@ -545,10 +548,10 @@ def bill(m: Measured, facts: Facts) -> dict[str, Any]:
     units["stream_events"] = (layer_invocations, _sum(one, _scale(per_record, max(0.0, layer_records_per - 1))),
                               "StreamEventsFunction")
 
-    gb_seconds: dict[str, float] = Counter()
-    requests: Counter[str] = Counter()
+    gb_seconds: dict[str, float] = defaultdict(float)
+    requests: dict[str, float] = defaultdict(float)
     wru = rru = log_bytes = 0.0
-    calls: Counter[str] = Counter()
+    calls: dict[str, float] = defaultdict(float)
     batch_pace = BATCH_SIZE / min(rate / concurrency, tenant_rate)  # seconds a batch of 50 is paced over
     for name, (count, u, function) in units.items():
         memory = facts.memory[function]

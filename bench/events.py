@@ -44,11 +44,11 @@ def _dynamodb_calls() -> Iterator[Counter[str]]:
             seen[operation] += 1
         return original(self, operation, params)
 
-    botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    botocore.client.BaseClient._make_api_call = counted
     try:
         yield seen
     finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+        botocore.client.BaseClient._make_api_call = original
 
 
 def _event(token: str) -> dict[str, Any]:

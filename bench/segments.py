@@ -225,11 +225,11 @@ def metered(meter: ReadMeter) -> Iterator[None]:
                 inside.on = False
         return answer
 
-    botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    botocore.client.BaseClient._make_api_call = counted
     try:
         yield
     finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+        botocore.client.BaseClient._make_api_call = original
 
 
 def _ledger_items(account_id: str, rids: list[str], rng: random.Random) -> list[dict[str, Any]]:
@@ -303,7 +303,8 @@ def read_figures() -> dict[str, Any]:
             lists[name] = new_id()
             ListRepo().create(ListItem(pk=f"A#{account_id}", sk=f"LIST#{lists[name]}", list_id=lists[name], name=name,
                                        created_at="2025-01-01T00:00:00Z", contact_count=0))
-        people = [{"email": f"reader{i:05d}@example.com", "attributes": attributes(rng, i)} for i in range(LIST_SIZE)]
+        people: list[dict[str, Any]] = [{"email": f"reader{i:05d}@example.com", "attributes": attributes(rng, i)}
+                                        for i in range(LIST_SIZE)]
         for start in range(0, LIST_SIZE, 1000):
             contacts.upsert_json(ContactRepo(), ListRepo(), SuppressionRepo(), account_id, lists["all"],
                                  people[start:start + 1000])

@@ -145,7 +145,7 @@ def test_redelivered_triggers_and_steps_send_nothing_twice(r: Reactions) -> None
         progress.handle(body, r.auto)
     assert _sent(r, "Step 2") == ["ann@example.com"]
     stats = report(r.world.account_id, wiring.automations().get(r.world.account_id, automation["id"]),
-                   wiring.counters(), wiring.engagement())
+                   wiring.counters(), wiring.rollup_store())
     assert (stats["entered"], stats["active"], stats["completed"], stats["exited"]) == (1, 0, 1, 0)
     assert [s["sent"] for s in stats["steps"]] == [1, 1]
 
@@ -176,7 +176,7 @@ def test_an_unsubscribe_between_the_steps_stops_step_two(r: Reactions) -> None:
     r.run_steps()
     assert _sent(r, "Step 2") == ["cy@example.com"]
     stats = report(r.world.account_id, wiring.automations().get(r.world.account_id, automation["id"]),
-                   wiring.counters(), wiring.engagement())
+                   wiring.counters(), wiring.rollup_store())
     assert (stats["completed"], stats["exited"]) == (1, 1)
     unsubscribed = [e for e in r.events() if e.type == "contact.unsubscribed"]
     assert [e.data["email"] for e in unsubscribed] == []  # nobody listens: no webhook, no automation on it
@@ -207,7 +207,7 @@ def test_a_burst_of_100_contacts_enters_once_each(r: Reactions) -> None:
     r.run_steps()
     assert sorted(_sent(r, "Step 1")) == emails
     stats = report(r.world.account_id, wiring.automations().get(r.world.account_id, automation["id"]),
-                   wiring.counters(), wiring.engagement())
+                   wiring.counters(), wiring.rollup_store())
     assert (stats["entered"], stats["active"]) == (100, 100)
     assert r.queue.drain(AUTOMATION_Q) == []  # an hour is past SQS's delays: the due-time index holds it
     assert progress.sweep(r.auto) == 0

@@ -88,7 +88,8 @@ def counters() -> Counters:
 
 
 def engagement() -> Engagement:
-    """Opens and clicks on the ledger items, read for the stats (the usual client)."""
+    """Opens and clicks on the ledger items (the usual client): read for targeting (segments, resends);
+    the stats read the roll-up (rollup_store)."""
     return tracking_deps()[0]
 
 

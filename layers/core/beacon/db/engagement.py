@@ -2,18 +2,20 @@
 
 Each open or click is ONE UpdateItem on that recipient's ledger item (condition: the item exists,
 so a token for a message Beacon never sent records nothing), with ReturnValues NONE; no counter
-is written and nothing is read. Every figure in the stats is derived from these items when the
-stats are read (Engagement.items + beacon.tracking.opens_and_clicks.summarize):
+is written and nothing is read. Every figure in the stats is derived from these items: the stats
+roll-up (beacon.tracking.rollup) sums each item's contribution from the ledger's stream, and the
+campaign and automation stats read the roll-up, not these items:
 - per-recipient counts are atomic `ADD`s on one item, so 20 threads opening the same email give
   exactly opens = 20, and "unique" is simply "items with opens > 0": exact by construction, and
   there is no second write that could fail after the first and leave totals and uniques apart;
 - no campaign-wide counter item is written by tracking, so a million recipients opening at once
   spread over a million items (DynamoDB splits the campaign's item collection by sort key; the
   table has no LSI, so it may) instead of 16 counter shards;
-- the stats read is a Query over the campaign's item collection (ProjectionExpression of the
-  engagement attributes, FilterExpression skipping the untouched): about recipients x 150 bytes,
-  ~40k read units for a million recipients, run as 16 parallel sort-key ranges (recipient ids are
-  uniform hex). That is the price of exactness at one write; see the README's Benchmarks note.
+- `Engagement.items` + beacon.tracking.engagement_stats.summarize is the brute-force count the
+  roll-up is held to (the tests): a Query over the campaign's item collection (ProjectionExpression
+  of the engagement attributes, FilterExpression skipping the untouched, but every item read and
+  paid for), about recipients x 150 bytes, ~40k read units for a million recipients. No stats read
+  in the product uses it any more (README, "Cost and scale").
 
 Attributes (all optional; epoch seconds unless "_at", which are ISO strings):
   opens, human_opens, proxied_opens, machine_opens   pixel fetches by request class

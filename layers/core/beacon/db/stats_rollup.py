@@ -1,7 +1,8 @@
-"""The stats roll-up (stats table): per campaign, the summed per-item contributions of its send-ledger
-items (beacon.tracking.engagement_stats.contribution), kept by beacon.tracking.rollup from the
-ledger's DynamoDB Stream. Reading a campaign's stats is one Query of at most 32 small items,
-whatever its size.
+"""The stats roll-up (stats table): per campaign (and per automation step: its ledger items carry the
+step id as their campaign id), the summed per-item contributions of its send-ledger items
+(beacon.tracking.engagement_stats.contribution), kept by beacon.tracking.rollup from the ledger's
+DynamoDB Stream. Reading a campaign's or a step's stats is one Query (`campaign`) of at most 48 small
+items (32 roll-up items and the 16 delivery counter shards), whatever its size.
 
 Items, in the campaign's counter partition (pk={account_id}#{campaign_id}, beside the delivery
 counters s00..s15 of beacon.db.campaign_counters):

@@ -1,6 +1,9 @@
 """The stats roll-up: the send ledger's DynamoDB Stream (NEW_AND_OLD_IMAGES) into per-campaign
 counters (beacon.db.stats_rollup), so reading a campaign's stats costs the same at 10 or 10 million
-recipients, and the pixel and the click keep their one write and no read.
+recipients, and the pixel and the click keep their one write and no read. An automation step's
+emails are ledger items whose pk carries the step's id in the campaign id's place ({account}#{step
+id}#{shard}; a step id is an id like a campaign's), so each step gets its own counters here, read by
+beacon.automations.stats exactly as beacon.campaigns.stats reads a campaign's.
 
 Each stream record of a ledger item adds contribution(new image) - contribution(old image)
 (beacon.tracking.engagement_stats): summed over an item's changes this is contribution(final item),

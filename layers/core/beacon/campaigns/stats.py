@@ -1,6 +1,6 @@
 """A campaign's stats: sends, failures, bounces, complaints and unsubscribes from the sharded counters
 (written with the ledger), deliveries, opens and clicks from the stats roll-up (beacon.tracking.rollup):
-one Query of at most 32 small items, whatever the campaign's size."""
+one Query of at most 48 small items (db.stats_rollup), whatever the campaign's size."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from beacon.shared import addresses
 from beacon.shared.addresses import MAX_LENGTH, InvalidAddress, normalize
 
 
@@ -168,3 +169,51 @@ def test_non_ascii_local_part_is_never_accepted(before: str, odd: str, after: st
         return
     with pytest.raises(InvalidAddress):
         normalize(raw)
+
+
+# ------------------------------------------------------------------ the plain-address fast path
+FAST_PATH_CASES = [
+    "ann@example.com", "Ann.Lee@Example.COM", "a+tag@sub.example.co.uk", "x_y-z@a-b.example.org",
+    "ann@localhost", "ann@example.invalid", "ann@example.local", "ann@shop.test", "ann@example",
+    "ann@example.123", "ann@-example.com", "ann@example-.com", "ann@exa--mple.com", "ann@ab--cd.com",
+    "ann@example..com", "ann@.example.com", "ann@example.com.", "ann@xn--bcher-kva.com", "ann@XN--bcher-kva.com",
+    "ann@xn--zz.com", ".ann@example.com", "ann.@example.com", "an..n@example.com", "postmaster@example.com",
+    "a" * 64 + "@example.com", "a@" + "b" * 63 + ".com", "a@" + "b" * 64 + ".com",
+    "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".com", "a" * 60 + "@" + ".".join(["b" * 61] * 3) + ".co",
+    "ann@123.45.67.89", "ann@[1.2.3.4]", "1@2.com", "ann@example.c0m", "ann@example.comm-",
+]
+
+
+@pytest.mark.parametrize("raw", FAST_PATH_CASES)
+def test_the_fast_path_gives_the_full_validators_verdict(raw: str) -> None:
+    """An address the fast path takes normalises to what email-validator gives for the whole
+    address; one it does not take is judged (and its reason given) by email-validator as before."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        result = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
+        expected: str | None = (result.ascii_email or result.normalized).lower()
+    except EmailNotValidError:
+        expected = None
+    fast = addresses._plain(raw)
+    assert fast is None or fast == expected
+    if expected is None:
+        with pytest.raises(addresses.InvalidAddress):
+            addresses.normalize(raw)
+    elif len(raw) <= addresses.MAX_LENGTH and len(raw.rpartition("@")[0]) <= 64:
+        assert addresses.normalize(raw) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="aZ09_+-.@x", min_size=1, max_size=40).map(lambda s: s.replace("x", "xn--")))
+def test_the_fast_path_never_takes_what_the_validator_refuses(raw: str) -> None:
+    from email_validator import EmailNotValidError, validate_email
+
+    fast = addresses._plain(raw)
+    if fast is None:
+        return
+    try:
+        result = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise AssertionError(f"the fast path took {raw!r}, which email-validator refuses: {exc}") from exc
+    assert fast == (result.ascii_email or result.normalized).lower()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 MAX_ATTRIBUTES = 50
@@ -19,6 +20,8 @@ class InvalidAttributes(ValueError):
 
 def looks_like_card_number(value: str) -> bool:
     """13-19 digits (spaces and dashes allowed) that pass the Luhn check: a payment card."""
+    if len(value) < 13:  # fewer than 13 characters hold fewer than 13 digits (most values: no scan)
+        return False
     digits = "".join(_DIGITS.findall(value))
     if not 13 <= len(digits) <= 19 or len(value.replace(" ", "").replace("-", "")) != len(digits):
         return False
@@ -33,6 +36,7 @@ def looks_like_card_number(value: str) -> bool:
     return total % 10 == 0
 
 
+@lru_cache(maxsize=1024)  # an import asks it for the same few column names on every row
 def attribute_name(raw: str) -> str:
     """A CSV header or JSON key as a template name: trimmed, spaces/dashes to underscores."""
     name = re.sub(r"[\s\-]+", "_", raw.strip()).lower()

@@ -150,7 +150,7 @@ def parse(data: bytes) -> ParsedCsv:
         except csv.Error as exc:
             parsed.skipped.append({"row": row_number, "email": None, "reason": f"row does not parse: {exc}"})
             continue
-        if not row or all(not cell.strip() for cell in row):
+        if not "".join(row).strip():  # no cells, or only blank ones
             continue
         if len(parsed.rows) + len(parsed.skipped) >= MAX_ROWS:
             raise CsvProblem(f"the file has more than {MAX_ROWS} rows; split it")

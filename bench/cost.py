@@ -504,7 +504,6 @@ def _rollup_invocations(records_per_month: dict[str, float], sending_seconds: fl
 
 
 def bill(m: Measured, facts: Facts) -> dict[str, Any]:
-    from beacon.db.send_ledger import CLAIM_THREADS
     from beacon.sending.batches import BATCH_SIZE
     from beacon.sending.dispatch import DISPATCH_LEAD_SECONDS, PAGE_SIZE
     from beacon_local.template import Template
@@ -557,11 +556,8 @@ def bill(m: Measured, facts: Facts) -> dict[str, Any]:
     for name, (count, u, function) in units.items():
         memory = facts.memory[function]
         extra = 0.0
-        if name == "send":  # waiting for its window (a batch arrives DISPATCH_LEAD_SECONDS early), then paced;
-            # the claims' puts go out CLAIM_THREADS at a time (their waits overlap)
-            put_ms = ASSUMPTIONS["latency_ms"]["dynamodb"]
-            overlapped = u.calls.get("dynamodb.PutItem", 0) * (1 - 1 / CLAIM_THREADS) * put_ms
-            extra = (DISPATCH_LEAD_SECONDS + batch_pace) * 1000 - overlapped
+        if name == "send":  # waiting for its window (a batch arrives DISPATCH_LEAD_SECONDS early), then paced
+            extra = (DISPATCH_LEAD_SECONDS + batch_pace) * 1000
         duration = math.ceil(_duration_ms(u, memory, extra))
         gb_seconds[function] += count * duration / 1000 * memory / 1024
         requests[function] += count

@@ -7,9 +7,8 @@ Life of an item (attribute `status`):
   sending  --release--> retry --claim--> sending     (SES throttled us: try again later)
   sending (stale, no SES event seen) --claim--> sending   (the sender crashed before SES answered)
 
-A claim is a conditional Put before the SES call; a batch claims its recipients with one
-conditional PutItem each, in parallel (claim_many), leaving out those another attempt already holds
-or settled (no transaction: claims are independent, and a transaction bills each write twice).
+A claim is a conditional Put before the SES call; a batch claims all its recipients in ONE
+TransactWriteItems (claim_many), leaving out those another attempt already holds or settled.
 Settling a batch is ONE TransactWriteItems
 that updates every ledger item of the batch and the campaign's sharded counters together, so the
 stats move exactly when the ledger does. Plain botocore: the expressions are easier to read raw.
@@ -19,16 +18,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from beacon.db.campaign_counters import Counters
-from beacon.db.conditions import CONDITION_FAILED, applied, cancellation_codes, error_code
+from beacon.db.conditions import applied, cancellation_codes
 from beacon.db.keys import ledger_pk
 
 STALE_CLAIM_SECONDS = 300
-CLAIM_THREADS = 10  # a batch's claims in flight at once (botocore's pool holds 10 connections)
 
 
 @dataclass(frozen=True)
@@ -84,40 +81,45 @@ class Ledger:
         }
 
     def claim_many(self, account_id: str, campaign_id: str, recipients: list[tuple[str, str]]) -> dict[str, Claim]:
-        """Claim a batch's recipients ((recipient id, email) pairs, at most 99): one conditional
-        PutItem each, CLAIM_THREADS at a time.
+        """Claim a batch's recipients ((recipient id, email) pairs, at most 99) in one transaction.
 
-        Each claim stands on its own (a recipient's claim never depends on another's), so no
-        transaction: a transaction would bill every claim twice. A recipient already held or settled
-        by another attempt fails its condition and is left out (its Claim has won=False, with the
-        status found). A put that botocore retried after it had in fact been written finds its own
-        claim id: it is won.
+        The ones already held or settled by another attempt fail their condition: they are left
+        out (their Claim has won=False) and the rest is claimed in the next round.
         """
         if len(recipients) > 99:
-            raise ValueError("a claim holds at most 99 recipients")
+            raise ValueError("a claim transaction holds at most 99 recipients")
+        claims: dict[str, Claim] = {}
         pending = list(dict.fromkeys(recipients))
-        if not pending:
-            return {}
-        now = time.time()
-        if len(pending) == 1:
-            rid, email = pending[0]
-            return {rid: self._claim_one(account_id, campaign_id, rid, email, now)}
-        with ThreadPoolExecutor(min(CLAIM_THREADS, len(pending))) as pool:
-            claims = list(pool.map(lambda p: self._claim_one(account_id, campaign_id, p[0], p[1], now), pending))
-        return {c.recipient_id: c for c in claims}
-
-    def _claim_one(self, account_id: str, campaign_id: str, recipient_id: str, email: str, now: float) -> Claim:
-        claim_id = secrets.token_hex(8)
-        try:
-            self._client.put_item(**self._claim_put(account_id, campaign_id, recipient_id, email, claim_id, now))
-        except Exception as exc:
-            if error_code(exc) != CONDITION_FAILED:
+        for attempt in range(6):
+            if not pending:
+                break
+            now = time.time()
+            ids = {rid: secrets.token_hex(8) for rid, _ in pending}
+            items = [{"Put": self._claim_put(account_id, campaign_id, rid, email, ids[rid], now)}
+                     for rid, email in pending]
+            try:
+                self._client.transact_write_items(TransactItems=items)
+            except self._client.exceptions.TransactionCanceledException as exc:
+                reasons = exc.response.get("CancellationReasons", [])
+                codes = cancellation_codes(exc)
+                lost = {i for i, code in enumerate(codes[: len(pending)]) if code == "ConditionalCheckFailed"}
+                if lost:
+                    for i in lost:
+                        rid = pending[i][0]
+                        status = reasons[i].get("Item", {}).get("status", {}).get("S", "unknown")
+                        claims[rid] = Claim(rid, ids[rid], False, status)
+                    pending = [p for i, p in enumerate(pending) if i not in lost]
+                    continue
+                if "TransactionConflict" in codes and attempt < 5:
+                    time.sleep(0.05 * (2**attempt))
+                    continue
                 raise
-            found = getattr(exc, "response", {}).get("Item") or {}
-            if found.get("claim_id", {}).get("S") == claim_id:  # our own write, retried by botocore
-                return Claim(recipient_id, claim_id, True, "sending")
-            return Claim(recipient_id, claim_id, False, found.get("status", {}).get("S", "unknown"))
-        return Claim(recipient_id, claim_id, True, "sending")
+            for rid, _ in pending:
+                claims[rid] = Claim(rid, ids[rid], True, "sending")
+            pending = []
+        if pending:
+            raise RuntimeError("could not claim the batch")
+        return claims
 
     def release(self, account_id: str, campaign_id: str, recipient_id: str, claim_id: str) -> None:
         """Give a claim back (SES throttled): the next attempt may claim it again."""

@@ -27,10 +27,13 @@ export function parseAttributes(text) {
 
 function summary(result, fileName) {
   const skipped = result.skipped || [];
+  const skippedCount = result.skipped_count ?? skipped.length; // a background import lists the first 1,000
+  const omitted = result.skipped_omitted || 0;
   return h("div", { class: "import-summary" },
-    notice(skipped.length ? "warning" : "success",
+    notice(skippedCount ? "warning" : "success",
       h("p", {}, h("strong", {}, `Imported ${fileName}: `),
-        `${num(result.created)} new, ${num(result.updated)} updated, ${num(skipped.length)} skipped.`)),
+        `${num(result.created)} new, ${num(result.updated)} updated, ${num(skippedCount)} skipped.`
+        + (omitted ? ` The first ${num(skipped.length)} skipped rows are listed; ${num(omitted)} more are not.` : ""))),
     skipped.length ? table({
       caption: "Skipped rows",
       columns: [
@@ -42,6 +45,8 @@ function summary(result, fileName) {
     }) : null);
 }
 
+const POLL_MS = 1000;
+
 function importSection(list, ctx, refresh) {
   const id = uid("csv");
   const input = h("input", { id, type: "file", name: "file", accept: ".csv,.txt,.tsv,text/csv,text/plain",
@@ -52,6 +57,23 @@ function importSection(list, ctx, refresh) {
   const progressBox = h("div", { class: "progress", hidden: true },
     h("label", { for: progressId }, "Import progress"), progress, progressText);
   const result = h("div", { class: "import-result", "aria-live": "polite" });
+  /** A big file is imported in the background (202 with a job): poll it, filling the bar, until done. */
+  async function followJob(job) {
+    for (;;) {
+      if (job.total) {
+        progress.max = job.total;
+        progress.value = job.done;
+      }
+      progressText.textContent = job.total
+        ? `Importing… ${num(job.done)} of ${num(job.total)} rows`
+        : "Importing…";
+      if (job.status === "done") return job.result;
+      if (job.status === "failed") throw new Error(`The import stopped: ${job.error || "unknown error"}`);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (ctx.signal && ctx.signal.aborted) throw new Error("The page was left; the import goes on.");
+      job = await api.get(`/v1/jobs/${seg(job.id)}`, { signal: ctx.signal });
+    }
+  }
   const go = button("Import", async () => {
     clear(result);
     const file = input.files && input.files[0];
@@ -79,10 +101,11 @@ function importSection(list, ctx, refresh) {
           progressText.textContent = `Uploading… ${progress.value} %`;
         }
       });
+      const summaryOf = answer && answer.kind === "import_contacts" ? await followJob(answer) : answer;
       progress.max = 100;
       progress.value = 100;
       progressText.textContent = "Done";
-      result.append(summary(answer, file.name));
+      result.append(summary(summaryOf, file.name));
       await refresh();
     } catch (err) {
       progressBox.hidden = true;

@@ -309,18 +309,22 @@ def eraser(time_left: Callable[[], float]) -> TenantEraser:
 
 @lru_cache(maxsize=1)
 def job_deps() -> JobDeps:
-    """Deleting lists and erasing accounts in the background (the API starts them, the jobs function runs them)."""
+    """Deleting lists, erasing accounts, importing big files in the background (the API starts them, the
+    jobs function runs them)."""
     from beacon.audience.jobs import JobDeps
     from beacon.db.accounts import AccountRepo, ListRepo
     from beacon.db.contacts import ContactRepo
     from beacon.db.credentials import CredentialRepo
     from beacon.db.domains import DomainRepo
-    from beacon.db.jobs import JobRepo
+    from beacon.db.jobs import ImportFiles, JobRepo
+    from beacon.db.suppressions import SuppressionRepo
 
     s = bound()
     return JobDeps(jobs=JobRepo(), queue=queue(), queue_url=s.jobs_queue_url, accounts=AccountRepo(),
                    credentials=CredentialRepo(), contacts=ContactRepo(), lists=ListRepo(), domains=DomainRepo(),
-                   identities=identities(), eraser=eraser, settle_seconds=s.erasure_settle_seconds)
+                   identities=identities(), eraser=eraser, settle_seconds=s.erasure_settle_seconds,
+                   suppressions=SuppressionRepo(), files=ImportFiles(), sync_rows=s.import_sync_rows,
+                   step_rows=s.import_step_rows)
 
 
 # ----------------------------------------------------------------------------- events, automations, webhooks

@@ -8,7 +8,7 @@ person's own action.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -62,6 +62,117 @@ def _require_list(lists: ListRepo, account_id: str, list_id: str) -> None:
         raise NotFound("list not found")
 
 
+@dataclass
+class Sorted:
+    """Entries judged before any read or write: the clean ones by recipient id (in file order), where
+    each was, what the account vouches for each, and the entries skipped (with their reason)."""
+
+    clean: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    where: dict[str, dict[str, int]] = field(default_factory=dict)
+    vouched: dict[str, str | None] = field(default_factory=dict)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+
+def sort_entries(account_id: str, entries: list[tuple[dict[str, int], Any, Any]],
+                 skipped: list[dict[str, Any]] | None = None, *, consent_sources: dict[int, str | None] | None = None,
+                 consent_source: str | None = None, seen: dict[str, dict[str, int]] | None = None) -> Sorted:
+    """Judge entries: an invalid address or attributes, or an address seen before (in `seen`, which
+    this fills: the first place of each address, over several calls for a file imported in steps),
+    is skipped; the rest are clean. Reads and writes nothing."""
+    out = Sorted(skipped=list(skipped or []))
+    first_seen = {} if seen is None else seen
+    for number, (where, raw_email, raw_attrs) in enumerate(entries):
+        try:
+            email = addresses.normalize(raw_email)
+        except addresses.InvalidAddress as exc:
+            out.skipped.append({**where, "email": raw_email if isinstance(raw_email, str) else None,
+                                "reason": f"invalid email: {exc}"})
+            continue
+        try:
+            attrs = attributes.clean(raw_attrs)
+        except attributes.InvalidAttributes as exc:
+            out.skipped.append({**where, "email": email, "reason": str(exc)})
+            continue
+        rid = recipient_id(account_id, email)
+        if rid in first_seen:
+            first = ", ".join(f"{k} {v}" for k, v in first_seen[rid].items())
+            out.skipped.append({**where, "email": email, "reason": f"duplicate of {first} (same address)"})
+            continue
+        out.clean[rid] = (email, attrs)
+        out.where[rid] = where
+        first_seen[rid] = where
+        out.vouched[rid] = (consent_sources or {}).get(number, consent_source)
+    return out
+
+
+@dataclass
+class Written:
+    created: int
+    updated: int
+    joined: set[str]  # recipient ids new to the list (its contact_count grows by as many)
+
+
+def write_sorted(contacts: ContactRepo, suppressions: SuppressionRepo, account_id: str, list_id: str,
+                 judged: Sorted, *, source: str = "api", trigger_automations: bool = True, at: str | None = None,
+                 joined_before: set[str] | None = None,
+                 before_write: Callable[[Written], None] | None = None) -> Written:
+    """Write the clean entries of `judged` onto the list (the list's count is the caller's). A step of
+    an import done again after a crash passes its first attempt's time `at` and `joined_before` (who
+    was new to the list then): what the first attempt wrote is written the same, so nothing is lost
+    (a membership not written yet is written) and no change is seen twice. `before_write` sees the
+    counts once they are known, before anything is written (an import step records them there)."""
+    clean, vouched = judged.clean, judged.vouched
+    must_join = joined_before or set()
+    existing = contacts.get_many(account_id, clean)
+    new_ids = [rid for rid in clean if rid not in existing or existing[rid].status == "pending"]
+    suppressed: dict[str, str] = {}
+    for rid in suppressions.suppressed(account_id, new_ids):
+        found = suppressions.get(account_id, rid)
+        suppressed[rid] = SUPPRESSED_STATUS.get(found.reason if found else "manual", "suppressed")
+    now = at or now_iso()
+    created = updated = 0
+    to_save: list[ContactItem | NewContact] = []
+    members_only: list[tuple[str, str, str]] = []
+    joined: set[str] = set()
+    for rid, (email, attrs) in clean.items():
+        item = existing.get(rid)
+        if item is None:
+            to_save.append(NewContact(pk=account_id, sk=f"C#{rid}", email=email, attributes=attrs,
+                                      status=suppressed.get(rid, "subscribed"), list_ids={list_id},
+                                      created_at=now, updated_at=now, consent_source=vouched.get(rid)))
+            created += 1
+            joined.add(rid)
+            continue
+        updated += 1
+        merged = dict(item.attributes or {})
+        merged.update(attrs)
+        on_list = list_id in (item.list_ids or set())
+        pending = item.status == "pending"
+        source_given = vouched.get(rid) is not None and vouched.get(rid) != item.consent_source
+        if on_list and merged == (item.attributes or {}) and not pending and not source_given:
+            if rid in must_join:  # written by the first attempt: its membership may not have been
+                joined.add(rid)
+                members_only.append((account_id, rid, email))
+            continue  # nothing new: no write (a re-import of the same file costs reads only)
+        if pending:  # a form signup not confirmed yet: the account adds the person, so it stands
+            item.status = suppressed.get(rid, "subscribed")
+            item.expires_at = None
+        if source_given:
+            item.consent_source = vouched[rid]
+        item.attributes = merged
+        if not on_list or rid in must_join:
+            joined.add(rid)
+        item.list_ids = set(item.list_ids or set()) | {list_id}
+        item.updated_at = now
+        to_save.append(item)
+    written = Written(created, updated, joined)
+    if before_write is not None:
+        before_write(written)
+    contacts.save_many(to_save, joined, list_id, now, source, trigger_automations=trigger_automations,
+                       members_only=members_only)
+    return written
+
+
 def upsert(
     contacts: ContactRepo,
     lists: ListRepo,
@@ -84,72 +195,12 @@ def upsert(
     whether it may start the list's automations (an import only with ?trigger_automations=true):
     the event layer reads both off the item."""
     _require_list(lists, account_id, list_id)
-    skipped = list(skipped or [])
-    clean: dict[str, tuple[str, dict[str, Any]]] = {}
-    first_seen: dict[str, dict[str, int]] = {}
-    vouched: dict[str, str | None] = {}
-    for number, (where, raw_email, raw_attrs) in enumerate(entries):
-        try:
-            email = addresses.normalize(raw_email)
-        except addresses.InvalidAddress as exc:
-            skipped.append({**where, "email": raw_email if isinstance(raw_email, str) else None,
-                            "reason": f"invalid email: {exc}"})
-            continue
-        try:
-            attrs = attributes.clean(raw_attrs)
-        except attributes.InvalidAttributes as exc:
-            skipped.append({**where, "email": email, "reason": str(exc)})
-            continue
-        rid = recipient_id(account_id, email)
-        if rid in clean:
-            first = ", ".join(f"{k} {v}" for k, v in first_seen[rid].items())
-            skipped.append({**where, "email": email, "reason": f"duplicate of {first} (same address)"})
-            continue
-        clean[rid] = (email, attrs)
-        first_seen[rid] = where
-        vouched[rid] = (consent_sources or {}).get(number, consent_source)
-
-    existing = contacts.get_many(account_id, clean)
-    new_ids = [rid for rid in clean if rid not in existing or existing[rid].status == "pending"]
-    suppressed: dict[str, str] = {}
-    for rid in suppressions.suppressed(account_id, new_ids):
-        found = suppressions.get(account_id, rid)
-        suppressed[rid] = SUPPRESSED_STATUS.get(found.reason if found else "manual", "suppressed")
-    now = now_iso()
-    created = updated = 0
-    to_save: list[ContactItem | NewContact] = []
-    joined: set[str] = set()
-    for rid, (email, attrs) in clean.items():
-        item = existing.get(rid)
-        if item is None:
-            to_save.append(NewContact(pk=account_id, sk=f"C#{rid}", email=email, attributes=attrs,
-                                      status=suppressed.get(rid, "subscribed"), list_ids={list_id},
-                                      created_at=now, updated_at=now, consent_source=vouched.get(rid)))
-            created += 1
-            joined.add(rid)
-            continue
-        updated += 1
-        merged = dict(item.attributes or {})
-        merged.update(attrs)
-        on_list = list_id in (item.list_ids or set())
-        pending = item.status == "pending"
-        source_given = vouched.get(rid) is not None and vouched.get(rid) != item.consent_source
-        if on_list and merged == (item.attributes or {}) and not pending and not source_given:
-            continue  # nothing new: no write (a re-import of the same file costs reads only)
-        if pending:  # a form signup not confirmed yet: the account adds the person, so it stands
-            item.status = suppressed.get(rid, "subscribed")
-            item.expires_at = None
-        if source_given:
-            item.consent_source = vouched[rid]
-        item.attributes = merged
-        if not on_list:
-            joined.add(rid)
-        item.list_ids = set(item.list_ids or set()) | {list_id}
-        item.updated_at = now
-        to_save.append(item)
-    contacts.save_many(to_save, joined, list_id, now, source, trigger_automations=trigger_automations)
-    lists.add_count(account_id, list_id, len(joined))
-    return {"created": created, "updated": updated, "skipped": skipped}
+    judged = sort_entries(account_id, entries, skipped, consent_sources=consent_sources,
+                          consent_source=consent_source)
+    written = write_sorted(contacts, suppressions, account_id, list_id, judged, source=source,
+                           trigger_automations=trigger_automations)
+    lists.add_count(account_id, list_id, len(written.joined))
+    return {"created": written.created, "updated": written.updated, "skipped": judged.skipped}
 
 
 def upsert_json(contacts: ContactRepo, lists: ListRepo, suppressions: SuppressionRepo, account_id: str,
@@ -192,14 +243,28 @@ def import_csv(contacts: ContactRepo, lists: ListRepo, suppressions: Suppression
     except ValueError as exc:
         raise BadRequest(str(exc), code="invalid_consent_source") from exc
     with collection_paused():  # a quarter of a big import's CPU otherwise (beacon.shared.heap)
-        try:
-            parsed = csv_import.parse(data)
-        except csv_import.CsvProblem as exc:
-            raise Unprocessable(str(exc), code="invalid_csv") from exc
-        entries: list[tuple[dict[str, int], Any, Any]] = [({"row": row}, email, attrs)
-                                                          for row, email, attrs in parsed.rows]
-        result = upsert(contacts, lists, suppressions, account_id, list_id, entries, parsed.skipped,
-                        source="import", consent_source=vouched, trigger_automations=trigger_automations)
+        return import_parsed(contacts, lists, suppressions, account_id, list_id, parse_csv(data), vouched,
+                             trigger_automations=trigger_automations)
+
+
+def parse_csv(data: bytes) -> csv_import.ParsedCsv:
+    """The file's rows; 422 `invalid_csv` naming the problem when it cannot be imported at all."""
+    try:
+        return csv_import.parse(data)
+    except csv_import.CsvProblem as exc:
+        raise Unprocessable(str(exc), code="invalid_csv") from exc
+
+
+def row_entries(rows: list[tuple[int, str, dict[str, Any]]]) -> list[tuple[dict[str, int], Any, Any]]:
+    return [({"row": row}, email, attrs) for row, email, attrs in rows]
+
+
+def import_parsed(contacts: ContactRepo, lists: ListRepo, suppressions: SuppressionRepo, account_id: str,
+                  list_id: str, parsed: csv_import.ParsedCsv, vouched: str | None, *,
+                  trigger_automations: bool = False) -> dict[str, Any]:
+    """A parsed file imported at once (the synchronous import, up to Settings.import_sync_rows records)."""
+    result = upsert(contacts, lists, suppressions, account_id, list_id, row_entries(parsed.rows), parsed.skipped,
+                    source="import", consent_source=vouched, trigger_automations=trigger_automations)
     result["skipped"].sort(key=lambda s: s.get("row") or 0)
     return result
 

@@ -1,6 +1,8 @@
 """A tenant's long operations, run in the background by the jobs function (its own SQS queue):
-deleting a list of any size and erasing the whole account. Each is one API call that answers
-202 with a job, whose progress GET /v1/jobs/{id} reads (`done`: items removed so far, `phase`).
+deleting a list of any size, erasing the whole account and importing a big CSV file
+(beacon.audience.import_job). Each is one API call that answers 202 with a job, whose progress
+GET /v1/jobs/{id} reads (`done`: items removed or rows imported so far, `phase`; an import's `total`
+and, once done, its `result`).
 
 A job runs in steps: an invocation works while it has time (the function's timeout less a margin),
 records its progress, and queues the job again to continue; one worker holds a job at a time (a
@@ -28,8 +30,9 @@ from beacon.db.accounts import AccountRepo, ListRepo
 from beacon.db.contacts import ContactRepo
 from beacon.db.credentials import CredentialRepo
 from beacon.db.domains import DomainRepo
-from beacon.db.jobs import KEEP_SECONDS, JobRepo
+from beacon.db.jobs import KEEP_SECONDS, ImportFiles, JobRepo
 from beacon.db.models import JobItem
+from beacon.db.suppressions import SuppressionRepo
 from beacon.db.tenant_erasure import OutOfTime, TenantEraser
 from beacon.ports.identities import Identities
 from beacon.ports.queue import Queue
@@ -57,12 +60,18 @@ class JobDeps:
     identities: Identities
     eraser: Callable[[TimeLeft], TenantEraser]
     settle_seconds: int = ROLLUP_SETTLE_SECONDS  # between the ledger's erasure and the stats'
+    suppressions: SuppressionRepo | None = None  # an import's new contacts keep a suppressed status
+    files: ImportFiles | None = None  # an import's file and steps (None: the real one)
+    sync_rows: int = 5000  # an import of more records runs as a job (Settings.import_sync_rows)
+    step_rows: int = 2000  # rows an import job writes between two checkpoints
 
 
-def view(item: JobItem) -> dict[str, Any]:
+def view(item: JobItem, result: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"id": item.job_id, "kind": item.kind, "status": item.status, "phase": item.phase or None,
-            "target": item.target, "done": int(item.done or 0), "created_at": item.created_at,
-            "updated_at": item.updated_at, "finished_at": item.finished_at, "error": item.error}
+            "target": item.target, "done": int(item.done or 0),
+            "total": int(item.total) if item.total is not None else None, "created_at": item.created_at,
+            "updated_at": item.updated_at, "finished_at": item.finished_at, "error": item.error,
+            "result": result}
 
 
 def get(deps: JobDeps, account_id: str, job_id: str) -> dict[str, Any]:
@@ -70,10 +79,14 @@ def get(deps: JobDeps, account_id: str, job_id: str) -> dict[str, Any]:
     item = deps.jobs.get(job_id, consistent=True) if is_id(job_id) else None
     if item is None or item.account_id != account_id:
         raise NotFound("job not found")
+    if item.kind == "import_contacts":
+        from beacon.audience.import_job import result
+
+        return view(item, result(deps, item))
     return view(item)
 
 
-def _new(account_id: str, kind: str, target: str | None, phase: str) -> JobItem:
+def new_job(account_id: str, kind: str, target: str | None, phase: str) -> JobItem:
     job_id, now = new_id(), now_iso()
     return JobItem(pk=f"J#{job_id}", sk="JOB", job_id=job_id, account_id=account_id, kind=kind, target=target,
                    status="queued", phase=phase, done=0, created_at=now, updated_at=now, lease_until=0,
@@ -84,7 +97,7 @@ def start_list_deletion(deps: JobDeps, account_id: str, list_id: str) -> dict[st
     """Delete the list now (404 if there is none) and its members in the background."""
     if not deps.lists.delete(account_id, list_id):
         raise NotFound("list not found")
-    job = _new(account_id, "delete_list", list_id, "members")
+    job = new_job(account_id, "delete_list", list_id, "members")
     deps.jobs.create(job)
     deps.queue.send(deps.queue_url, [{"job_id": job.job_id}])
     return view(job)
@@ -97,7 +110,7 @@ def start_account_erasure(deps: JobDeps, account_id: str) -> dict[str, Any]:
     if active:
         raise Conflict("a campaign is sending, scheduled or paused; cancel it (or let it finish) first",
                        code="campaign_active", details={"campaign_ids": active})
-    job = _new(account_id, "erase_account", None, "identities")
+    job = new_job(account_id, "erase_account", None, "identities")
     deps.jobs.create(job)
     running = deps.accounts.start_deleting(account_id, job.job_id)
     if running != job.job_id:
@@ -137,6 +150,10 @@ def run(message: Any, deps: JobDeps, time_left: TimeLeft) -> str:
             return _delete_list(deps, job, budget)
         if job.kind == "erase_account":
             return _erase_account(deps, job, budget)
+        if job.kind == "import_contacts":
+            from beacon.audience.import_job import run_step
+
+            return run_step(deps, job, budget)
     except Exception:
         deps.jobs.release(job)  # SQS delivers the step again (and its DLQ takes it after 5 tries)
         raise

@@ -17,6 +17,18 @@ from beacon.db.models import ContactItem
 
 T = TypeVar("T")
 
+
+class Throttled(RuntimeError):
+    """DynamoDB kept refusing (throttling, unprocessed items) after the retries: slow down and try again."""
+
+
+def is_throttling(exc: BaseException) -> bool:
+    """A refusal for throughput (ours, botocore's after its retries, a transaction cancelled for it) or
+    another transient fault: the same work, later, should go through."""
+    from beacon.db.conditions import cancellation_codes, transient
+
+    return isinstance(exc, Throttled) or transient(exc) or "ThrottlingError" in cancellation_codes(exc)
+
 BATCH_WORKERS = 16  # concurrent batch calls: a 50,000-row import must fit the API's 30 s
 
 
@@ -55,7 +67,7 @@ def parallel_batch_get(model: type[Model], keys: list[dict[str, Any]], attribute
             if not request:
                 return out
             time.sleep(min(0.05 * 2**attempt, 1.0))
-        raise RuntimeError("DynamoDB kept keys unprocessed")
+        raise Throttled("DynamoDB kept keys unprocessed")
 
     chunks = [keys[i : i + 100] for i in range(0, len(keys), 100)]
     return [item for part in run_parallel([partial(one, c) for c in chunks]) for item in part]
@@ -74,6 +86,6 @@ def parallel_batch_put(model: type[Model], items: list[dict[str, Any]]) -> None:
             if not request:
                 return
             time.sleep(min(0.05 * 2**attempt, 1.0))
-        raise RuntimeError("DynamoDB kept items unprocessed")
+        raise Throttled("DynamoDB kept items unprocessed")
 
     run_parallel([partial(one, items[i : i + 25]) for i in range(0, len(items), 25)])

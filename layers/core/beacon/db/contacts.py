@@ -131,12 +131,14 @@ class ContactRepo:
         item.save()
 
     def save_many(self, items: list[ContactItem | NewContact], joined: set[str], list_id: str, at: str,
-                  source: str = "api", *, trigger_automations: bool = True) -> None:
+                  source: str = "api", *, trigger_automations: bool = True,
+                  members_only: Iterable[tuple[str, str, str]] = ()) -> None:
         """Write contacts, and the membership of `list_id` for those in `joined` (BatchWriteItem,
         25 a call, in parallel). `source`: how they got on the list (api | import); a pending form
         signup's membership is replaced by a subscribed one (the account vouches for the person).
         An import's memberships may start the list's automations only if asked (`trigger_automations`,
-        kept on the item for the event layer)."""
+        kept on the item for the event layer). `members_only`: (account id, recipient id, email) whose membership
+        alone is written (an import step done again: their contact was written the first time)."""
         puts: list[dict[str, Any]] = []
         trigger = True if source == "import" and trigger_automations else None
         for item in items:
@@ -144,6 +146,8 @@ class ContactRepo:
             if item.sk[2:] in joined:
                 puts.append(membership_raw(f"{item.pk}#L#{list_id}", item.sk[2:], item.email, at, "subscribed", source,
                                            trigger))
+        for account_id, rid, email in members_only:
+            puts.append(membership_raw(f"{account_id}#L#{list_id}", rid, email, at, "subscribed", source, trigger))
         parallel_batch_put(ContactItem, puts)
 
     def add_membership(self, account_id: str, list_id: str, recipient_id: str, email: str, at: str) -> bool:

@@ -126,15 +126,17 @@ class ThrottleItem(_Base):
 
 
 class JobItem(_Base):
-    """pk=J#{job_id} sk=JOB: a long operation of a tenant (deleting a list, erasing the account), run
-    by the jobs function; outside the tenant's partition so an erasure can report until its end."""
+    """pk=J#{job_id} sk=JOB: a long operation of a tenant (deleting a list, erasing the account,
+    importing a big CSV file), run by the jobs function; outside the tenant's partition so an erasure
+    can report until its end. An import's partition also holds its step in progress (sk=STEP) and the
+    skipped rows it keeps (sk=SKIP#{offset}); its file is in pk=J#{job_id}#{n} sk=CSV (beacon.db.jobs)."""
 
     class Meta(_Base.Meta):
         pass
 
     job_id = UnicodeAttribute()
     account_id = UnicodeAttribute()
-    kind = UnicodeAttribute()  # delete_list | erase_account
+    kind = UnicodeAttribute()  # delete_list | erase_account | import_contacts
     target = UnicodeAttribute(null=True)  # the list id
     status = UnicodeAttribute(default="queued")  # queued | running | done | failed
     phase = UnicodeAttribute(default="")  # the step it is at (erase_account: identities, ledger, rest)
@@ -145,6 +147,15 @@ class JobItem(_Base):
     error = UnicodeAttribute(null=True)
     lease_until = NumberAttribute(default=0)  # epoch seconds: one worker at a time
     expires_at = NumberAttribute()  # TTL: a finished job's record goes after a week
+    # import_contacts only (beacon.audience.import_job): the file's rows, where the import is, its summary
+    total = NumberAttribute(null=True)  # the file's records (rows with an email or skipped)
+    offset = NumberAttribute(null=True)  # parsed rows imported so far (the checkpoint)
+    created = NumberAttribute(null=True)
+    updated = NumberAttribute(null=True)
+    skipped_count = NumberAttribute(null=True)  # all skipped rows (the first MAX_KEPT_SKIPPED are kept)
+    chunks = NumberAttribute(null=True)  # the stored file's chunks (beacon.db.jobs.ImportFiles)
+    options = UnicodeAttribute(null=True)  # JSON: consent_source, trigger_automations
+    throttles = NumberAttribute(null=True)  # steps slowed down by DynamoDB throttling so far
 
 
 class DomainItem(_Base):

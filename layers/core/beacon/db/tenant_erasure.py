@@ -4,7 +4,8 @@ BatchWriteItem.
 
 Where the tenant's items live (see db/models.py and the repositories):
   accounts      pk=A#{account_id} (profile, keys, lists, segments, domains, forms, session/reset index) and
-                the lookups they point at: E#{email}, K#{key hash}, S#/R#{token hash}, D#{domain}, F#{form}
+                the lookups they point at: E#{email}, K#{key hash}, S#/R#{token hash}, D#{domain}, F#{form},
+                and each import job's items, J#{job_id} and its file's chunks J#{job_id}#{n} (IMPORT#{job_id})
   contacts      pk={account_id} (contacts, consent records), pk={account_id}#L#{list_id} (memberships)
   campaigns     pk={account_id}
   messages      pk={account_id}#{campaign_id}      stats  pk={account_id}#{campaign_id}
@@ -179,12 +180,17 @@ class TenantEraser:
 
     def _erase_account_items(self, account_id: str) -> None:
         s = self._s
-        items = list(self._keys(s.accounts_table, f"A#{account_id}", "key_hash", "ref", "email", "domain"))
+        items = list(self._keys(s.accounts_table, f"A#{account_id}", "key_hash", "ref", "email", "domain", "chunks"))
         lookups: list[dict[str, Any]] = []
         profile: list[dict[str, Any]] = []
         for item in items:
             sk = item["sk"]["S"]
-            if sk.startswith("KEY#") and "key_hash" in item:
+            if sk.startswith("IMPORT#"):  # an import job: its file's chunks, step, kept rows and record
+                job_id = sk[7:]
+                chunks = int(item.get("chunks", {}).get("N", "0"))
+                lookups.extend({"pk": {"S": f"J#{job_id}#{n}"}, "sk": {"S": "CSV"}} for n in range(chunks))
+                self._delete_partition(s.accounts_table, f"J#{job_id}")
+            elif sk.startswith("KEY#") and "key_hash" in item:
                 lookups.append({"pk": {"S": f"K#{item['key_hash']['S']}"}, "sk": {"S": "KEY"}})
             elif sk.startswith(("SESSION#", "RESET#")) and "ref" in item:
                 lookups.append({"pk": item["ref"], "sk": {"S": sk.partition("#")[0]}})

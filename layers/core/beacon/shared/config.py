@@ -36,6 +36,8 @@ class Settings:
     signup_queue_url: str = ""  # form signups, processed off the request path (functions/signup)
     jobs_queue_url: str = ""  # list deletions and account erasures (beacon.audience.jobs)
     erasure_settle_seconds: int = 60  # an erasure waits this long for the stats roll-up's stream
+    import_sync_rows: int = 5000  # a CSV import of more rows runs as a job (beacon.audience.import_job)
+    import_step_rows: int = 2000  # rows an import job writes between two checkpoints
     # the event layer, automations and webhooks (issue 16)
     automations_table: str = ""
     webhooks_table: str = ""
@@ -87,6 +89,8 @@ def get_settings() -> Settings:
         signup_queue_url=_env("SIGNUP_QUEUE_URL", ""),
         jobs_queue_url=_env("JOBS_QUEUE_URL", ""),
         erasure_settle_seconds=max(1, min(900, int(_env("BEACON_ERASURE_SETTLE_SECONDS", "60")))),
+        import_sync_rows=max(0, int(_env("BEACON_IMPORT_SYNC_ROWS", "5000"))),
+        import_step_rows=max(1, min(5000, int(_env("BEACON_IMPORT_STEP_ROWS", "2000")))),
         automations_table=_env("AUTOMATIONS_TABLE", ""),
         webhooks_table=_env("WEBHOOKS_TABLE", ""),
         events_queue_url=_env("EVENTS_QUEUE_URL", ""),

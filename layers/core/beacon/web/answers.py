@@ -75,20 +75,6 @@ class SessionInfo(Answer):
                                                              "every change")
 
 
-class Job(Answer):
-    """A background job (DELETE /v1/lists/{id}, DELETE /v1/account): GET /v1/jobs/{id} reads its progress."""
-    id: str = Id
-    kind: Literal["delete_list", "erase_account"]
-    status: Literal["queued", "running", "done", "failed"]
-    phase: str | None = Field(description="the step it is at (e.g. `members`, `identities`, `ledger`, `contacts`)")
-    target: str | None = Field(description="the list's id for a list deletion; null for an account erasure")
-    done: int = Field(ge=0, description="items removed so far")
-    created_at: str = Timestamp
-    updated_at: str = Timestamp
-    finished_at: str | None = Field(description="UTC, ISO 8601, once done or failed")
-    error: str | None = Field(description="why it failed, if it did")
-
-
 class Accepted(Answer):
     status: Literal["accepted"]
     message: str
@@ -156,6 +142,33 @@ class ContactsSummary(Answer):
     created: int = Field(ge=0)
     updated: int = Field(ge=0)
     skipped: list[Skipped]
+
+
+class ImportResult(Answer):
+    """A finished import job's summary: the synchronous import's, with at most 1,000 skipped rows listed."""
+    created: int = Field(ge=0)
+    updated: int = Field(ge=0)
+    skipped: list[Skipped] = Field(description="the first 1,000 skipped rows, in file order, with the reason")
+    skipped_count: int = Field(ge=0, description="every skipped row")
+    skipped_omitted: int = Field(ge=0, description="skipped rows not listed (skipped_count - len(skipped))")
+
+
+class Job(Answer):
+    """A background job (DELETE /v1/lists/{id}, DELETE /v1/account, a big POST /v1/lists/{id}/imports):
+    GET /v1/jobs/{id} reads its progress."""
+    id: str = Id
+    kind: Literal["delete_list", "erase_account", "import_contacts"]
+    status: Literal["queued", "running", "done", "failed"]
+    phase: str | None = Field(description="the step it is at (e.g. `members`, `identities`, `ledger`, `rows`)")
+    target: str | None = Field(description="the list's id for a list deletion or an import; null for an account "
+                                           "erasure")
+    done: int = Field(ge=0, description="items removed so far; an import's rows imported or skipped so far")
+    total: int | None = Field(ge=0, description="an import's rows in all (`done` of `total`); null for other jobs")
+    created_at: str = Timestamp
+    updated_at: str = Timestamp
+    finished_at: str | None = Field(description="UTC, ISO 8601, once done or failed")
+    error: str | None = Field(description="why it failed, if it did")
+    result: ImportResult | None = Field(description="a finished import's summary; null otherwise")
 
 
 class Contact(Answer):

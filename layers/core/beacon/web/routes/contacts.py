@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from beacon.audience import contacts, jobs
+from beacon.audience import contacts, import_job, jobs
 from beacon.db.accounts import ListRepo
 from beacon.db.audit_log import EventRepo
 from beacon.db.contacts import ContactRepo
@@ -90,10 +90,20 @@ def put_contacts(list_id: ID, body: Annotated[ContactEntries, Body(**CONTACT_ENT
     return reply(200, result)
 
 
+def _prefers_async(event: Any) -> bool:
+    """`Prefer: respond-async` (RFC 7240), among other preferences or not."""
+    value = (event.headers or {}).get("prefer") or (event.headers or {}).get("Prefer") or ""
+    return any(p.split(";", 1)[0].strip().lower() == "respond-async" for p in value.split(","))
+
+
 @router.post("/v1/lists/<list_id>/imports", summary="Import a CSV file (text/csv)", tags=["contacts"],
              security=SIGNED_IN,
              responses=answers(200, ContactsSummary, description="what was created, updated and skipped, with "
-                                                                 "row numbers", found=True,
+                                                                 "row numbers (a file of up to 5,000 rows)",
+                               found=True,
+                               more={202: (Job, "a bigger file (or `Prefer: respond-async`): the import job; "
+                                                "GET /v1/jobs/{id} (the Location) shows its progress and, once "
+                                                "done, the same summary as its `result`")},
                                also={400: "the body is not valid base64 (when sent base64-encoded)",
                                      422: "not a CSV file Beacon can read, over 9 MB or over 100,000 rows "
                                           "(`invalid_csv`)"}),
@@ -101,7 +111,12 @@ def put_contacts(list_id: ID, body: Annotated[ContactEntries, Body(**CONTACT_ENT
                  "text/csv", {"type": "string", "format": "binary", "minLength": 1},
                  "UTF-8 (with or without BOM), UTF-16 or cp1252; `,` `;` tab or `|`; a header naming the email "
                  "column, or none (a list of addresses); other columns become attributes"),
-             description="`?consent_source=` (one line, at most 200 characters) records how the account got "
+             description="A file of up to 5,000 rows is imported at once: 200 with the summary. A bigger one "
+                         "(or any, with `Prefer: respond-async`) is checked at once (the same 4xx, nothing "
+                         "written) and imported in the background: 202 with the job (`Location: "
+                         "/v1/jobs/{id}`), whose `done` of `total` rows grows while it runs and whose `result` "
+                         "is the summary once done (the first 1,000 skipped rows listed, all counted). "
+                         "`?consent_source=` (one line, at most 200 characters) records how the account got "
                          "these people's consent, on every contact of the file. `?trigger_automations=true`: the "
                          "imported contacts new to the list enter the list's active automations (by default an "
                          "import starts none).")
@@ -120,10 +135,16 @@ def import_contacts(list_id: ID, trigger_automations: Annotated[bool, Query()] =
     else:
         raw = body.encode("utf-8", "surrogatepass")
     consent_source = (event.query_string_parameters or {}).get("consent_source")
-    result = contacts.import_csv(ContactRepo(), ListRepo(), SuppressionRepo(), who.account_id,
-                                 require_id(list_id, "list"), raw, consent_source,
-                                 trigger_automations=trigger_automations)
-    return reply(200, result)
+    prefer_async = _prefers_async(event)
+    status, result = import_job.import_file(job_deps(), who.account_id, require_id(list_id, "list"), raw,
+                                            consent_source, trigger_automations=trigger_automations,
+                                            prefer_async=prefer_async)
+    if status != 202:
+        return reply(status, result)
+    headers = {"Location": f"/v1/jobs/{result['id']}"}
+    if prefer_async:
+        headers["Preference-Applied"] = "respond-async"
+    return Response(status_code=202, content_type="application/json", body=result, headers=headers)
 
 
 @router.get("/v1/lists/<list_id>/contacts", summary="Contacts of a list, a page at a time", tags=["contacts"],

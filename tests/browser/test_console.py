@@ -12,6 +12,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,6 +133,34 @@ def test_a_list_and_the_messy_sheet_import_with_its_summary(page: Page) -> None:
     for address in ("ann@example.com", "bob@example.com", "cy@example.org", "eve@example.net"):
         expect(contacts.get_by_role("link", name=address)).to_be_visible()
     expect(page.get_by_text("4 contacts", exact=True)).to_be_visible()
+
+
+def test_a_big_file_is_imported_in_the_background_and_followed_to_its_summary(page: Page,
+                                                                             tmp_path: Path) -> None:
+    """Above the stack's 20-row threshold the import answers 202 with a job: the page follows it,
+    filling its progress bar, and shows the same summary a synchronous import does."""
+    rows = ["email,name"] + [f"regular{i:02d}@example.com,Regular {i}" for i in range(42)]
+    rows += ["not-an-address,Nobody", "regular03@example.com,Again"]  # skipped: rows 44 and 45
+    big = tmp_path / "regulars.csv"
+    big.write_text("\n".join(rows) + "\n")
+    nav(page, "Lists")
+    page.get_by_label("List name", exact=True).fill("Regulars")
+    page.get_by_role("button", name="Create list").click()
+    expect(page.get_by_role("heading", name="Regulars", exact=True)).to_be_visible()
+    page.get_by_label("CSV file", exact=True).set_input_files(str(big))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text("Imported regulars.csv:")).to_be_visible(timeout=60_000)
+    expect(page.locator(".import-summary")).to_contain_text("42 new, 0 updated, 2 skipped.")
+    skipped = page.get_by_role("region", name="Skipped rows")
+    expect(skipped.get_by_role("row").filter(has=page.get_by_role("rowheader", name="45", exact=True))
+           ).to_contain_text("duplicate of row 5")
+    expect(skipped.get_by_role("row").filter(has=page.get_by_role("rowheader", name="44", exact=True))
+           ).to_contain_text("@-sign")
+    expect(page.get_by_label("Import progress")).to_have_attribute("value", "100")
+    expect(page.get_by_text("42 contacts", exact=True)).to_be_visible()
+    snap(page, "list-background-import")
+    page.goto(STATE["list_url"])  # back to the story's list
+    expect(page.get_by_role("heading", name="Customers", exact=True)).to_be_visible()
 
 
 def test_a_script_in_a_contact_is_only_text(page: Page) -> None:

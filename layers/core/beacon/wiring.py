@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from beacon.accounts.sender_domains import SenderCheck
-    from beacon.audience.jobs import JobDeps
+    from beacon.audience.job_records import JobDeps
     from beacon.audience.signup import SignupDeps
     from beacon.audience.subscriptions import SubscriptionDeps
     from beacon.audience.targeting import Targeting
@@ -311,7 +311,7 @@ def eraser(time_left: Callable[[], float]) -> TenantEraser:
 def job_deps() -> JobDeps:
     """Deleting lists, erasing accounts, importing big files in the background (the API starts them, the
     jobs function runs them)."""
-    from beacon.audience.jobs import JobDeps
+    from beacon.audience.job_records import JobDeps
     from beacon.db.accounts import AccountRepo, ListRepo
     from beacon.db.contacts import ContactRepo
     from beacon.db.credentials import CredentialRepo

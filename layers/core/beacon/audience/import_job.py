@@ -29,7 +29,7 @@ from typing import Any
 
 from beacon.audience import contacts as contacts_mod
 from beacon.audience import csv_import
-from beacon.audience.jobs import JobDeps, new_job, view
+from beacon.audience.job_records import JobDeps, new_job, view
 from beacon.db.batch import is_throttling
 from beacon.db.jobs import ImportFiles
 from beacon.db.models import JobItem

@@ -21,57 +21,20 @@ nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from beacon.audience import import_job
 from beacon.audience.contacts import remove_list_members
-from beacon.db.accounts import AccountRepo, ListRepo
-from beacon.db.contacts import ContactRepo
-from beacon.db.credentials import CredentialRepo
-from beacon.db.domains import DomainRepo
-from beacon.db.jobs import KEEP_SECONDS, ImportFiles, JobRepo
+from beacon.audience.job_records import JobDeps, TimeLeft, new_job, view
 from beacon.db.models import JobItem
-from beacon.db.suppressions import SuppressionRepo
-from beacon.db.tenant_erasure import OutOfTime, TenantEraser
-from beacon.ports.identities import Identities
-from beacon.ports.queue import Queue
+from beacon.db.tenant_erasure import OutOfTime
 from beacon.shared.clock import epoch, now_iso
 from beacon.shared.errors import Conflict, NotFound
-from beacon.shared.ids import is_id, new_id
+from beacon.shared.ids import is_id
 from beacon.shared.observability import logger
 
-TimeLeft = Callable[[], float]
 ACTIVE_CAMPAIGN = frozenset({"sending", "scheduled", "paused"})
 RESERVE_SECONDS = 10.0  # left in an invocation for recording progress and queueing the next step
-ROLLUP_SETTLE_SECONDS = 60  # > the stats roll-up's lag: no stream record of a deleted ledger item is left
-
-
-@dataclass
-class JobDeps:
-    jobs: JobRepo
-    queue: Queue
-    queue_url: str
-    accounts: AccountRepo
-    credentials: CredentialRepo
-    contacts: ContactRepo
-    lists: ListRepo
-    domains: DomainRepo
-    identities: Identities
-    eraser: Callable[[TimeLeft], TenantEraser]
-    settle_seconds: int = ROLLUP_SETTLE_SECONDS  # between the ledger's erasure and the stats'
-    suppressions: SuppressionRepo | None = None  # an import's new contacts keep a suppressed status
-    files: ImportFiles | None = None  # an import's file and steps (None: the real one)
-    sync_rows: int = 5000  # an import of more records runs as a job (Settings.import_sync_rows)
-    step_rows: int = 2000  # rows an import job writes between two checkpoints
-
-
-def view(item: JobItem, result: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"id": item.job_id, "kind": item.kind, "status": item.status, "phase": item.phase or None,
-            "target": item.target, "done": int(item.done or 0),
-            "total": int(item.total) if item.total is not None else None, "created_at": item.created_at,
-            "updated_at": item.updated_at, "finished_at": item.finished_at, "error": item.error,
-            "result": result}
 
 
 def get(deps: JobDeps, account_id: str, job_id: str) -> dict[str, Any]:
@@ -80,17 +43,8 @@ def get(deps: JobDeps, account_id: str, job_id: str) -> dict[str, Any]:
     if item is None or item.account_id != account_id:
         raise NotFound("job not found")
     if item.kind == "import_contacts":
-        from beacon.audience.import_job import result
-
-        return view(item, result(deps, item))
+        return view(item, import_job.result(deps, item))
     return view(item)
-
-
-def new_job(account_id: str, kind: str, target: str | None, phase: str) -> JobItem:
-    job_id, now = new_id(), now_iso()
-    return JobItem(pk=f"J#{job_id}", sk="JOB", job_id=job_id, account_id=account_id, kind=kind, target=target,
-                   status="queued", phase=phase, done=0, created_at=now, updated_at=now, lease_until=0,
-                   expires_at=epoch() + KEEP_SECONDS)
 
 
 def start_list_deletion(deps: JobDeps, account_id: str, list_id: str) -> dict[str, Any]:
@@ -151,9 +105,7 @@ def run(message: Any, deps: JobDeps, time_left: TimeLeft) -> str:
         if job.kind == "erase_account":
             return _erase_account(deps, job, budget)
         if job.kind == "import_contacts":
-            from beacon.audience.import_job import run_step
-
-            return run_step(deps, job, budget)
+            return import_job.run_step(deps, job, budget)
     except Exception:
         deps.jobs.release(job)  # SQS delivers the step again (and its DLQ takes it after 5 tries)
         raise

@@ -252,8 +252,7 @@ _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")  # bytes.translate: a table lookup
 
 
 def _head_fields(data: bytes) -> tuple[str, str, str, int]:
-    account_id, campaign_id, recipient_id = (data[i : i + 16].hex() for i in (1, 17, 33))
-    return account_id, campaign_id, recipient_id, int.from_bytes(data[49:53], "big")
+    return data[1:17].hex(), data[17:33].hex(), data[33:49].hex(), int.from_bytes(data[49:53], "big")
 
 
 def _utf8(plain: bytes) -> str:

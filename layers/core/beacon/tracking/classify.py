@@ -88,6 +88,10 @@ def _in(address: Address, ranges: tuple[tuple[int, int, int], ...]) -> int:
 _SCANNER_RANGES = _ranges([n for n, _ in SCANNER_NETWORKS])
 _APPLE_RANGES = _ranges(APPLE_NETWORKS)
 _APPLEBOT_RANGES = _ranges(APPLEBOT_NETWORKS)
+# The first numbers of every IPv4 address in those networks, as a valid address spells them (no
+# leading zeros): a dotted address starting with another is in none of them.
+_RULE_FIRST_OCTETS = frozenset(str(octet) for version, first, last in _SCANNER_RANGES + _APPLE_RANGES + _APPLEBOT_RANGES
+                               if version == 4 for octet in range(first >> 24, (last >> 24) + 1))
 CLICK_WINDOW_SECONDS = 60
 HONEYPOT_SWEEP_SECONDS = 120
 
@@ -103,9 +107,15 @@ class Signal:
     purpose: str = ""  # Sec-Purpose / Purpose / X-Purpose / X-Moz header
 
     @cached_property
-    def address(self) -> Address | None:
-        """The source IP, parsed once for every rule that looks at it (None if it is not one)."""
-        return _ip(self.ip)
+    def rule_address(self) -> Address | None:
+        """The source IP, parsed once for every rule that looks at it; None if it is not one, or if it
+        is an IPv4 address whose first number is that of no network a rule names (most requests:
+        they need no parsing, and no network holds them either way)."""
+        ip = self.ip.strip()
+        head, dot, _ = ip.partition(".")
+        if dot and head not in _RULE_FIRST_OCTETS and ":" not in ip:
+            return None
+        return _ip(ip)
 
 
 def _ip(value: str) -> Address | None:
@@ -130,8 +140,9 @@ def _prefetch(s: Signal) -> bool:
 
 def scanner_name(user_agent: str) -> str | None:
     ua = user_agent.lower()
-    if any(m in ua for m, _ in PROXY_MARKERS):
-        return None
+    for marker, _ in PROXY_MARKERS:
+        if marker in ua:
+            return None
     for marker, name in SCANNER_MARKERS:
         if marker in ua:
             return name
@@ -152,7 +163,7 @@ def scanner_network(ip: str) -> str | None:
 
 
 def _scanner_network(s: Signal) -> bool:
-    return _network_name(s.address) is not None
+    return _network_name(s.rule_address) is not None
 
 
 def _bare_webkit(ua: str) -> bool:
@@ -166,7 +177,7 @@ def _apple_mpp(s: Signal) -> bool:
     """Apple Mail Privacy Protection: a bare WebKit (or bare Mozilla/5.0) UA from Apple's network."""
     if not _bare_webkit(s.user_agent):
         return False
-    ip = s.address
+    ip = s.rule_address
     return ip is not None and _in(ip, _APPLE_RANGES) >= 0 and _in(ip, _APPLEBOT_RANGES) < 0
 
 
@@ -216,7 +227,7 @@ def client_class(signal: Signal, machine_rule: str | None) -> str:
     if machine_rule == "scanner_user_agent":
         return f"scanner:{scanner_name(signal.user_agent)}"
     if machine_rule == "scanner_network":
-        return f"scanner:{_network_name(signal.address)}"
+        return f"scanner:{_network_name(signal.rule_address)}"
     if machine_rule is not None:
         return machine_rule  # head_request, no_user_agent, prefetch_header
     proxy = image_proxy(signal)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from beacon.db.conditions import applied
@@ -145,6 +144,8 @@ class Engagement:
             for pk in pks:
                 yield from self._query(pk, link_count, extra)
             return
+        from concurrent.futures import ThreadPoolExecutor  # the stats read only: not on the pixel's cold start
+
         with ThreadPoolExecutor(len(pks)) as pool:
             for chunk in pool.map(lambda pk: self._query(pk, link_count, extra), pks):
                 yield from chunk

@@ -33,6 +33,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 OPEN = "open"
 CLICK = "click"
@@ -66,6 +67,31 @@ SCANNER_NETWORKS: tuple[tuple[Network, str], ...] = tuple(
 APPLE_NETWORKS: tuple[Network, ...] = (ipaddress.ip_network("17.0.0.0/8"),)
 APPLEBOT_NETWORKS: tuple[Network, ...] = (ipaddress.ip_network("17.22.237.0/24"),
                                           ipaddress.ip_network("17.241.0.0/16"))
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _ranges(networks: Sequence[Network]) -> tuple[tuple[int, int, int], ...]:
+    """(version, first, last address as an int) of each network: `address in network` as two integer
+    comparisons (what ipaddress does, without building the netmask objects per request)."""
+    return tuple((n.version, int(n.network_address), int(n.broadcast_address)) for n in networks)
+
+
+def _in(address: Address, ranges: tuple[tuple[int, int, int], ...]) -> int:
+    """The index of the first range holding `address` (same IP version), or -1."""
+    version, value = address.version, int(address)
+    for i, (v, first, last) in enumerate(ranges):
+        if v == version and first <= value <= last:
+            return i
+    return -1
+
+
+_SCANNER_RANGES = _ranges([n for n, _ in SCANNER_NETWORKS])
+_APPLE_RANGES = _ranges(APPLE_NETWORKS)
+_APPLEBOT_RANGES = _ranges(APPLEBOT_NETWORKS)
+# The first numbers of every IPv4 address in those networks, as a valid address spells them (no
+# leading zeros): a dotted address starting with another is in none of them.
+_RULE_FIRST_OCTETS = frozenset(str(octet) for version, first, last in _SCANNER_RANGES + _APPLE_RANGES + _APPLEBOT_RANGES
+                               if version == 4 for octet in range(first >> 24, (last >> 24) + 1))
 CLICK_WINDOW_SECONDS = 60
 HONEYPOT_SWEEP_SECONDS = 120
 
@@ -80,8 +106,19 @@ class Signal:
     ip: str
     purpose: str = ""  # Sec-Purpose / Purpose / X-Purpose / X-Moz header
 
+    @cached_property
+    def rule_address(self) -> Address | None:
+        """The source IP, parsed once for every rule that looks at it; None if it is not one, or if it
+        is an IPv4 address whose first number is that of no network a rule names (most requests:
+        they need no parsing, and no network holds them either way)."""
+        ip = self.ip.strip()
+        head, dot, _ = ip.partition(".")
+        if dot and head not in _RULE_FIRST_OCTETS and ":" not in ip:
+            return None
+        return _ip(ip)
 
-def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+
+def _ip(value: str) -> Address | None:
     try:
         return ipaddress.ip_address(value.strip())
     except ValueError:
@@ -103,8 +140,9 @@ def _prefetch(s: Signal) -> bool:
 
 def scanner_name(user_agent: str) -> str | None:
     ua = user_agent.lower()
-    if any(m in ua for m, _ in PROXY_MARKERS):
-        return None
+    for marker, _ in PROXY_MARKERS:
+        if marker in ua:
+            return None
     for marker, name in SCANNER_MARKERS:
         if marker in ua:
             return name
@@ -115,18 +153,17 @@ def _scanner_ua(s: Signal) -> bool:
     return scanner_name(s.user_agent) is not None
 
 
+def _network_name(address: Address | None) -> str | None:
+    found = -1 if address is None else _in(address, _SCANNER_RANGES)
+    return None if found < 0 else SCANNER_NETWORKS[found][1]
+
+
 def scanner_network(ip: str) -> str | None:
-    address = _ip(ip)
-    if address is None:
-        return None
-    for network, name in SCANNER_NETWORKS:
-        if address in network:
-            return name
-    return None
+    return _network_name(_ip(ip))
 
 
 def _scanner_network(s: Signal) -> bool:
-    return scanner_network(s.ip) is not None
+    return _network_name(s.rule_address) is not None
 
 
 def _bare_webkit(ua: str) -> bool:
@@ -138,9 +175,10 @@ def _bare_webkit(ua: str) -> bool:
 
 def _apple_mpp(s: Signal) -> bool:
     """Apple Mail Privacy Protection: a bare WebKit (or bare Mozilla/5.0) UA from Apple's network."""
-    ip = _ip(s.ip)
-    return (_bare_webkit(s.user_agent) and ip is not None and any(ip in n for n in APPLE_NETWORKS)
-            and not any(ip in n for n in APPLEBOT_NETWORKS))
+    if not _bare_webkit(s.user_agent):
+        return False
+    ip = s.rule_address
+    return ip is not None and _in(ip, _APPLE_RANGES) >= 0 and _in(ip, _APPLEBOT_RANGES) < 0
 
 
 REQUEST_RULES: tuple[tuple[str, frozenset[str], Callable[[Signal], bool]], ...] = (
@@ -189,7 +227,7 @@ def client_class(signal: Signal, machine_rule: str | None) -> str:
     if machine_rule == "scanner_user_agent":
         return f"scanner:{scanner_name(signal.user_agent)}"
     if machine_rule == "scanner_network":
-        return f"scanner:{scanner_network(signal.ip)}"
+        return f"scanner:{_network_name(signal.rule_address)}"
     if machine_rule is not None:
         return machine_rule  # head_request, no_user_agent, prefetch_header
     proxy = image_proxy(signal)

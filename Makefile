@@ -45,6 +45,7 @@ chromium:
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 	$(BIN)/pytest -n $(WORKERS) --dist loadscope --durations=15
 
 unit: $(STAMP)
@@ -62,6 +63,7 @@ browser: $(STAMP) chromium
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -128,7 +128,8 @@ def cold_start(mode: str) -> dict[str, float]:
     variants = [(name, name, "GET") for name in tokens]
     if mode == "request":
         variants.append(("unsubscribe_one_click_post", "unsubscribe", "POST"))
-    samples: dict[str, list[float]] = {name: [] for name, _, _ in variants} | {"floor": []}
+    samples: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    samples["floor"] = []
     for _ in range(RUNS):  # interleaved, so a noisy moment hits every variant alike
         samples["floor"].append(_run(_FLOOR, mode))
         for name, function, method in variants:

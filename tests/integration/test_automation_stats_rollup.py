@@ -42,7 +42,8 @@ from beacon.tracking.engagement_stats import summarize
 from beacon_local.resources import Resources
 from tests.integration.ledger_stream import ledger_stream, load_handler, roll_up
 from tests.integration.pipeline_world import World, make_world
-from tests.integration.test_stats_rollup import SHARDS, T0, FlakyStore, _iso, deliver, engage, ledger_items, shard_of
+from tests.integration.test_reactions import Clock
+from tests.integration.test_stats_rollup import SHARDS, T0, _iso, engage, ledger_items, roll_up_with_faults
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTOMATION_Q = "local://automation"
@@ -60,14 +61,6 @@ def _meter_module() -> Any:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
-
-
-@dataclass
-class Clock:
-    now: float = 1_900_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -169,22 +162,7 @@ def test_automation_stats_equal_a_brute_force_count_under_duplicated_and_reorder
     passed = stream.passed(records)
     assert 0 < len(passed) < len(records)  # the template's filter leaves the claims and settles out
     assert {rollup.parse(stream.event([r], SHARDS[0])).changes[0].campaign_id for r in passed} == set(step_ids)
-    shards: dict[str, list[dict[str, Any]]] = {s: [] for s in SHARDS}
-    for r in passed:
-        shards[shard_of(r)].append(r)
-    store = FlakyStore(wiring.rollup_store(), rng)
-
-    def apply_batch(batch: list[dict[str, Any]], shard: str) -> str | None:
-        try:
-            outcome = rollup.apply(stream.event(batch, shard), store)
-        except RuntimeError:  # nothing written: Lambda delivers the whole batch again
-            return str(batch[0]["dynamodb"]["SequenceNumber"])
-        assert not outcome.skipped
-        return outcome.failed_from
-
-    seen = deliver(shards, apply_batch, rng)
-    assert not store.unexpected, store.unexpected[:3]
-    assert seen["replayed"] and seen["redelivered"] and seen["partial"] and store.failures  # every fault happened
+    shards = roll_up_with_faults(stream, passed, rng)
 
     stats = report(acct, d.item(), wiring.counters(), wiring.rollup_store())
     assert (stats["entered"], stats["active"], stats["completed"], stats["exited"]) == (PEOPLE, 0, PEOPLE, 0)

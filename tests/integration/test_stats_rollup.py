@@ -30,7 +30,7 @@ from beacon.shared.ids import recipient_id
 from beacon.tracking import rollup
 from beacon.tracking.engagement_stats import contribution, summarize, timeline_counts
 from beacon_local.resources import Resources
-from tests.integration.ledger_stream import ledger_stream, load_handler
+from tests.integration.ledger_stream import LedgerStream, ledger_stream, load_handler
 from tests.integration.pipeline_world import World, make_world
 
 RECIPIENTS = int(__import__("os").environ.get("ROLLUP_TEST_RECIPIENTS", "2000"))
@@ -173,6 +173,30 @@ def ledger_items(account_id: str, campaign_id: str) -> list[dict[str, Any]]:
     return items
 
 
+def roll_up_with_faults(stream: LedgerStream, passed: list[dict[str, Any]],
+                        rng: random.Random) -> dict[str, list[dict[str, Any]]]:
+    """The records the roll-up's filter passed, through the roll-up with every fault (deliver): writes
+    that fail half-way, whole batches delivered again, records replayed. Checks that each fault
+    happened; returns the records by shard."""
+    shards: dict[str, list[dict[str, Any]]] = {s: [] for s in SHARDS}
+    for r in passed:
+        shards[shard_of(r)].append(r)
+    store = FlakyStore(wiring.rollup_store(), rng)
+
+    def apply_batch(batch: list[dict[str, Any]], shard: str) -> str | None:
+        try:
+            outcome = rollup.apply(stream.event(batch, shard), store)
+        except RuntimeError:  # nothing written: Lambda delivers the whole batch again
+            return str(batch[0]["dynamodb"]["SequenceNumber"])
+        assert not outcome.skipped
+        return outcome.failed_from
+
+    seen = deliver(shards, apply_batch, rng)
+    assert not store.unexpected, store.unexpected[:3]
+    assert seen["replayed"] and seen["redelivered"] and seen["partial"] and store.failures  # every fault happened
+    return shards
+
+
 @pytest.mark.parametrize("seed", [18])
 def test_rollup_equals_brute_force_under_duplicated_and_reordered_records(clean_aws: Resources, seed: int) -> None:
     rng = random.Random(seed)
@@ -187,23 +211,7 @@ def test_rollup_equals_brute_force_under_duplicated_and_reordered_records(clean_
     records = [r for batch in stream.new_records().values() for r in batch]
     passed = stream.passed(records)
     assert len(records) > 3 * RECIPIENTS and 0 < len(passed) < len(records)  # the filter leaves the sends out
-    shards: dict[str, list[dict[str, Any]]] = {s: [] for s in SHARDS}
-    for r in passed:
-        shards[shard_of(r)].append(r)
-
-    store = FlakyStore(wiring.rollup_store(), rng)
-
-    def apply_batch(batch: list[dict[str, Any]], shard: str) -> str | None:
-        try:
-            outcome = rollup.apply(stream.event(batch, shard), store)
-        except RuntimeError:  # nothing written: Lambda delivers the whole batch again
-            return batch[0]["dynamodb"]["SequenceNumber"]
-        assert not outcome.skipped
-        return outcome.failed_from
-
-    seen = deliver(shards, apply_batch, rng)
-    assert not store.unexpected, store.unexpected[:3]
-    assert seen["replayed"] and seen["redelivered"] and seen["partial"] and store.failures  # every fault happened
+    shards = roll_up_with_faults(stream, passed, rng)
 
     item = CampaignRepo().get(world.account_id, campaign, consistent=True)
     assert item is not None

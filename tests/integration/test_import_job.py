@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from beacon import wiring
 from beacon.audience import contacts as contacts_mod
 from beacon.db.batch import Throttled
 from beacon.db.models import ContactItem, JobItem, MembershipItem
+from beacon_local.runtime import LambdaContext
 from tests.integration.conftest import load_function
 from tests.integration.jobs_helper import drain_jobs_queue
 from tests.integration.test_api import Client, _load_handler, all_members, assert_error, import_csv
@@ -44,18 +46,19 @@ def jobs_handler() -> Any:
     return load_function("functions/jobs", "beacon_jobs_handler_under_test_import")
 
 
-class Context:
-    function_name = "jobs"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:jobs"
-    aws_request_id = "req"
+@dataclass
+class SteppingContext(LambdaContext):
+    """The runtime's context whose clock runs a step's worth (20 s) each time the job looks at it."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    seconds: float = 60.0
 
     def get_remaining_time_in_millis(self) -> int:
-        self.seconds -= 20.0  # each look at the clock: a step's worth of time
+        self.seconds -= 20.0
         return int(self.seconds * 1000)
+
+
+def _context(seconds: float) -> SteppingContext:
+    return SteppingContext("jobs", 1024, "arn:aws:lambda:us-east-1:123456789012:function:jobs", 60, seconds=seconds)
 
 
 def deliver(handler: Any, job_id: str, seconds: float = 300.0) -> dict[str, Any]:
@@ -63,7 +66,7 @@ def deliver(handler: Any, job_id: str, seconds: float = 300.0) -> dict[str, Any]
     event = {"Records": [{"messageId": "m1", "receiptHandle": "rh", "body": json.dumps({"job_id": job_id}),
                           "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
                           "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}]}
-    answer: dict[str, Any] = handler(event, Context(seconds))
+    answer: dict[str, Any] = handler(event, _context(seconds))
     return answer
 
 

@@ -199,6 +199,11 @@ def test_another_tenant_s_objects_are_not_found_by_any_operation(stack: DevStack
     assert after == before
 
 
+# CPython 3.11.7's ast.parse can raise this SystemError (python/cpython#106905, fixed in 3.11.8) inside
+# schemathesis' own strategy code, a "Runtime Error" of the fuzzer that no answer of Beacon caused
+INTERPRETER_BUG = "AST constructor recursion depth mismatch"
+
+
 def test_fuzz_the_local_stack_from_its_document(stack: DevStack, document: dict[str, Any], tmp_path: Path) -> None:
     key = seed(stack.base_url).key
     env = {**os.environ, "BEACON_FUZZ_KEY": key, "BEACON_FUZZ_URL": stack.base_url,
@@ -210,6 +215,10 @@ def test_fuzz_the_local_stack_from_its_document(stack: DevStack, document: dict[
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=FUZZ_TIMEOUT,
                          check=False)
     output = run.stdout + run.stderr
+    if run.returncode != 0 and INTERPRETER_BUG in output:  # once in a few runs on CPython 3.11.7: run it again
+        run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=FUZZ_TIMEOUT,
+                             check=False)
+        output = run.stdout + run.stderr
     (tmp_path / "fuzz.txt").write_text(output)
     cases = next((line.strip() for line in output.splitlines() if line.strip().endswith("skipped")
                   and "generated" in line), "?")
